@@ -1,0 +1,320 @@
+//! The HTTP/JSON API on a Unix socket: how integrators and the CLI submit and
+//! look up requests. Access control is the socket's file permissions.
+
+pub(crate) mod client;
+pub(crate) mod dto;
+mod routes;
+
+use std::future::Future;
+use std::io;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::net::UnixListener;
+
+use crate::approvals::{Approvals, SubmitError};
+use crate::domain::ids::{Address, RequestId};
+use crate::domain::policy::Submission;
+use crate::domain::request::{Request, Status};
+use crate::store::StoreError;
+
+/// The operations the API offers, as the application service provides them.
+/// The handlers depend on this rather than on [`Approvals`] so that they can
+/// be tested against a fake without a store, mail or keys.
+pub(crate) trait RequestService: Send + Sync + 'static {
+    /// Admits a new request or says why not.
+    fn submit(&self, s: Submission) -> impl Future<Output = Result<Request, SubmitError>> + Send;
+    /// One request, if it exists.
+    fn get(&self, id: RequestId) -> Result<Option<Request>, StoreError>;
+    /// Requests matching both filters, oldest first.
+    fn list(
+        &self,
+        status: Option<Status>,
+        requester: Option<&Address>,
+    ) -> Result<Vec<Request>, StoreError>;
+}
+
+impl RequestService for Approvals {
+    fn submit(&self, s: Submission) -> impl Future<Output = Result<Request, SubmitError>> + Send {
+        Approvals::submit(self, s)
+    }
+
+    fn get(&self, id: RequestId) -> Result<Option<Request>, StoreError> {
+        Approvals::get(self, id)
+    }
+
+    fn list(
+        &self,
+        status: Option<Status>,
+        requester: Option<&Address>,
+    ) -> Result<Vec<Request>, StoreError> {
+        Approvals::list(self, status, requester)
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then lets
+/// requests in progress finish.
+pub(crate) async fn serve(
+    listener: UnixListener,
+    approvals: Arc<Approvals>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    serve_service(listener, approvals, shutdown).await
+}
+
+/// [`serve`] for any implementation of the service (tests use a fake).
+pub(crate) async fn serve_service<S: RequestService>(
+    listener: UnixListener,
+    service: Arc<S>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    axum::serve(listener, routes::router(service))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Permissions of the socket: owner and group may connect, so access is
+/// granted by adding people to the service's group.
+const SOCKET_MODE: u32 = 0o660;
+
+/// Binds the API socket at `path`, replacing a stale socket left by a daemon
+/// that did not exit cleanly, but never a live one (another instance is
+/// running) nor a file that is not a socket (a configuration mistake that
+/// must not cost someone their file).
+pub(crate) fn bind(path: &Path) -> io::Result<UnixListener> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if !meta.file_type().is_socket() => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists and is not a socket", path.display()),
+            ));
+        }
+        Ok(_) => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!(
+                        "{} is in use: is another approvald running?",
+                        path.display()
+                    ),
+                ));
+            }
+            std::fs::remove_file(path)?;
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(SOCKET_MODE))?;
+    Ok(listener)
+}
+
+/// A fake service and a running server for the API and CLI tests.
+#[cfg(test)]
+pub(crate) mod testkit {
+    use std::sync::Mutex;
+
+    use chrono::{DateTime, Duration, TimeZone, Utc};
+    use tokio::sync::oneshot;
+
+    use super::*;
+    use crate::domain::policy::FieldError;
+    use crate::domain::request::tests::two_level_request;
+
+    /// What the fake does on every call.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) enum Mode {
+        /// Behaves like a working service with a permissive policy.
+        Working,
+        /// Refuses every submission with two field errors.
+        Refusing,
+        /// Fails every call as a broken store would.
+        Broken,
+    }
+
+    /// An in-memory service: `AR-7` exists from the start (a two-level
+    /// request by dave, pending at level 1).
+    pub(crate) struct Fake {
+        /// How it behaves.
+        pub(crate) mode: Mode,
+        /// Its "store", open to tests that need to plant a request.
+        pub(crate) requests: Mutex<Vec<Request>>,
+    }
+
+    /// The fake's clock: submissions are admitted at this time.
+    pub(crate) fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    fn broken() -> StoreError {
+        StoreError::Corrupt {
+            key: "AR-7".into(),
+            why: "secret internal detail".into(),
+        }
+    }
+
+    impl Fake {
+        pub(crate) fn new(mode: Mode) -> Self {
+            Fake {
+                mode,
+                requests: Mutex::new(vec![two_level_request()]),
+            }
+        }
+
+        fn all(&self) -> Vec<Request> {
+            self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+        }
+    }
+
+    impl RequestService for Fake {
+        async fn submit(&self, s: Submission) -> Result<Request, SubmitError> {
+            match self.mode {
+                Mode::Broken => return Err(SubmitError::Store(broken())),
+                Mode::Refusing => {
+                    return Err(SubmitError::Invalid(vec![
+                        FieldError {
+                            field: "reason",
+                            error: "\"Because\" is not a registered reason".into(),
+                        },
+                        FieldError {
+                            field: "window",
+                            error: "the window is too long".into(),
+                        },
+                    ]))
+                }
+                Mode::Working => {}
+            }
+            let mut all = self
+                .requests
+                .lock()
+                .map_err(|_| SubmitError::Store(broken()))?;
+            let mut r = two_level_request();
+            r.id = RequestId::new(all.len() as u64 + 7);
+            r.requester = s.requester;
+            r.action = s.action;
+            r.resource = s.resource;
+            r.justification = s.justification;
+            r.reason = s.reason;
+            r.governance_code = s.governance_code;
+            r.requested_window = s.window;
+            r.granted_window = s.window;
+            r.created_at = now();
+            r.deadline = now() + Duration::hours(24);
+            all.push(r.clone());
+            Ok(r)
+        }
+
+        fn get(&self, id: RequestId) -> Result<Option<Request>, StoreError> {
+            if self.mode == Mode::Broken {
+                return Err(broken());
+            }
+            Ok(self.all().into_iter().find(|r| r.id == id))
+        }
+
+        fn list(
+            &self,
+            status: Option<Status>,
+            requester: Option<&Address>,
+        ) -> Result<Vec<Request>, StoreError> {
+            if self.mode == Mode::Broken {
+                return Err(broken());
+            }
+            Ok(self
+                .all()
+                .into_iter()
+                .filter(|r| status.is_none_or(|s| r.status == s))
+                .filter(|r| requester.is_none_or(|a| r.requester == *a))
+                .collect())
+        }
+    }
+
+    /// A server on a socket in a temporary directory, stopped when dropped.
+    pub(crate) struct Server {
+        /// Where it listens.
+        pub(crate) socket: std::path::PathBuf,
+        /// The service behind it, for tests that change its state.
+        pub(crate) fake: Arc<Fake>,
+        /// Triggers graceful shutdown.
+        stop: Option<oneshot::Sender<()>>,
+        /// The running server, aborted on drop so no test leaks it.
+        task: tokio::task::JoinHandle<io::Result<()>>,
+        /// Keeps the socket's directory alive as long as the server.
+        _dir: tempfile::TempDir,
+    }
+
+    impl Server {
+        pub(crate) async fn start(mode: Mode) -> Server {
+            let dir = tempfile::tempdir().unwrap();
+            let socket = dir.path().join("api.sock");
+            let listener = bind(&socket).unwrap();
+            let fake = Arc::new(Fake::new(mode));
+            let (stop, stopped) = oneshot::channel::<()>();
+            let task = tokio::spawn(serve_service(listener, fake.clone(), async {
+                let _ = stopped.await;
+            }));
+            Server {
+                socket,
+                fake,
+                stop: Some(stop),
+                task,
+                _dir: dir,
+            }
+        }
+
+        /// Asks the server to stop and waits for it to finish.
+        pub(crate) async fn stop(mut self) -> io::Result<()> {
+            if let Some(stop) = self.stop.take() {
+                let _ = stop.send(());
+            }
+            (&mut self.task).await.unwrap()
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testkit::{Mode, Server};
+    use super::*;
+
+    #[tokio::test]
+    async fn bind_replaces_a_stale_socket_but_not_a_live_one_nor_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("api.sock");
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        let _listener = bind(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, SOCKET_MODE);
+        let err = bind(&path).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            io::ErrorKind::AddrInUse,
+            "a live socket is kept"
+        );
+        let file = dir.path().join("approvald.toml");
+        std::fs::write(&file, "precious").unwrap();
+        assert!(bind(&file).is_err());
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "precious");
+    }
+
+    #[tokio::test]
+    async fn graceful_shutdown_ends_serve() {
+        let server = Server::start(Mode::Working).await;
+        let client = client::ApiClient::new(&server.socket);
+        let (status, _) = client
+            .call(hyper::Method::GET, "/v1/requests", None)
+            .await
+            .unwrap();
+        assert_eq!(status, 200);
+        let done = tokio::time::timeout(std::time::Duration::from_secs(5), server.stop()).await;
+        assert!(matches!(done, Ok(Ok(()))), "serve did not return: {done:?}");
+    }
+}

@@ -1,0 +1,560 @@
+//! The application service: submissions and replies in, state changes with
+//! their mail and audit records out. Transports (the HTTP API, the IMAP
+//! worker) call this; it calls the pure domain and the store.
+
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, FixedOffset, Utc};
+
+use crate::audit::{AuditEvent, EventKind};
+use crate::config::SenderPolicy;
+use crate::domain::clock::Clock;
+use crate::domain::ids::{Address, RequestId};
+use crate::domain::policy::{FieldError, Policy, Submission};
+use crate::domain::reply::{self, ReplyDecision};
+use crate::domain::request::{Answer, Channel, Request, Status, Transition};
+use crate::domain::token::{Keyring, Token, TokenClaims};
+use crate::domain::verb::Verb;
+use crate::domain::window::Window;
+use crate::mail::compose::Composer;
+use crate::mail::message::OutboundMail;
+use crate::mail::parse::{parse_inbound, InboundMail, InboxAddress};
+use crate::store::{Change, Disposition, MessageKey, Seen, Store, StoreError};
+
+/// Why a submission failed.
+#[derive(Debug)]
+pub(crate) enum SubmitError {
+    /// The submission breaks the policy; every problem is listed.
+    Invalid(Vec<FieldError>),
+    Store(StoreError),
+}
+
+impl From<StoreError> for SubmitError {
+    fn from(e: StoreError) -> Self {
+        SubmitError::Store(e)
+    }
+}
+
+/// Settings for reading replies that can change on reload.
+pub(crate) struct InboundSettings {
+    pub(crate) inbox: InboxAddress,
+    pub(crate) sender_policy: SenderPolicy,
+    pub(crate) max_message_size: usize,
+    /// Time zone approvers mean when they write `APPROVE until 18:00`.
+    pub(crate) offset: FixedOffset,
+}
+
+/// The approvals service.
+pub(crate) struct Approvals {
+    store: Store,
+    /// Behind a lock so that a configuration reload can replace it; requests
+    /// in flight keep their snapshotted levels regardless.
+    policy: RwLock<Arc<Policy>>,
+    keyring: Keyring,
+    composer: Composer,
+    inbound: InboundSettings,
+    clock: Arc<dyn Clock>,
+}
+
+/// What handling one inbox message amounted to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Handled {
+    pub(crate) disposition: Disposition,
+    /// True when the message had been handled before (a restart or a
+    /// redelivery) and nothing was applied this time.
+    pub(crate) duplicate: bool,
+}
+
+/// A reply that is usable up to the point of applying it.
+struct VerifiedReply {
+    request: Request,
+    claims: TokenClaims,
+    approver: Address,
+    decision: ReplyDecision,
+    window: Option<Window>,
+}
+
+impl Approvals {
+    pub(crate) fn new(
+        store: Store,
+        policy: Policy,
+        keyring: Keyring,
+        composer: Composer,
+        inbound: InboundSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Approvals {
+            store,
+            policy: RwLock::new(Arc::new(policy)),
+            keyring,
+            composer,
+            inbound,
+            clock,
+        }
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Messages larger than this are only read as far as their headers.
+    pub(crate) fn max_message_size(&self) -> usize {
+        self.inbound.max_message_size
+    }
+
+    fn policy(&self) -> Arc<Policy> {
+        match self.policy.read() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Admits a request, mails level 1 and the requester, and makes all of
+    /// it durable before returning.
+    pub(crate) async fn submit(&self, s: Submission) -> Result<Request, SubmitError> {
+        let now = self.clock.now();
+        let requester = s.requester.clone();
+        let (action, resource) = (s.action.clone(), s.resource.clone());
+        let id = self.store.new_request_id()?;
+        let request = match self.policy().admit(s, id, now) {
+            Ok(r) => r,
+            Err(errors) => {
+                let why = errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.error))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                self.store.audit_only(
+                    AuditEvent::new(now, EventKind::Submitted, "refused", "submission refused")
+                        .with_actor(requester.as_str())
+                        .with_action(action)
+                        .with_resource(resource)
+                        .with_reason(why),
+                )?;
+                return Err(SubmitError::Invalid(errors));
+            }
+        };
+        let mut mails = Vec::new();
+        match self.composer.received(&request) {
+            Ok(m) => mails.push(m),
+            Err(e) => {
+                tracing::error!(request = %request.id, error = %e, "cannot compose the receipt")
+            }
+        }
+        mails.extend(self.level_mails(&request, 1));
+        let audit = vec![event(
+            &request,
+            now,
+            EventKind::Submitted,
+            "pending",
+            "request submitted",
+        )
+        .with_actor(request.requester.as_str())
+        .with_level(1)];
+        let stored = request.clone();
+        self.store.commit(Some(id), move |_| Change {
+            request: Some(stored.clone()),
+            mails: mails.clone(),
+            audit: audit.clone(),
+            seen: None,
+            result: (),
+        })?;
+        self.store.flush().await?;
+        Ok(request)
+    }
+
+    pub(crate) fn get(&self, id: RequestId) -> Result<Option<Request>, StoreError> {
+        self.store.request(id)
+    }
+
+    pub(crate) fn list(
+        &self,
+        status: Option<Status>,
+        requester: Option<&Address>,
+    ) -> Result<Vec<Request>, StoreError> {
+        self.store.requests(|r| {
+            status.is_none_or(|s| r.status == s) && requester.is_none_or(|a| r.requester == *a)
+        })
+    }
+
+    /// Approval mails for every askable approver of `level`, each with its
+    /// own token.
+    fn level_mails(&self, r: &Request, level: u8) -> Vec<OutboundMail> {
+        r.askable_approvers(level)
+            .into_iter()
+            .filter_map(|(index, approver)| {
+                let claims = TokenClaims {
+                    request: r.id.get(),
+                    level,
+                    approver_index: index,
+                    expires_at: r.deadline,
+                };
+                let token = self.keyring.sign(&claims, approver.as_str());
+                self.composer
+                    .approval_request(r, level, index, approver, &token)
+                    .map_err(|e| tracing::error!(request = %r.id, error = %e, "cannot compose approval mail"))
+                    .ok()
+            })
+            .collect()
+    }
+
+    /// Handles one message from the inbox and records its effects (not yet
+    /// flushed: the caller flushes a batch at once before moving messages).
+    pub(crate) fn handle_message(
+        &self,
+        key: MessageKey,
+        raw: &[u8],
+    ) -> Result<Handled, StoreError> {
+        let now = self.clock.now();
+        let mail = match parse_inbound(raw, &self.inbound.inbox, self.inbound.max_message_size) {
+            Ok(m) => m,
+            Err(e) => {
+                if let Some(seen) = self.store.seen(key, None)? {
+                    return Ok(duplicate(seen));
+                }
+                let ev =
+                    AuditEvent::new(now, EventKind::ReplyRefused, "refused", "unusable message")
+                        .with_reason(format!("malformed message: {e}"));
+                return self.refuse(key, None, ev, now);
+            }
+        };
+        if let Some(seen) = self.store.seen(key, mail.message_id.as_deref())? {
+            return Ok(duplicate(seen));
+        }
+        let actor = mail.from.clone().unwrap_or_else(|| "unknown sender".into());
+        if let Some(auto) = &mail.automated {
+            let ev = AuditEvent::new(
+                now,
+                EventKind::ReplyIgnored,
+                "ignored",
+                "automated message ignored",
+            )
+            .with_actor(actor)
+            .with_reason(format!("automated message: {auto:?}"));
+            return self.refuse(key, mail.message_id.clone(), ev, now);
+        }
+        match self.verify(&mail, now) {
+            Ok(v) => self.apply(key, &mail, v, now),
+            Err((request, why)) => {
+                let mut ev =
+                    AuditEvent::new(now, EventKind::ReplyRefused, "refused", "reply refused")
+                        .with_actor(actor)
+                        .with_reason(why);
+                if let Some(r) = &request {
+                    ev = with_request(ev, r);
+                }
+                self.refuse(key, mail.message_id.clone(), ev, now)
+            }
+        }
+    }
+
+    /// Checks everything that can be checked before touching state: token,
+    /// sender, and what the reply says. On refusal returns the request (when
+    /// one was identified) and the reason.
+    fn verify(
+        &self,
+        mail: &InboundMail,
+        now: DateTime<Utc>,
+    ) -> Result<VerifiedReply, (Option<Request>, String)> {
+        let mut last_error =
+            String::from("no approval token found (plus-address, subject or quoted footer)");
+        let mut found = None;
+        for candidate in &mail.token_candidates {
+            let token = match Token::parse(candidate) {
+                Ok(t) => t,
+                Err(e) => {
+                    last_error = format!("malformed token: {e}");
+                    continue;
+                }
+            };
+            let claims = token.claims();
+            let id = RequestId::new(claims.request);
+            let request = match self.store.request(id) {
+                Ok(Some(r)) => r,
+                Ok(None) => {
+                    last_error = format!("token names unknown request {id}");
+                    continue;
+                }
+                Err(e) => return Err((None, format!("store error: {e}"))),
+            };
+            let Some(approver) = request
+                .levels
+                .get(usize::from(claims.level.saturating_sub(1)))
+                .and_then(|l| l.approvers.get(usize::from(claims.approver_index)))
+                .cloned()
+            else {
+                last_error = format!("token names no approver of {id}");
+                continue;
+            };
+            match self.keyring.verify(&token, approver.as_str(), now) {
+                Ok(claims) => {
+                    found = Some((request, claims, approver));
+                    break;
+                }
+                Err(e) => last_error = format!("token {} refused: {e}", token.log_prefix()),
+            }
+        }
+        let Some((request, claims, approver)) = found else {
+            return Err((None, last_error));
+        };
+        let refuse = |why: String| Err((Some(request.clone()), why));
+        match (&self.inbound.sender_policy, mail.from.as_deref()) {
+            (SenderPolicy::Token, _) => {}
+            (_, None) => return refuse("the message has no usable From address".into()),
+            (_, Some(from)) if !from.eq_ignore_ascii_case(approver.as_str()) => {
+                return refuse(format!(
+                    "sent by {from}, but the token belongs to {approver}"
+                ));
+            }
+            (SenderPolicy::TokenFromDmarc { authserv_id }, Some(from)) => {
+                if !mail.sender_authenticated(authserv_id) {
+                    return refuse(format!(
+                        "{from} is not authenticated: no DKIM or SPF pass aligned with its domain from {authserv_id}"
+                    ));
+                }
+            }
+            (SenderPolicy::TokenAndFrom, Some(_)) => {}
+        }
+        let text = match &mail.text {
+            Ok(t) => t,
+            Err(e) => return refuse(format!("unreadable body: {e}")),
+        };
+        let decision = match reply::parse_reply(text) {
+            Ok(d) => d,
+            Err(refusal) => return refuse(refusal.explain()),
+        };
+        let window = match (&decision.window, decision.verb) {
+            (Some(change), reply::Verb::Approve) => {
+                let current = (request.granted_window.start(), request.granted_window.end());
+                match reply::narrow_window(change, current, now, self.inbound.offset) {
+                    Ok((start, end)) => match Window::new(start, end) {
+                        Ok(w) => Some(w),
+                        Err(e) => return refuse(e),
+                    },
+                    Err(refusal) => return refuse(refusal.explain()),
+                }
+            }
+            _ => None,
+        };
+        Ok(VerifiedReply {
+            request,
+            claims,
+            approver,
+            decision,
+            window,
+        })
+    }
+
+    /// Applies a verified reply to the request's current state, in one
+    /// transaction with its mail, audit and seen records.
+    fn apply(
+        &self,
+        key: MessageKey,
+        mail: &InboundMail,
+        v: VerifiedReply,
+        now: DateTime<Utc>,
+    ) -> Result<Handled, StoreError> {
+        let id = v.request.id;
+        let message_id = mail.message_id.clone();
+        self.store
+            .commit(Some(id), |current| {
+                let Some(mut request) = current else {
+                    return Change::nothing(Err(format!("request {id} vanished")));
+                };
+                let answer = Answer {
+                    level: v.claims.level,
+                    approver: v.approver.clone(),
+                    verb: match v.decision.verb {
+                        reply::Verb::Approve => Verb::Approve,
+                        reply::Verb::Disapprove => Verb::Disapprove,
+                    },
+                    comment: v.decision.comment.clone(),
+                    channel: Channel::Email,
+                    window: v.window,
+                };
+                let seen = |disposition| Seen {
+                    key,
+                    message_id: message_id.clone(),
+                    disposition,
+                    at: now,
+                };
+                match request.answer(answer, now) {
+                    Err(refusal) => {
+                        let kind = match refusal {
+                            crate::domain::request::Refusal::SelfApproval(_) => {
+                                EventKind::SelfApprovalRefused
+                            }
+                            _ => EventKind::ReplyRefused,
+                        };
+                        let ev = event(&request, now, kind, "refused", "reply refused")
+                            .with_actor(v.approver.as_str())
+                            .with_level(v.claims.level)
+                            .with_reason(refusal.to_string());
+                        Change {
+                            audit: vec![ev],
+                            seen: Some(seen(Disposition::Rejected)),
+                            ..Change::nothing(Ok(Disposition::Rejected))
+                        }
+                    }
+                    Ok(transition) => {
+                        let (mails, audit) = self.effects(&request, &v, transition, now);
+                        Change {
+                            request: Some(request),
+                            mails,
+                            audit,
+                            seen: Some(seen(Disposition::Processed)),
+                            result: Ok(Disposition::Processed),
+                        }
+                    }
+                }
+            })?
+            .map(|disposition| Handled {
+                disposition,
+                duplicate: false,
+            })
+            .or_else(|why| {
+                let ev = with_request(
+                    AuditEvent::new(now, EventKind::ReplyRefused, "refused", "reply refused")
+                        .with_reason(why),
+                    &v.request,
+                );
+                self.refuse(key, mail.message_id.clone(), ev, now)
+            })
+    }
+
+    /// The mail and audit records a transition causes.
+    fn effects(
+        &self,
+        r: &Request,
+        v: &VerifiedReply,
+        transition: Transition,
+        now: DateTime<Utc>,
+    ) -> (Vec<OutboundMail>, Vec<AuditEvent>) {
+        let level = v.claims.level;
+        let mut audit = vec![event(
+            r,
+            now,
+            EventKind::DecisionAccepted,
+            "accepted",
+            "decision accepted",
+        )
+        .with_actor(v.approver.as_str())
+        .with_level(level)
+        .with_reason(format!(
+            "{}{}",
+            match v.decision.verb {
+                reply::Verb::Approve => "APPROVE",
+                reply::Verb::Disapprove => "DISAPPROVE",
+            },
+            if v.decision.comment.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", v.decision.comment)
+            }
+        ))];
+        let mut mails = Vec::new();
+        match transition {
+            Transition::Recorded { missing } => {
+                tracing::info!(request = %r.id, level, missing, "approval recorded; level needs more");
+            }
+            Transition::LevelAdvanced { to, .. } => {
+                audit.push(
+                    event(
+                        r,
+                        now,
+                        EventKind::LevelAdvanced,
+                        "pending",
+                        format!("level {level} approved; asking level {to}"),
+                    )
+                    .with_level(to),
+                );
+                mails.extend(self.level_mails(r, to));
+            }
+            Transition::Approved => {
+                audit.push(
+                    event(r, now, EventKind::Approved, "approved", "request approved")
+                        .with_level(level),
+                );
+                mails.extend(self.decided_mail(r));
+            }
+            Transition::Rejected => {
+                audit.push(
+                    event(
+                        r,
+                        now,
+                        EventKind::Rejected,
+                        "rejected",
+                        format!("request rejected by {}", v.approver),
+                    )
+                    .with_actor(v.approver.as_str())
+                    .with_level(level),
+                );
+                mails.extend(self.decided_mail(r));
+            }
+        }
+        (mails, audit)
+    }
+
+    fn decided_mail(&self, r: &Request) -> Option<OutboundMail> {
+        self.composer
+            .decided(r)
+            .map_err(
+                |e| tracing::error!(request = %r.id, error = %e, "cannot compose the outcome mail"),
+            )
+            .ok()
+    }
+
+    /// Records a refused or ignored message: its audit event and the memory
+    /// that it was handled, so it is never looked at again.
+    fn refuse(
+        &self,
+        key: MessageKey,
+        message_id: Option<String>,
+        ev: AuditEvent,
+        now: DateTime<Utc>,
+    ) -> Result<Handled, StoreError> {
+        tracing::info!(
+            uid = key.uid,
+            reason = ev.reason.as_deref().unwrap_or(""),
+            "message refused"
+        );
+        self.store.commit(None, |_| Change {
+            audit: vec![ev.clone()],
+            seen: Some(Seen {
+                key,
+                message_id: message_id.clone(),
+                disposition: Disposition::Rejected,
+                at: now,
+            }),
+            ..Change::nothing(())
+        })?;
+        Ok(Handled {
+            disposition: Disposition::Rejected,
+            duplicate: false,
+        })
+    }
+}
+
+fn duplicate(seen: Seen) -> Handled {
+    Handled {
+        disposition: seen.disposition,
+        duplicate: true,
+    }
+}
+
+/// An audit event about `r`, with its identifying fields filled in.
+fn event(
+    r: &Request,
+    at: DateTime<Utc>,
+    kind: EventKind,
+    outcome: &str,
+    message: impl Into<String>,
+) -> AuditEvent {
+    with_request(AuditEvent::new(at, kind, outcome, message), r)
+}
+
+fn with_request(ev: AuditEvent, r: &Request) -> AuditEvent {
+    ev.with_request(r.id.to_string())
+        .with_action(r.action.as_str())
+        .with_resource(r.resource.as_str())
+}

@@ -1,0 +1,88 @@
+//! Ships the durable audit spool to syslog. An event leaves the spool only
+//! after the transport accepted it, so a syslog outage delays the audit
+//! trail but loses nothing.
+
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+
+use super::rfc5424::{self, Facility};
+use super::transport::{SyslogSender, SyslogTarget};
+use crate::store::Store;
+
+/// Events formatted and sent per spool read.
+const BATCH: usize = 256;
+
+/// Identifies this process in every line.
+pub(crate) struct Origin {
+    pub(crate) host: String,
+    pub(crate) app: String,
+    pub(crate) facility: Facility,
+}
+
+/// Sends spooled events until `shutdown`, then makes one last attempt to
+/// empty the spool so that the stop event itself is shipped.
+pub(crate) async fn run_shipper(
+    store: Store,
+    target: SyslogTarget,
+    origin: Origin,
+    mut shutdown: broadcast::Receiver<()>,
+) {
+    let mut sender = SyslogSender::new(target);
+    let ready = store.audit_ready();
+    let mut failures: u32 = 0;
+    loop {
+        match ship(&store, &mut sender, &origin).await {
+            Ok(0) => {
+                failures = 0;
+                tokio::select! {
+                    _ = ready.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+                    _ = shutdown.recv() => break,
+                }
+            }
+            Ok(_) => failures = 0,
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                let delay =
+                    Duration::from_millis(250u64 << failures.min(8)).min(Duration::from_secs(60));
+                if failures == 1 || failures % 20 == 0 {
+                    tracing::warn!(error = %e, retry_in = ?delay, "syslog unreachable; audit events stay spooled");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = shutdown.recv() => break,
+                }
+            }
+        }
+    }
+    // Give the final events (the stop record) a bounded chance to go out.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while tokio::time::Instant::now() < deadline {
+        match ship(&store, &mut sender, &origin).await {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "audit events remain spooled for the next start");
+                break;
+            }
+        }
+    }
+}
+
+/// Sends one batch; returns how many events left the spool.
+async fn ship(store: &Store, sender: &mut SyslogSender, origin: &Origin) -> Result<usize, String> {
+    let batch = store.audit_spool(BATCH).map_err(|e| e.to_string())?;
+    let pid = std::process::id();
+    let mut sent = 0;
+    for (seq, event) in batch {
+        let line = rfc5424::format(&event, &origin.host, &origin.app, pid, origin.facility);
+        sender
+            .send(&line)
+            .await
+            .map_err(|e| format!("{}: {e}", sender.target()))?;
+        store.audit_shipped(seq).map_err(|e| e.to_string())?;
+        sent += 1;
+    }
+    Ok(sent)
+}

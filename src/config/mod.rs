@@ -1,0 +1,473 @@
+//! Configuration: read the TOML file (and `APPROVALD__SECTION__KEY`
+//! environment overrides) into [`raw::RawConfig`], then validate it into
+//! [`Config`], reporting every problem at once.
+
+mod raw;
+mod secrets;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::audit::SyslogTarget;
+use crate::domain::ids::Address;
+use crate::domain::policy::{Group, Policy};
+use crate::domain::request::Level;
+use crate::secret::{Secret, SecretBytes};
+
+pub(crate) use secrets::read_secret;
+
+/// How a connection to a mail server is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TlsMode {
+    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    Implicit,
+    /// Plain connection upgraded with STARTTLS before login.
+    StartTls,
+    /// No TLS: only sensible for a server on the loopback interface.
+    None,
+}
+
+/// Where a mail server is and how to reach it safely.
+#[derive(Clone, Debug)]
+pub(crate) struct Endpoint {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) tls: TlsMode,
+    /// Extra trusted CA certificates (PEM) for a private CA.
+    pub(crate) ca_file: Option<PathBuf>,
+}
+
+/// The approvals inbox.
+#[derive(Debug)]
+pub(crate) struct ImapConfig {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) username: String,
+    pub(crate) password: Secret<String>,
+    pub(crate) mailbox: String,
+    pub(crate) processed_mailbox: String,
+    pub(crate) rejected_mailbox: String,
+    /// Interval between checks when the server cannot notify us.
+    pub(crate) poll_interval: Duration,
+}
+
+/// The submission server outgoing mail goes through.
+#[derive(Debug)]
+pub(crate) struct SmtpConfig {
+    pub(crate) endpoint: Endpoint,
+    /// Login, when the server requires SMTP AUTH.
+    pub(crate) credentials: Option<(String, Secret<String>)>,
+}
+
+/// How strongly a reply's sender must be authenticated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum SenderPolicy {
+    /// The token alone authorises the answer.
+    Token,
+    /// The token, and From must be the token's approver.
+    TokenAndFrom,
+    /// As `TokenAndFrom`, and the organisation's own MTA (`authserv_id`) must
+    /// have seen DKIM or SPF pass aligned with the From domain.
+    TokenFromDmarc { authserv_id: String },
+}
+
+/// Settings for reading replies.
+#[derive(Debug)]
+pub(crate) struct InboundConfig {
+    pub(crate) sender_policy: SenderPolicy,
+    /// Messages larger than this are not parsed beyond their headers.
+    pub(crate) max_message_size: usize,
+}
+
+/// The validated configuration.
+#[derive(Debug)]
+pub(crate) struct Config {
+    /// The file this was read from, for reload and messages.
+    pub(crate) source: PathBuf,
+    pub(crate) store_path: PathBuf,
+    /// Address approvers reply to; tokens ride on its plus-address.
+    pub(crate) mail_address: Address,
+    pub(crate) from_name: String,
+    /// Directory whose templates override the built-in ones.
+    pub(crate) templates: Option<PathBuf>,
+    pub(crate) imap: ImapConfig,
+    pub(crate) smtp: SmtpConfig,
+    /// Current token key first, then keys still accepted for verification.
+    pub(crate) token_keys: (SecretBytes, Vec<SecretBytes>),
+    pub(crate) api_socket: PathBuf,
+    pub(crate) syslog: SyslogTarget,
+    pub(crate) inbound: InboundConfig,
+    pub(crate) policy: Policy,
+}
+
+/// Everything wrong with a configuration file.
+#[derive(Debug)]
+pub(crate) struct ConfigErrors(pub(crate) Vec<String>);
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for p in &self.0 {
+            writeln!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Reads and validates `path`, with environment overrides applied.
+    pub(crate) fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let raw = ::config::Config::builder()
+            .add_source(::config::File::from(path).format(::config::FileFormat::Toml))
+            .add_source(
+                ::config::Environment::with_prefix("APPROVALD")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()
+            .and_then(|c| c.try_deserialize::<raw::RawConfig>())
+            .map_err(|e| ConfigErrors(vec![format!("{}: {e}", path.display())]))?;
+        validate(raw, path)
+    }
+}
+
+fn validate(raw: raw::RawConfig, source: &Path) -> Result<Config, ConfigErrors> {
+    let mut p = Problems::default();
+    let mail_address = p.check("mail.address", raw.mail.address.parse::<Address>());
+    if mail_address
+        .as_ref()
+        .is_some_and(|a| a.local().contains('+'))
+    {
+        p.push(
+            "mail.address",
+            "must not itself contain '+': tokens ride on its plus-address",
+        );
+    }
+    let imap_endpoint = endpoint(
+        &mut p,
+        "imap",
+        raw.imap.host,
+        raw.imap.port,
+        &raw.imap.tls,
+        raw.imap.ca_file,
+    );
+    let imap_password = p.check(
+        "imap.password_file",
+        read_secret(&raw.imap.password_file).and_then(password),
+    );
+    let poll_interval = p.check(
+        "imap.poll_interval",
+        duration(&raw.imap.poll_interval).and_then(|d| d.to_std().map_err(|e| e.to_string())),
+    );
+    for (key, name) in [
+        ("imap.mailbox", &raw.imap.mailbox),
+        ("imap.processed_mailbox", &raw.imap.processed_mailbox),
+        ("imap.rejected_mailbox", &raw.imap.rejected_mailbox),
+    ] {
+        if name.trim().is_empty() {
+            p.push(key, "must not be empty");
+        }
+    }
+    if raw.imap.processed_mailbox == raw.imap.mailbox
+        || raw.imap.rejected_mailbox == raw.imap.mailbox
+    {
+        p.push(
+            "imap",
+            "processed_mailbox and rejected_mailbox must differ from mailbox",
+        );
+    }
+    let smtp_endpoint = endpoint(
+        &mut p,
+        "smtp",
+        raw.smtp.host,
+        raw.smtp.port,
+        &raw.smtp.tls,
+        raw.smtp.ca_file,
+    );
+    let smtp_credentials = match (raw.smtp.username, raw.smtp.password_file) {
+        (None, None) => Some(None),
+        (Some(user), Some(file)) => p
+            .check("smtp.password_file", read_secret(&file).and_then(password))
+            .map(|pw| Some((user, pw))),
+        _ => {
+            p.push("smtp", "username and password_file go together");
+            None
+        }
+    };
+    let current_key = p.check("tokens.key_file", read_secret(&raw.tokens.key_file));
+    let previous_keys: Vec<SecretBytes> = raw
+        .tokens
+        .previous_key_files
+        .iter()
+        .filter_map(|f| p.check("tokens.previous_key_files", read_secret(f)))
+        .collect();
+    if let Some(k) = &current_key {
+        if k.expose().len() < 32 {
+            p.push(
+                "tokens.key_file",
+                "the key must be at least 32 bytes of random data",
+            );
+        }
+    }
+    let syslog = p.check("audit.syslog", raw.audit.syslog.parse::<SyslogTarget>());
+    let sender_policy = match (
+        raw.inbound.sender_policy.as_deref(),
+        raw.inbound.authserv_id,
+    ) {
+        (None | Some("token+from"), _) => Some(SenderPolicy::TokenAndFrom),
+        (Some("token"), _) => Some(SenderPolicy::Token),
+        (Some("token+from+dmarc"), Some(id)) if !id.trim().is_empty() => {
+            Some(SenderPolicy::TokenFromDmarc { authserv_id: id })
+        }
+        (Some("token+from+dmarc"), _) => {
+            p.push(
+                "inbound.authserv_id",
+                "is required by sender_policy = \"token+from+dmarc\"",
+            );
+            None
+        }
+        (Some(other), _) => {
+            p.push(
+                "inbound.sender_policy",
+                format!("{other:?} is not one of \"token\", \"token+from\", \"token+from+dmarc\""),
+            );
+            None
+        }
+    };
+    let max_message_size = raw.inbound.max_message_size.unwrap_or(1024 * 1024);
+    let max_message_size = usize::try_from(max_message_size).unwrap_or(usize::MAX);
+    if max_message_size < 4096 {
+        p.push("inbound.max_message_size", "must be at least 4096 bytes");
+    }
+    let policy = policy(&mut p, raw.reasons, raw.groups);
+    if raw.store.path.trim().is_empty() {
+        p.push("store.path", "must not be empty");
+    }
+    if raw.api.socket.trim().is_empty() {
+        p.push("api.socket", "must not be empty");
+    }
+    if !p.0.is_empty() {
+        return Err(ConfigErrors(p.0));
+    }
+    // Every Option below is Some when no problem was recorded.
+    let (
+        Some(mail_address),
+        Some(imap_endpoint),
+        Some(imap_password),
+        Some(poll_interval),
+        Some(smtp_endpoint),
+        Some(smtp_credentials),
+        Some(current_key),
+        Some(syslog),
+        Some(sender_policy),
+    ) = (
+        mail_address,
+        imap_endpoint,
+        imap_password,
+        poll_interval,
+        smtp_endpoint,
+        smtp_credentials,
+        current_key,
+        syslog,
+        sender_policy,
+    )
+    else {
+        return Err(ConfigErrors(vec!["configuration incomplete".into()]));
+    };
+    Ok(Config {
+        source: source.to_path_buf(),
+        store_path: PathBuf::from(raw.store.path),
+        mail_address,
+        from_name: raw.mail.from_name,
+        templates: raw.mail.templates.map(PathBuf::from),
+        imap: ImapConfig {
+            endpoint: imap_endpoint,
+            username: raw.imap.username,
+            password: imap_password,
+            mailbox: raw.imap.mailbox,
+            processed_mailbox: raw.imap.processed_mailbox,
+            rejected_mailbox: raw.imap.rejected_mailbox,
+            poll_interval,
+        },
+        smtp: SmtpConfig {
+            endpoint: smtp_endpoint,
+            credentials: smtp_credentials,
+        },
+        token_keys: (current_key, previous_keys),
+        api_socket: PathBuf::from(raw.api.socket),
+        syslog,
+        inbound: InboundConfig {
+            sender_policy,
+            max_message_size,
+        },
+        policy,
+    })
+}
+
+/// Collected problems, each prefixed with the key at fault.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn push(&mut self, key: &str, why: impl std::fmt::Display) {
+        self.0.push(format!("{key}: {why}"));
+    }
+
+    fn check<T, E: std::fmt::Display>(&mut self, key: &str, r: Result<T, E>) -> Option<T> {
+        r.map_err(|e| self.push(key, e)).ok()
+    }
+}
+
+fn endpoint(
+    p: &mut Problems,
+    section: &str,
+    host: String,
+    port: u16,
+    tls: &str,
+    ca_file: Option<String>,
+) -> Option<Endpoint> {
+    if host.trim().is_empty() {
+        p.push(&format!("{section}.host"), "must not be empty");
+    }
+    if port == 0 {
+        p.push(&format!("{section}.port"), "must not be 0");
+    }
+    let tls = match tls {
+        "implicit" => TlsMode::Implicit,
+        "starttls" => TlsMode::StartTls,
+        "none" => TlsMode::None,
+        other => {
+            p.push(
+                &format!("{section}.tls"),
+                format!("{other:?} is not one of \"implicit\", \"starttls\", \"none\""),
+            );
+            return None;
+        }
+    };
+    if let Some(ca) = &ca_file {
+        if !Path::new(ca).is_file() {
+            p.push(
+                &format!("{section}.ca_file"),
+                format!("{ca} is not a readable file"),
+            );
+        }
+    }
+    Some(Endpoint {
+        host,
+        port,
+        tls,
+        ca_file: ca_file.map(PathBuf::from),
+    })
+}
+
+fn password(bytes: SecretBytes) -> Result<Secret<String>, String> {
+    let text =
+        std::str::from_utf8(bytes.expose()).map_err(|_| "the password is not UTF-8".to_string())?;
+    let line = text.lines().next().unwrap_or("").to_string();
+    if line.is_empty() {
+        return Err("the password file is empty".into());
+    }
+    Ok(Secret::new(line))
+}
+
+fn duration(s: &str) -> Result<chrono::Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{s:?} is not a duration like \"30s\", \"8h\": {e}"))
+        .and_then(|d| chrono::Duration::from_std(d).map_err(|e| e.to_string()))
+        .and_then(|d| {
+            if d <= chrono::Duration::zero() {
+                Err("must be longer than zero".into())
+            } else {
+                Ok(d)
+            }
+        })
+}
+
+fn policy(p: &mut Problems, reasons: Vec<String>, raw_groups: Vec<raw::RawGroup>) -> Policy {
+    if reasons.is_empty() {
+        p.push("reasons", "at least one reason must be registered");
+    }
+    if raw_groups.is_empty() {
+        p.push("groups", "at least one [[groups]] table is needed");
+    }
+    let mut groups = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for g in raw_groups {
+        let key = format!("groups.{}", g.name);
+        if g.name.trim().is_empty() {
+            p.push("groups.name", "must not be empty");
+        }
+        if !names.insert(g.name.clone()) {
+            p.push(&key, "the group name is used twice");
+        }
+        let members: Vec<Address> = g
+            .members
+            .iter()
+            .filter_map(|m| p.check(&format!("{key}.members"), m.parse::<Address>()))
+            .collect();
+        if g.members.is_empty() {
+            p.push(
+                &format!("{key}.members"),
+                "must list at least one requester",
+            );
+        }
+        if g.actions.is_empty() || g.actions.iter().any(|a| a.trim().is_empty()) {
+            p.push(
+                &format!("{key}.actions"),
+                "must list at least one non-empty action",
+            );
+        }
+        let deadline = p.check(&format!("{key}.deadline"), duration(&g.deadline));
+        let max_window = p.check(&format!("{key}.max_window"), duration(&g.max_window));
+        if g.levels.is_empty() {
+            p.push(&format!("{key}.levels"), "must have at least one level");
+        }
+        if g.levels.len() > 16 {
+            p.push(&format!("{key}.levels"), "at most 16 levels are supported");
+        }
+        let mut levels = Vec::new();
+        for (i, l) in g.levels.iter().enumerate() {
+            let lkey = format!("{key}.levels[{}]", i + 1);
+            let approvers: Vec<Address> = l
+                .approvers
+                .iter()
+                .filter_map(|a| p.check(&format!("{lkey}.approvers"), a.parse::<Address>()))
+                .collect();
+            let mut unique = approvers.clone();
+            unique.sort();
+            unique.dedup();
+            if unique.len() != approvers.len() {
+                p.push(&lkey, "an approver is listed twice");
+            }
+            if approvers.len() > 64 {
+                p.push(&lkey, "at most 64 approvers per level are supported");
+            }
+            if l.quorum == 0 || usize::from(l.quorum) > l.approvers.len() {
+                p.push(
+                    &format!("{lkey}.quorum"),
+                    format!(
+                        "must be between 1 and the number of approvers ({})",
+                        l.approvers.len()
+                    ),
+                );
+            }
+            levels.push(Level {
+                approvers,
+                quorum: l.quorum,
+            });
+        }
+        if let (Some(deadline), Some(max_window)) = (deadline, max_window) {
+            groups.push(Group {
+                name: g.name,
+                members,
+                actions: g.actions,
+                deadline,
+                max_window,
+                levels,
+            });
+        }
+    }
+    Policy { reasons, groups }
+}
+
+#[cfg(test)]
+mod tests;

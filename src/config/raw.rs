@@ -1,0 +1,138 @@
+//! The configuration file as written: plain serde structs that reject unknown
+//! keys, so a typo is an error instead of a silently ignored setting.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    #[serde(default)]
+    pub(crate) reasons: Vec<String>,
+    pub(crate) store: RawStore,
+    pub(crate) mail: RawMail,
+    pub(crate) imap: RawImap,
+    pub(crate) smtp: RawSmtp,
+    pub(crate) tokens: RawTokens,
+    pub(crate) api: RawApi,
+    pub(crate) audit: RawAudit,
+    #[serde(default)]
+    pub(crate) inbound: RawInbound,
+    #[serde(default)]
+    pub(crate) groups: Vec<RawGroup>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStore {
+    pub(crate) path: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMail {
+    pub(crate) address: String,
+    #[serde(default = "default_from_name")]
+    pub(crate) from_name: String,
+    #[serde(default)]
+    pub(crate) templates: Option<String>,
+}
+
+fn default_from_name() -> String {
+    "Access approvals".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawImap {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) tls: String,
+    #[serde(default)]
+    pub(crate) ca_file: Option<String>,
+    pub(crate) username: String,
+    pub(crate) password_file: String,
+    #[serde(default = "default_mailbox")]
+    pub(crate) mailbox: String,
+    #[serde(default = "default_processed")]
+    pub(crate) processed_mailbox: String,
+    #[serde(default = "default_rejected")]
+    pub(crate) rejected_mailbox: String,
+    #[serde(default = "default_poll")]
+    pub(crate) poll_interval: String,
+}
+
+fn default_mailbox() -> String {
+    "INBOX".into()
+}
+fn default_processed() -> String {
+    "Processed".into()
+}
+fn default_rejected() -> String {
+    "Rejected".into()
+}
+fn default_poll() -> String {
+    "30s".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSmtp {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) tls: String,
+    #[serde(default)]
+    pub(crate) ca_file: Option<String>,
+    #[serde(default)]
+    pub(crate) username: Option<String>,
+    #[serde(default)]
+    pub(crate) password_file: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTokens {
+    pub(crate) key_file: String,
+    #[serde(default)]
+    pub(crate) previous_key_files: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawApi {
+    pub(crate) socket: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAudit {
+    pub(crate) syslog: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawInbound {
+    #[serde(default)]
+    pub(crate) sender_policy: Option<String>,
+    #[serde(default)]
+    pub(crate) authserv_id: Option<String>,
+    #[serde(default)]
+    pub(crate) max_message_size: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGroup {
+    pub(crate) name: String,
+    pub(crate) members: Vec<String>,
+    pub(crate) actions: Vec<String>,
+    pub(crate) deadline: String,
+    pub(crate) max_window: String,
+    pub(crate) levels: Vec<RawLevel>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLevel {
+    pub(crate) approvers: Vec<String>,
+    pub(crate) quorum: u8,
+}

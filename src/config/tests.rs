@@ -1,0 +1,124 @@
+use super::*;
+use std::io::Write;
+
+/// A directory holding a valid configuration and its secret files.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("imap.pw"), "imap-secret\n").unwrap();
+        std::fs::write(dir.path().join("token.key"), [7u8; 32]).unwrap();
+        Fixture { dir }
+    }
+
+    fn write(&self, toml: &str) -> PathBuf {
+        let path = self.dir.path().join("approvald.toml");
+        let mut f = std::fs::File::create(&path).unwrap();
+        f.write_all(
+            toml.replace("DIR", &self.dir.path().display().to_string())
+                .as_bytes(),
+        )
+        .unwrap();
+        path
+    }
+}
+
+const VALID: &str = r#"
+reasons = ["Incident"]
+[store]
+path = "DIR/store"
+[mail]
+address = "approvals@example.test"
+[imap]
+host = "127.0.0.1"
+port = 143
+tls = "none"
+username = "approvals@example.test"
+password_file = "DIR/imap.pw"
+[smtp]
+host = "127.0.0.1"
+port = 25
+tls = "none"
+[tokens]
+key_file = "DIR/token.key"
+[api]
+socket = "DIR/api.sock"
+[audit]
+syslog = "udp://127.0.0.1:514"
+[[groups]]
+name = "pki"
+members = ["dave@example.test"]
+actions = ["certificate.sign"]
+deadline = "24h"
+max_window = "8h"
+levels = [ { approvers = ["alice@example.test"], quorum = 1 } ]
+"#;
+
+#[test]
+fn valid_configuration_loads_with_defaults() {
+    let f = Fixture::new();
+    let c = Config::load(&f.write(VALID)).unwrap();
+    assert_eq!(c.imap.mailbox, "INBOX");
+    assert_eq!(c.imap.processed_mailbox, "Processed");
+    assert_eq!(c.imap.poll_interval, Duration::from_secs(30));
+    assert_eq!(c.imap.password.expose(), "imap-secret");
+    assert_eq!(c.inbound.sender_policy, SenderPolicy::TokenAndFrom);
+    assert_eq!(c.inbound.max_message_size, 1024 * 1024);
+    assert_eq!(
+        c.policy.groups[0].levels[0].approvers[0].as_str(),
+        "alice@example.test"
+    );
+    assert!(
+        !format!("{c:?}").contains("imap-secret"),
+        "secrets never in Debug"
+    );
+}
+
+#[test]
+fn unknown_key_is_an_error() {
+    let f = Fixture::new();
+    let err = Config::load(&f.write(&VALID.replace("[api]", "[api]\nsocekt = \"x\""))).unwrap_err();
+    assert!(err.to_string().contains("socekt"), "{err}");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let f = Fixture::new();
+    let broken = VALID
+        .replace("tls = \"none\"\nusername", "tls = \"maybe\"\nusername")
+        .replace("DIR/token.key", "DIR/missing.key")
+        .replace("quorum = 1", "quorum = 3")
+        .replace("max_window = \"8h\"", "max_window = \"eight hours\"")
+        .replace("udp://127.0.0.1:514", "carrier-pigeon://x");
+    let err = Config::load(&f.write(&broken)).unwrap_err();
+    let text = err.to_string();
+    for key in [
+        "imap.tls",
+        "tokens.key_file",
+        "quorum",
+        "max_window",
+        "audit.syslog",
+    ] {
+        assert!(text.contains(key), "missing {key} in:\n{text}");
+    }
+    assert!(err.0.len() >= 5, "{text}");
+}
+
+#[test]
+fn short_token_key_is_refused() {
+    let f = Fixture::new();
+    std::fs::write(f.dir.path().join("token.key"), b"short").unwrap();
+    let err = Config::load(&f.write(VALID)).unwrap_err();
+    assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+}
+
+#[test]
+fn dmarc_policy_needs_authserv_id() {
+    let f = Fixture::new();
+    let cfg = format!("{VALID}\n[inbound]\nsender_policy = \"token+from+dmarc\"\n");
+    let err = Config::load(&f.write(&cfg)).unwrap_err();
+    assert!(err.to_string().contains("authserv_id"), "{err}");
+}

@@ -1,0 +1,11 @@
+//! The pure core: requests, policy, tokens and reply reading. No I/O, no
+//! system clock: every function here is deterministic in its inputs.
+
+pub(crate) mod clock;
+pub(crate) mod ids;
+pub(crate) mod policy;
+pub(crate) mod reply;
+pub(crate) mod request;
+pub(crate) mod token;
+pub(crate) mod verb;
+pub(crate) mod window;

@@ -1,0 +1,861 @@
+//! Replies as mail clients really produce them, one row per failure approvers have
+//! reported, with what the parser must make of each.
+//!
+//! The quoted originals come in three forms: `quoted_body!` as clients quote with `>`,
+//! `body!` unquoted and opening with approvald's marker line, and `leaky_body!`
+//! unquoted without the marker, as when a mail was forwarded or a client dropped the
+//! first line. `leaky_body!` holds "Approve or reject this request…": if any of it
+//! leaks into the new text the reply turns into a refusal, so rows using it prove that
+//! the quote header above it was recognised.
+
+/// The approval mail, quoted with `>` as Gmail, Apple Mail and Thunderbird do.
+macro_rules! quoted_body {
+    () => {
+        "> ##- Please type your reply above this line -##
+>
+> Access request #4711
+> bob@example.test asks for read-write access to prod-db
+> Window: 2026-11-21 10:00 to 18:00 (8h)
+> Reason: migration INC-1234
+>
+> Reply with APPROVE or DISAPPROVE on the first line. You may add a window
+> (APPROVE 2h, APPROVE until 18:00) and a comment.
+"
+    };
+}
+
+/// The approval mail, unquoted, as Outlook, Yahoo and forwards include it.
+macro_rules! body {
+    () => {
+        "##- Please type your reply above this line -##
+
+Access request #4711
+bob@example.test asks for read-write access to prod-db
+Window: 2026-11-21 10:00 to 18:00 (8h)
+Reason: migration INC-1234
+
+Reply with APPROVE or DISAPPROVE on the first line. You may add a window
+(APPROVE 2h, APPROVE until 18:00) and a comment.
+"
+    };
+}
+
+/// An unquoted original without the marker line; harmful if it leaks (see above).
+macro_rules! leaky_body {
+    () => {
+        "Access request #4711 from bob@example.test
+Resource: prod-db (read-write), 2026-11-21 10:00 to 18:00 (8h)
+Reason: migration INC-1234
+Approve or reject this request by replying to this mail.
+"
+    };
+}
+
+/// Gmail web's attribution line, wrapped after the `<` as its plain-text part does.
+macro_rules! gmail_attribution {
+    () => {
+        "On Sat, Nov 21, 2026 at 10:02 AM Access approvals <
+approvals@example.test> wrote:
+"
+    };
+}
+
+/// What the parser must make of a reply.
+#[derive(Debug)]
+pub(super) enum Expect {
+    /// An approval with this comment and this window (as `WindowChange` displays it).
+    Approve(&'static str, Option<&'static str>),
+    /// A disapproval with this comment.
+    Disapprove(&'static str),
+    /// `ReplyRefusal::NoVerb`.
+    NoVerb,
+    /// `ReplyRefusal::TwoVerbs`.
+    TwoVerbs,
+    /// `ReplyRefusal::NegatedVerb`.
+    NegatedVerb,
+    /// `ReplyRefusal::NotAVerb` quoting exactly this.
+    NotAVerb(&'static str),
+    /// `ReplyRefusal::Empty`.
+    Empty,
+    /// `ReplyRefusal::BadWindow` whose explanation contains this.
+    BadWindow(&'static str),
+}
+
+/// One row of the table.
+pub(super) struct Case {
+    /// The failure the row guards against.
+    pub(super) name: &'static str,
+    /// The decoded plain text of the reply.
+    pub(super) text: &'static str,
+    /// The required outcome.
+    pub(super) expect: Expect,
+}
+
+use Expect::{Approve, BadWindow, Disapprove, Empty, NegatedVerb, NoVerb, NotAVerb, TwoVerbs};
+
+/// The table.
+pub(super) const CASES: &[Case] = &[
+    // ---------------------------------------------------------------- Gmail web
+    Case {
+        name: "gmail_web_wrapped_attribution_top_post",
+        text: concat!("APPROVE\n\n", gmail_attribution!(), "\n", quoted_body!()),
+        expect: Approve("", None),
+    },
+    Case {
+        name: "gmail_html_only_lost_quote_marks_wrapped_attribution_still_cuts",
+        text: concat!("DISAPPROVE wrong ticket\n\n", gmail_attribution!(), "\n", leaky_body!()),
+        expect: Disapprove("wrong ticket"),
+    },
+    Case {
+        name: "gmail_web_bottom_post_below_quote_with_signature",
+        text: concat!(
+            "On Sat, Nov 21, 2026 at 10:02 AM Access approvals <approvals@example.test> wrote:\n\n",
+            quoted_body!(),
+            "\nAPPROVE 2h\n\n-- \nAlice Example\nPlatform team\n"
+        ),
+        expect: Approve("", Some("2h")),
+    },
+    Case {
+        name: "gmail_web_interleaved_answer_between_quoted_lines",
+        text: concat!(
+            gmail_attribution!(),
+            "\n> ##- Please type your reply above this line -##
+>
+> Access request #4711
+> bob@example.test asks for read-write access to prod-db
+
+APPROVE until 14:00 read-only is enough
+
+> Window: 2026-11-21 10:00 to 18:00 (8h)
+> Reason: migration INC-1234
+
+The migration only needs the morning.
+"
+        ),
+        expect: Approve("read-only is enough", Some("until 14:00")),
+    },
+    Case {
+        name: "gmail_web_first_line_ok_and_verb_below_quote_decides",
+        text: concat!("ok\n\n", gmail_attribution!(), "\n", quoted_body!(), "\nDISAPPROVE\n"),
+        expect: Disapprove(""),
+    },
+    // ---------------------------------------------------------------- Gmail app
+    Case {
+        name: "gmail_app_android_attribution_with_comma_after_name",
+        text: concat!(
+            "Approved\n\nOn Sat, 21 Nov 2026, 10:02 Access approvals, <approvals@example.test> wrote:\n\n",
+            quoted_body!()
+        ),
+        expect: Approve("", None),
+    },
+    Case {
+        name: "gmail_app_ios_narrow_nbsp_before_am",
+        text: concat!(
+            "Approve\n\nOn Sat, Nov 21, 2026 at 10:02\u{202f}AM Access approvals <approvals@example.test> wrote:\n\n",
+            quoted_body!()
+        ),
+        expect: Approve("", None),
+    },
+    Case {
+        name: "gmail_pt_escreveu_cuts_unquoted_original",
+        text: concat!(
+            "APPROVE pode seguir\n\nEm sáb., 21 de nov. de 2026 às 10:02, Access approvals <approvals@example.test> escreveu:\n\n",
+            leaky_body!()
+        ),
+        expect: Approve("pode seguir", None),
+    },
+    Case {
+        name: "gmail_de_schrieb_with_name_after_verb_wrapped",
+        text: concat!(
+            "DISAPPROVE bitte erst nach dem Freeze\n\nAm Sa., 21. Nov. 2026 um 10:02 Uhr schrieb Access approvals <\napprovals@example.test>:\n\n",
+            leaky_body!()
+        ),
+        expect: Disapprove("bitte erst nach dem Freeze"),
+    },
+    Case {
+        name: "gmail_fr_a_ecrit_with_nbsp_before_colon",
+        text: concat!(
+            "APPROVE 2h\n\nLe sam. 21 nov. 2026 à 10:02, Access approvals <approvals@example.test> a\u{a0}écrit\u{a0}:\n\n",
+            leaky_body!()
+        ),
+        expect: Approve("", Some("2h")),
+    },
+    Case {
+        name: "gmail_es_escribio",
+        text: concat!(
+            "REJECTED, no es necesario\n\nEl sáb, 21 nov 2026 a las 10:02, Access approvals (<approvals@example.test>) escribió:\n\n",
+            leaky_body!()
+        ),
+        expect: Disapprove("no es necesario"),
+    },
+    Case {
+        name: "gmail_nl_schreef",
+        text: concat!(
+            "Approved\n\nOp za 21 nov. 2026 om 10:02 schreef Access approvals <approvals@example.test>:\n\n",
+            leaky_body!()
+        ),
+        expect: Approve("", None),
+    },
+    // ---------------------------------------------------------------- Outlook desktop
+    Case {
+        name: "outlook_desktop_en_header_block_cuts_unquoted_original",
+        text: concat!(
+            "APPROVE\n\nFrom: Access approvals <approvals@example.test>
+Sent: Saturday, November 21, 2026 10:02 AM
+To: Alice Example <alice@example.test>
+Subject: [approvald] Access request #4711: bob@example.test -> prod-db (8h)
+
+",
+            leaky_body!()
+        ),
+        expect: Approve("", None),
+    },
+    Case {
+        name: "outlook_desktop_pt_de_enviado_para_assunto",
+        text: concat!(
+            "DISAPPROVE sem ticket de mudança\n\nDe: Access approvals <approvals@example.test>
+Enviado: sábado, 21 de novembro de 2026 10:02
+Para: Alice Example <alice@example.test>
+Assunto: [approvald] Pedido de acesso #4711
+
+",
+            leaky_body!()
+        ),
+        expect: Disapprove("sem ticket de mudança"),
+    },
+    Case {
+        name: "outlook_desktop_de_von_gesendet_an_betreff_after_valediction",
+        text: concat!(
+            "Approve\n\nMit freundlichen Grüßen\nAlice Example\n\nVon: Access approvals <approvals@example.test>
+Gesendet: Samstag, 21. November 2026 10:02
+An: Alice Example <alice@example.test>
+Betreff: [approvald] Zugriffsanfrage #4711
+
+",
+            leaky_body!()
+        ),
+        expect: Approve("", None),
+    },
+    Case {
+        name: "outlook_desktop_fr_spaces_before_colons",
+        text: concat!(
+            "APPROVE jusqu'à la fin de la migration\n\nDe : Access approvals <approvals@example.test>
+Envoyé : samedi 21 novembre 2026 10:02
+À : Alice Example <alice@example.test>
+Objet : [approvald] Demande d'accès #4711
+
+",
+            leaky_body!()
+        ),
+        expect: Approve("jusqu'à la fin de la migration", None),
+    },
+    Case {
+        name: "outlook_desktop_es_enviado_el",
+        text: concat!(
+            "Approved, gracias\n\nDe: Access approvals <approvals@example.test>
+Enviado el: sábado, 21 de noviembre de 2026 10:02
+Para: Alice Example <alice@example.test>
+Asunto: [approvald] Solicitud de acceso #4711
+
+",
+            leaky_body!()
+        ),
+        expect: Approve("gracias", None),
+    },
+    Case {
+        name: "outlook_desktop_original_message_separator",
+        text: concat!(
+            "DENY\n\n-----Original Message-----
+From: Access approvals [mailto:approvals@example.test]
+Sent: Saturday, November 21, 2026 10:02 AM
+To: Alice Example
+Subject: Access request #4711
+
+",
+            leaky_body!()
+        ),
+        expect: Disapprove(""),
+    },
+    Case {
+        name: "outlook_pt_mensagem_original_separator",
+        text: concat!("APPROVE\n\n----- Mensagem original -----\n", leaky_body!()),
+        expect: Approve("", None),
+    },
+    Case {
+        name: "outlook_de_original_nachricht_separator",
+        text: concat!("APPROVE 1h\n\n-------- Original-Nachricht --------\n", leaky_body!()),
+        expect: Approve("", Some("1h")),
+    },
+    Case {
+        name: "outlook_fr_message_d_origine_separator",
+        text: concat!("REJECT\n\n-------- Message d'origine --------\n", leaky_body!()),
+        expect: Disapprove(""),
+    },
+    Case {
+        name: "outlook_header_flattened_onto_one_line_by_html_conversion",
+        text: concat!(
+            "APPROVE\n\nFrom: Access approvals <approvals@example.test> Sent: Saturday, November 21, 2026 10:02 AM To: Alice Example <alice@example.test> Subject: Access request #4711\n",
+            leaky_body!()
+        ),
+        expect: Approve("", None),
+    },
+    // ---------------------------------------------------------------- Outlook web and mobile
+    Case {
+        name: "outlook_web_underscore_separator",
+        text: concat!(
+            "APPROVE for 90m\n\n________________________________
+From: Access approvals <approvals@example.test>
+Sent: Saturday, November 21, 2026 9:02 AM
+To: Alice Example <alice@example.test>
+Subject: [approvald] Access request #4711
+
+",
+            body!()
+        ),
+        expect: Approve("", Some("1h30m")),
+    },
+    Case {
+        name: "outlook_ios_get_outlook_footer",
+        text: concat!(
+            "Approve\n\nGet Outlook for iOS<https://aka.ms/o0ukef>
+________________________________
+From: Access approvals <approvals@example.test>
+Sent: Saturday, November 21, 2026 10:02:03 AM
+To: Alice Example <alice@example.test>
+Subject: [approvald] Access request #4711
+
+",
+            leaky_body!()
+        ),
+        expect: Approve("", None),
+    },
+    Case {
+        name: "outlook_android_footer_and_comment",
+        text: concat!(
+            "Reject - wrong environment\n\nGet Outlook for Android<https://aka.ms/AAb9ysg>
+________________________________
+From: Access approvals <approvals@example.test>
+Sent: Saturday, November 21, 2026 10:02:03 AM
+To: Alice Example <alice@example.test>
+Subject: [approvald] Access request #4711
+
+",
+            leaky_body!()
+        ),
+        expect: Disapprove("wrong environment"),
+    },
+    Case {
+        name: "outlook_ios_sent_from_footer_only_is_empty",
+        text: concat!("\nSent from Outlook for iOS<https://aka.ms/o0ukef>\n________________________________\n", body!()),
+        expect: Empty,
+    },
+    // ---------------------------------------------------------------- Apple Mail
+    Case {
+        name: "apple_mail_macos_quoted_with_unquoted_attribution",
+        text: concat!(
+            "APPROVE\n\nOn 21 Nov 2026, at 10:02, Access approvals <approvals@example.test> wrote:\n\n",
+            quoted_body!()
+        ),
+        expect: Approve("", None),
+    },
+    Case {
+        name: "apple_mail_ios_quoted_attribution_and_byte_order_mark",
+        text: "APPROVE 1h
+
+Sent from my iPhone
+
+> On 21 Nov 2026, at 10:02, Access approvals <approvals@example.test> wrote:
+> 
+> \u{feff}##- Please type your reply above this line -##
+> Access request #4711
+> Reply with APPROVE or DISAPPROVE on the first line.
+",
+        expect: Approve("", Some("1h")),
+    },
+    Case {
+        name: "apple_mail_unquoted_begin_forwarded_message",
+        text: concat!(
+            "APPROVE\n\nBegin forwarded message:\n\nFrom: Access approvals <approvals@example.test>
+Subject: Access request #4711
+Date: 21 November 2026 at 10:02:03 GMT
+To: Carol Example <carol@example.test>
+
+",
+            leaky_body!()
+        ),
+        expect: Approve("", None),
+    },
+    Case {
+        name: "apple_mail_pt_unquoted_forward",
+        text: concat!(
+            "DISAPPROVE\n\nInício da mensagem encaminhada:\n\nDe: Access approvals <approvals@example.test>
+Assunto: Pedido de acesso #4711
+Data: 21 de novembro de 2026 10:02:03 BRT
+Para: Carol Example <carol@example.test>
+
+",
+            leaky_body!()
+        ),
+        expect: Disapprove(""),
+    },
+    // ---------------------------------------------------------------- Thunderbird
+    Case {
+        name: "thunderbird_bottom_post_with_signature",
+        text: concat!(
+            "On 21/11/2026 10:02, Access approvals wrote:\n",
+            quoted_body!(),
+            "\nAPPROVE until 2026-11-21 16:00 after the backup\n\n-- \nAlice Example\nPlatform team | +44 20 7946 0000\n"
+        ),
+        expect: Approve("after the backup", Some("until 2026-11-21 16:00")),
+    },
+    Case {
+        name: "thunderbird_de_attribution_and_comment_line",
+        text: concat!(
+            "Am 21.11.2026 um 10:02 schrieb Access approvals:\n",
+            quoted_body!(),
+            "\nDISAPPROVE\nBitte mit Ticket erneut anfragen.\n"
+        ),
+        expect: Disapprove("Bitte mit Ticket erneut anfragen."),
+    },
+    Case {
+        name: "thunderbird_quote_without_space_and_nested",
+        text: ">##- Please type your reply above this line -##
+>> earlier thread
+>Reply with APPROVE or DISAPPROVE on the first line.
+
+approve
+",
+        expect: Approve("", None),
+    },
+    // ---------------------------------------------------------------- Yahoo
+    Case {
+        name: "yahoo_web_unquoted_original_under_indented_attribution",
+        text: concat!(
+            "Approved.\n\n    On Saturday, November 21, 2026, 10:02:03 AM GMT, Access approvals <approvals@example.test> wrote:  \n \n \n",
+            leaky_body!()
+        ),
+        expect: Approve("", None),
+    },
+    Case {
+        name: "yahoo_mobile_footer",
+        text: concat!(
+            "DISAPPROVE too broad\n\nSent from Yahoo Mail for iPhone\n\nOn Saturday, November 21, 2026, 10:02 AM, Access approvals <approvals@example.test> wrote:\n\n",
+            body!()
+        ),
+        expect: Disapprove("too broad"),
+    },
+    // ---------------------------------------------------------------- phones
+    Case {
+        name: "samsung_email_original_message_block",
+        text: concat!(
+            "Approve\n\nSent from my Galaxy\n\n\n-------- Original message --------
+From: Access approvals <approvals@example.test> 
+Date: 21/11/2026 10:02 (GMT+00:00) 
+To: alice@example.test 
+Subject: Access request #4711 
+
+",
+            leaky_body!()
+        ),
+        expect: Approve("", None),
+    },
+    Case {
+        name: "iphone_pt_enviado_do_meu_iphone",
+        text: concat!(
+            "APPROVE\n\nEnviado do meu iPhone\n\n> Em 21 de nov. de 2026, à(s) 10:02, Access approvals <approvals@example.test> escreveu:\n> \n",
+            quoted_body!()
+        ),
+        expect: Approve("", None),
+    },
+    Case {
+        name: "iphone_de_von_meinem_iphone_gesendet",
+        text: concat!(
+            "DISAPPROVE\n\nVon meinem iPhone gesendet\n\n> Am 21.11.2026 um 10:02 schrieb Access approvals <approvals@example.test>:\n> \n",
+            quoted_body!()
+        ),
+        expect: Disapprove(""),
+    },
+    Case {
+        name: "iphone_fr_envoye_de_mon_iphone",
+        text: concat!(
+            "APPROVE\n\nEnvoyé de mon iPhone\n\n> Le 21 nov. 2026 à 10:02, Access approvals <approvals@example.test> a écrit :\n> \n",
+            quoted_body!()
+        ),
+        expect: Approve("", None),
+    },
+    Case {
+        name: "iphone_es_enviado_desde_mi_iphone",
+        text: concat!(
+            "APPROVE 30m\n\nEnviado desde mi iPhone\n\n> El 21 nov 2026, a las 10:02, Access approvals <approvals@example.test> escribió:\n> \n",
+            quoted_body!()
+        ),
+        expect: Approve("", Some("30m")),
+    },
+    Case {
+        name: "phone_footer_with_nothing_typed_is_empty",
+        text: concat!("\n\nSent from my iPhone\n\n", gmail_attribution!(), "\n", quoted_body!()),
+        expect: Empty,
+    },
+    // ---------------------------------------------------------------- banners and labels
+    Case {
+        name: "external_tag_banner_is_not_what_the_approver_said",
+        text: concat!("[EXT] Sender is outside Example Corp\n\nok\n\n", gmail_attribution!(), "\n", quoted_body!()),
+        expect: NotAVerb("ok"),
+    },
+    Case {
+        name: "caution_banner_over_several_lines",
+        text: concat!(
+            "CAUTION: This email originated from outside of the organization. Do not click links or open
+attachments unless you recognize the sender and know the content is safe.
+
+DISAPPROVE - no change ticket
+
+",
+            gmail_attribution!(),
+            "\n",
+            quoted_body!()
+        ),
+        expect: Disapprove("no change ticket"),
+    },
+    Case {
+        name: "external_email_banner_directly_above_answer",
+        text: concat!("EXTERNAL EMAIL: use caution with links and attachments.\nAPPROVE\n\n", gmail_attribution!(), quoted_body!()),
+        expect: Approve("", None),
+    },
+    Case {
+        name: "microsoft_first_contact_safety_tip_is_not_what_was_said",
+        text: concat!(
+            "You don't often get email from approvals@example.test. Learn why this is important<https://aka.ms/LearnAboutSenderIdentification>\n\nLGTM\n\n",
+            "From: Access approvals <approvals@example.test>\nSent: Saturday, November 21, 2026 10:02 AM\nTo: Alice Example <alice@example.test>\nSubject: Access request #4711\n\n",
+            body!()
+        ),
+        expect: NotAVerb("LGTM"),
+    },
+    Case {
+        name: "classification_label_above_answer",
+        text: concat!("Classification: Internal\n\nAPPROVE 4h\n\n", gmail_attribution!(), quoted_body!()),
+        expect: Approve("", Some("4h")),
+    },
+    Case {
+        name: "sensitivity_label_is_not_what_was_said",
+        text: concat!("Sensitivity: Confidential\n\nyes\n\n", gmail_attribution!(), quoted_body!()),
+        expect: NotAVerb("yes"),
+    },
+    Case {
+        name: "label_footer_is_not_part_of_the_comment",
+        text: concat!("DISAPPROVE not during the freeze\nInternal Use Only\n\n", gmail_attribution!(), quoted_body!()),
+        expect: Disapprove("not during the freeze"),
+    },
+    // ---------------------------------------------------------------- greetings
+    Case {
+        name: "greeting_with_name_is_not_what_was_said",
+        text: concat!("Hi Alice,\n\nok\n\n", gmail_attribution!(), quoted_body!()),
+        expect: NotAVerb("ok"),
+    },
+    Case {
+        name: "greeting_pt_ola",
+        text: concat!(
+            "Olá,\n\nsim\n\nEm sáb., 21 de nov. de 2026 às 10:02, Access approvals <approvals@example.test> escreveu:\n\n",
+            quoted_body!()
+        ),
+        expect: NotAVerb("sim"),
+    },
+    Case {
+        name: "greeting_de_hallo_and_comment_after_comma",
+        text: "Hallo,\n\nDISAPPROVE, bitte mit Ticket\n",
+        expect: Disapprove("bitte mit Ticket"),
+    },
+    Case {
+        name: "greeting_fr_bonjour_and_valediction",
+        text: "Bonjour,\n\nApproved.\n\nCordialement,\nAlice\n",
+        expect: Approve("", None),
+    },
+    Case {
+        name: "greeting_es_hola_and_saludos",
+        text: "Hola,\nAPPROVE\nSaludos\n",
+        expect: Approve("", None),
+    },
+    Case {
+        name: "greeting_dear_all_then_plus_one",
+        text: "Dear all,\n\n+1\n",
+        expect: NotAVerb("+1"),
+    },
+    Case {
+        name: "greeting_guten_tag",
+        text: "Guten Tag,\n\nAPPROVE 2h\n",
+        expect: Approve("", Some("2h")),
+    },
+    Case {
+        name: "greeting_hei_then_ok",
+        text: "Hei,\n\nok\n",
+        expect: NotAVerb("ok"),
+    },
+    Case {
+        name: "greeting_and_verb_on_the_same_line",
+        text: "Hi, approved\n",
+        expect: Approve("", None),
+    },
+    // ---------------------------------------------------------------- signatures
+    Case {
+        name: "signature_above_quote_and_answer_below_quote",
+        text: concat!("-- \nAlice Example\nPlatform Lead\n\n", gmail_attribution!(), "\n", quoted_body!(), "\nAPPROVE\n"),
+        expect: Approve("", None),
+    },
+    Case {
+        name: "signature_block_typed_above_the_answer",
+        text: "Alice Example\nPlatform Lead | Example Corp | +44 20 7946 0000\n\nDISAPPROVE use the staging replica\n",
+        expect: Disapprove("use the staging replica"),
+    },
+    Case {
+        name: "valediction_and_signature_are_not_part_of_the_comment",
+        text: "DISAPPROVE\nPlease request read-only access instead.\n\nThanks,\nAlice Example\nHead of Platform\n",
+        expect: Disapprove("Please request read-only access instead."),
+    },
+    Case {
+        name: "signature_mentioning_reject_is_not_a_second_verb",
+        text: "APPROVE\n-- \nAlice Example | Security: we reject requests without tickets\n",
+        expect: Approve("", None),
+    },
+    // ---------------------------------------------------------------- keyword traps
+    Case { name: "disallow_is_not_allow_or_a_verb", text: "disallow\n", expect: NotAVerb("disallow") },
+    Case { name: "not_approved_is_never_an_approval", text: "not approved\n", expect: NegatedVerb },
+    Case { name: "dont_approve_is_never_an_approval", text: "I don't approve this, too risky\n", expect: NegatedVerb },
+    Case { name: "curly_apostrophe_dont_approve", text: "I don\u{2019}t approve\n", expect: NegatedVerb },
+    Case { name: "do_not_approve_is_never_an_approval", text: "Do not approve.\n", expect: NegatedVerb },
+    Case { name: "cannot_approve_is_never_an_approval", text: "Sorry, I cannot approve this\n", expect: NegatedVerb },
+    Case { name: "wont_approve_is_never_an_approval", text: "won't approve without a ticket\n", expect: NegatedVerb },
+    Case { name: "nao_aprovo_is_never_an_approval", text: "Não aprovo, falta o ticket\n", expect: NegatedVerb },
+    Case {
+        name: "negated_line_below_approve_blocks_the_approval",
+        text: "APPROVE\nNot approved for the prod replica though\n",
+        expect: NegatedVerb,
+    },
+    Case {
+        name: "approvers_is_not_a_verb",
+        text: "approvers: please check with Bob\n",
+        expect: NotAVerb("approvers: please check with Bob"),
+    },
+    Case { name: "approval_is_not_a_verb", text: "Approval granted\n", expect: NotAVerb("Approval granted") },
+    Case { name: "approve_and_disapprove_on_one_line", text: "APPROVE DISAPPROVE\n", expect: TwoVerbs },
+    Case { name: "copied_instruction_with_both_verbs", text: "APPROVE or DISAPPROVE\n", expect: TwoVerbs },
+    Case { name: "approve_slash_reject", text: "approve/reject\n", expect: TwoVerbs },
+    Case {
+        name: "bare_ok_is_not_a_verb",
+        text: concat!("ok\n\n", gmail_attribution!(), "\n", quoted_body!()),
+        expect: NotAVerb("ok"),
+    },
+    Case { name: "bare_yes_is_not_a_verb", text: "Yes\n", expect: NotAVerb("Yes") },
+    Case { name: "plus_one_is_not_a_verb", text: "+1\n", expect: NotAVerb("+1") },
+    Case { name: "lgtm_is_not_a_verb", text: "LGTM\n", expect: NotAVerb("LGTM") },
+    Case { name: "sure_go_ahead_is_not_a_verb", text: "Sure, go ahead\n", expect: NotAVerb("Sure, go ahead") },
+    Case { name: "thumbs_up_emoji_is_not_a_verb", text: "\u{1f44d}\n", expect: NotAVerb("\u{1f44d}") },
+    Case { name: "question_is_not_a_decision", text: "Approve?\n", expect: NotAVerb("Approve?") },
+    Case { name: "request_to_someone_else_is_not_a_decision", text: "Please approve\n", expect: NotAVerb("Please approve") },
+    Case {
+        name: "only_quoted_text_is_empty",
+        text: concat!("\n\n", gmail_attribution!(), "\n", quoted_body!()),
+        expect: Empty,
+    },
+    Case { name: "empty_mail_is_empty", text: "", expect: Empty },
+    Case {
+        name: "long_prose_without_a_verb",
+        text: "I talked to Bob and we agree the migration can wait until next week, let's revisit then.\n",
+        expect: NoVerb,
+    },
+    // ---------------------------------------------------------------- windows
+    Case { name: "window_hours", text: "APPROVE 2h\n", expect: Approve("", Some("2h")) },
+    Case { name: "window_for_hours", text: "APPROVE for 2h\n", expect: Approve("", Some("2h")) },
+    Case { name: "window_minutes", text: "APPROVE 90m\n", expect: Approve("", Some("1h30m")) },
+    Case { name: "window_hours_and_minutes", text: "approve 1h30m\n", expect: Approve("", Some("1h30m")) },
+    Case { name: "window_until_time", text: "APPROVE until 18:00\n", expect: Approve("", Some("until 18:00")) },
+    Case {
+        name: "window_until_date_time",
+        text: "APPROVE until 2026-11-22 18:00\n",
+        expect: Approve("", Some("until 2026-11-22 18:00")),
+    },
+    Case {
+        name: "window_until_date_time_with_t_and_comment",
+        text: "APPROVE until 2026-11-21T16:30 migration only\n",
+        expect: Approve("migration only", Some("until 2026-11-21 16:30")),
+    },
+    Case {
+        name: "window_then_comment_after_dash",
+        text: "APPROVE 2h - only for the migration\n",
+        expect: Approve("only for the migration", Some("2h")),
+    },
+    Case { name: "window_decimal_hours_refused", text: "APPROVE 1.5h\n", expect: BadWindow("1h30m") },
+    Case { name: "window_impossible_time_refused", text: "APPROVE until 25:00\n", expect: BadWindow("\"until 25:00\"") },
+    Case { name: "window_until_word_refused", text: "APPROVE until tomorrow\n", expect: BadWindow("\"until tomorrow\"") },
+    Case {
+        name: "window_time_on_another_day_refused",
+        text: "APPROVE until 18:00 tomorrow\n",
+        expect: BadWindow("as a date"),
+    },
+    Case {
+        name: "window_until_time_in_utc_as_the_request_mail_says",
+        text: "APPROVE until 18:00 UTC\n",
+        expect: Approve("", Some("until 18:00 UTC")),
+    },
+    Case {
+        name: "window_until_time_with_utc_in_parentheses_copied_from_the_explanation",
+        text: "APPROVE until 18:00 (UTC) thanks\n",
+        expect: Approve("thanks", Some("until 18:00 UTC")),
+    },
+    Case {
+        name: "window_until_date_time_with_offset",
+        text: "APPROVE until 2026-11-22T18:00+01:00\n",
+        expect: Approve("", Some("until 2026-11-22 18:00 +01:00")),
+    },
+    Case {
+        name: "window_with_ambiguous_zone_name_refused",
+        text: "APPROVE until 18:00 CET\n",
+        expect: BadWindow("UTC or an offset"),
+    },
+    Case { name: "window_date_without_time_refused", text: "APPROVE until 2026-11-22\n", expect: BadWindow("add a time") },
+    Case { name: "window_in_portuguese_units_refused", text: "APPROVE 2 horas\n", expect: BadWindow("\"2 horas\"") },
+    Case { name: "window_in_words_refused", text: "APPROVE for two hours\n", expect: BadWindow("digits") },
+    Case {
+        name: "window_hours_and_minutes_in_words",
+        text: "APPROVE for 2 hours and 30 minutes\n",
+        expect: Approve("", Some("2h30m")),
+    },
+    Case {
+        name: "number_after_the_window_is_not_minutes",
+        text: "APPROVE 2h 3 people checked it\n",
+        expect: BadWindow("\"2h 3\""),
+    },
+    Case {
+        name: "phone_footer_above_the_answer_typed_below_it",
+        text: "Sent from my iPhone\nAPPROVE\n",
+        expect: Approve("", None),
+    },
+    Case {
+        name: "window_further_along_the_verb_line_refused",
+        text: "APPROVE a 2h window is enough\n",
+        expect: BadWindow("right after APPROVE"),
+    },
+    Case {
+        name: "window_in_words_further_along_refused",
+        text: "APPROVE but an hour is plenty\n",
+        expect: BadWindow("right after APPROVE"),
+    },
+    Case {
+        name: "two_windows_on_the_verb_line_refused",
+        text: "APPROVE 2h until 18:00\n",
+        expect: BadWindow("one window"),
+    },
+    Case {
+        name: "numbers_that_are_not_windows_stay_in_the_comment",
+        text: "APPROVE - version 2.0 of the runbook, ticket CHG-1234\n",
+        expect: Approve("version 2.0 of the runbook, ticket CHG-1234", None),
+    },
+    Case { name: "window_zero_refused", text: "APPROVE 0h\n", expect: BadWindow("empty window") },
+    Case {
+        name: "window_after_disapprove_is_a_comment",
+        text: "DISAPPROVE 2h is too long for this\n",
+        expect: Disapprove("2h is too long for this"),
+    },
+    Case {
+        name: "digits_after_punctuation_are_a_comment",
+        text: "APPROVE: 2 people reviewed the plan\n",
+        expect: Approve("2 people reviewed the plan", None),
+    },
+    Case {
+        name: "two_approve_lines_with_different_windows_refused",
+        text: concat!("APPROVE\n\n", gmail_attribution!(), quoted_body!(), "\nAPPROVE 2h\n"),
+        expect: BadWindow("different windows"),
+    },
+    // ---------------------------------------------------------------- comments
+    Case {
+        name: "comment_after_disapprove_on_the_verb_line",
+        text: "DISAPPROVE not during the freeze\n",
+        expect: Disapprove("not during the freeze"),
+    },
+    Case {
+        name: "comment_over_several_lines_until_quote",
+        text: concat!(
+            "Approved: the change ticket CHG-88 covers it.\nKeep the screen recording on.\n\n",
+            gmail_attribution!(),
+            quoted_body!()
+        ),
+        expect: Approve("the change ticket CHG-88 covers it.\nKeep the screen recording on.", None),
+    },
+    // ---------------------------------------------------------------- bottom-posting and interleaving
+    Case {
+        name: "same_verb_twice_first_wins",
+        text: concat!("APPROVE fine by me\n\n", gmail_attribution!(), quoted_body!(), "\nApproved\n"),
+        expect: Approve("fine by me", None),
+    },
+    Case {
+        name: "different_verbs_on_two_lines",
+        text: concat!(gmail_attribution!(), "> Access request #4711\n\nAPPROVE\n\n> Reason: migration\n\nREJECT\n"),
+        expect: TwoVerbs,
+    },
+    // ---------------------------------------------------------------- lead-ins and signatures under the answer
+    Case {
+        name: "looks_good_to_me_before_the_verb_is_a_lead_in",
+        text: "Looks good to me, approved\n",
+        expect: Approve("", None),
+    },
+    Case {
+        name: "emoji_glued_to_the_verb",
+        text: "Approved\u{1f44d}\n",
+        expect: Approve("\u{1f44d}", None),
+    },
+    Case {
+        name: "conditional_lead_in_is_not_a_decision",
+        text: "If Bob agrees, approve\n",
+        expect: NotAVerb("If Bob agrees, approve"),
+    },
+    Case {
+        name: "verb_inside_a_sentence_is_not_a_decision",
+        text: "We discussed who should approve database access\n",
+        expect: NotAVerb("We discussed who should approve database access"),
+    },
+    Case {
+        name: "out_of_office_reply_is_no_decision",
+        text: "I am out of the office until 30 November with limited access to email. For urgent approvals contact bob@example.test.\n",
+        expect: NoVerb,
+    },
+    Case {
+        name: "bare_name_under_the_answer_is_not_comment",
+        text: "DISAPPROVE too risky\nAlice\n",
+        expect: Disapprove("too risky"),
+    },
+    Case {
+        name: "outlook_signature_without_valediction_is_not_comment",
+        text: concat!(
+            "APPROVE for 4h, read-only\n\nAlice Example\nHead of Platform | Example Corp\n+44 20 7946 0000\n\n",
+            "From: Access approvals <approvals@example.test>\nSent: Saturday, November 21, 2026 10:02 AM\n",
+            "To: Alice Example <alice@example.test>\nSubject: [approvald] Access request #4711\n\n",
+            body!()
+        ),
+        expect: Approve("read-only", Some("4h")),
+    },
+    Case {
+        name: "outlook_mac_header_with_date_instead_of_sent",
+        text: concat!(
+            "Approved\n\nFrom: Access approvals <approvals@example.test>\nDate: Saturday, 21 November 2026 at 10:02\n",
+            "To: Alice Example <alice@example.test>\nSubject: [approvald] Access request #4711\n\n",
+            leaky_body!()
+        ),
+        expect: Approve("", None),
+    },
+    // ---------------------------------------------------------------- encodings
+    Case {
+        name: "crlf_line_endings",
+        text: "APPROVE 2h\r\n\r\nOn Sat, Nov 21, 2026 at 10:02 AM Access approvals <\r\napprovals@example.test> wrote:\r\n\r\n> ##- Please type your reply above this line -##\r\n>\r\n> Reply with APPROVE or DISAPPROVE on the first line.\r\n",
+        expect: Approve("", Some("2h")),
+    },
+    Case {
+        name: "lone_cr_line_endings",
+        text: "DISAPPROVE\rnot now\r\r> Reply with APPROVE or DISAPPROVE on the first line.\r",
+        expect: Disapprove("not now"),
+    },
+    Case { name: "zero_width_space_inside_the_verb", text: "AP\u{200b}PROVE\n", expect: Approve("", None) },
+    Case {
+        name: "nbsp_and_tabs_around_the_verb",
+        text: "\u{a0}\tAPPROVE\u{a0}2h\n",
+        expect: Approve("", Some("2h")),
+    },
+];

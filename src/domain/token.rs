@@ -1,0 +1,823 @@
+//! Reply tokens: the proof that a mailed decision came from the approver we
+//! asked, for the request and level we asked about.
+//!
+//! One token is minted per (request, level, approver) and travels in the
+//! approval mail. The approver's address is bound by the MAC but not carried
+//! in the token, which keeps it short enough (52 base32 characters) to
+//! survive mail clients, line wrapping and phone keyboards.
+//!
+//! Wire layout, 32 bytes:
+//!
+//! ```text
+//! version u8 (=1) | key_id u8 | request u64 BE | level u8 | approver_index u8
+//! | expires_at u32 BE (unix minutes) | mac[16]
+//! ```
+//!
+//! `mac` is HMAC-SHA256(key, "approvald-token-v1" || claims || lowercase
+//! approver address), truncated to 128 bits.
+//!
+//! This module is pure: no clock, no randomness, no I/O.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+use crate::secret::SecretBytes;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Token format version; bumped when the layout or MAC input changes so old
+/// and new tokens can never be confused.
+const VERSION: u8 = 1;
+/// Length of the claims part (everything before the MAC).
+const CLAIMS_LEN: usize = 16;
+/// Length of the truncated MAC.
+const MAC_LEN: usize = 16;
+/// Length of the decoded token.
+const RAW_LEN: usize = CLAIMS_LEN + MAC_LEN;
+/// Length of the base32 text form of a token.
+pub(crate) const TOKEN_TEXT_LEN: usize = 52;
+/// Domain separation so a MAC over a token can never be valid for another
+/// use of the same key.
+const MAC_DOMAIN: &[u8] = b"approvald-token-v1";
+/// Domain separation for deriving a key's public id.
+const KEY_ID_DOMAIN: &[u8] = b"approvald-key-id";
+/// Keys shorter than the HMAC-SHA256 output would weaken the MAC.
+pub(crate) const MIN_KEY_LEN: usize = 32;
+/// How many leading token characters may appear in logs: enough to
+/// correlate entries, far too few to replay.
+const LOG_PREFIX_LEN: usize = 8;
+
+/// What a token asserts. Verified only through [`Keyring::verify`];
+/// [`Token::claims`] gives the unverified view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct TokenClaims {
+    /// The access request this decision is about, so a reply cannot be
+    /// replayed against another request.
+    pub(crate) request: u64,
+    /// The approval level (1..n) the approver was asked for, so a level-1
+    /// reply cannot count at level 2.
+    pub(crate) level: u8,
+    /// Position of the approver in the level's list; lets the daemon find
+    /// the expected sender without storing per-token state.
+    pub(crate) approver_index: u8,
+    /// After this instant the token is refused. Stored with minute
+    /// precision; signing rounds down, so a token never outlives the
+    /// requested deadline.
+    pub(crate) expires_at: DateTime<Utc>,
+}
+
+/// A well-formed token of the current version. Says nothing about
+/// authenticity until [`Keyring::verify`] accepts it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Token {
+    /// Canonical lowercase text, what goes into mails.
+    text: String,
+    /// Decoded bytes, kept to avoid decoding again on every use.
+    raw: [u8; RAW_LEN],
+}
+
+/// Why a token was refused. Messages are written for the audit log: they
+/// never contain key material and show at most a short token prefix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum TokenError {
+    /// The text is not 52 characters long.
+    #[error("malformed token: {len} characters, expected {TOKEN_TEXT_LEN}")]
+    Length {
+        /// Byte length of the rejected text, to tell truncation from junk.
+        len: usize,
+    },
+    /// The text is not canonical unpadded base32.
+    #[error("malformed token: not base32 text")]
+    Encoding,
+    /// A token of another format version.
+    #[error("unsupported token version {version}")]
+    Version {
+        /// The version byte found, to spot mails from a future release.
+        version: u8,
+    },
+    /// Signed with a key that is not (or no longer) in the keyring.
+    #[error("token {token} was signed with unknown key id {key_id:#04x} (key rotated out?)")]
+    UnknownKey {
+        /// Truncated token, for correlating log lines.
+        token: String,
+        /// The key id named by the token, to tell which rotation it predates.
+        key_id: u8,
+    },
+    /// The MAC does not match: forged, corrupted, or sent by someone other
+    /// than the approver it was issued to.
+    #[error("token {token} failed verification (forged, altered, or not issued to this sender)")]
+    BadMac {
+        /// Truncated token, for correlating log lines.
+        token: String,
+    },
+    /// Authentic but past its expiry.
+    #[error("token {token} expired at {expires_at}")]
+    Expired {
+        /// Truncated token, for correlating log lines.
+        token: String,
+        /// When it expired, so the approver can be told.
+        expires_at: DateTime<Utc>,
+    },
+}
+
+/// Why a keyring could not be built. Names keys by position, never by value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum KeyError {
+    /// A key is too short to be a safe HMAC key.
+    #[error("{key} is {len} bytes long; token keys need at least {MIN_KEY_LEN} bytes")]
+    TooShort {
+        /// Which key, e.g. "current key" or "previous key #2".
+        key: KeyName,
+        /// Its length, to help spot a key file read with the wrong encoding.
+        len: usize,
+    },
+    /// Two keys map to the same one-byte key id, so tokens could not say
+    /// which key signed them.
+    #[error("{first} and {second} have the same key id {key_id:#04x}; remove the duplicate or generate a new key")]
+    IdClash {
+        /// The earlier key of the pair.
+        first: KeyName,
+        /// The later key of the pair.
+        second: KeyName,
+        /// The shared id.
+        key_id: u8,
+    },
+}
+
+/// Names a key by its position in the configuration, for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyName {
+    /// The key used for signing.
+    Current,
+    /// An older key still accepted for verification (index into the list).
+    Previous(usize),
+}
+
+impl fmt::Display for KeyName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyName::Current => f.write_str("current key"),
+            KeyName::Previous(i) => write!(f, "previous key #{i}"),
+        }
+    }
+}
+
+/// One key plus its derived id.
+struct KeyEntry {
+    /// Written into each token so verification picks the right key.
+    id: u8,
+    /// The HMAC key itself.
+    key: SecretBytes,
+}
+
+/// The signing key and the older keys still accepted, so keys can be rotated
+/// without invalidating mails already sent.
+pub(crate) struct Keyring {
+    /// Signs new tokens; also verifies.
+    current: KeyEntry,
+    /// Verify only; drop a key from here once its tokens have expired.
+    previous: Vec<KeyEntry>,
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let previous: Vec<String> = self
+            .previous
+            .iter()
+            .map(|k| format!("{:#04x}", k.id))
+            .collect();
+        f.debug_struct("Keyring")
+            .field("current_key_id", &format_args!("{:#04x}", self.current.id))
+            .field("previous_key_ids", &previous)
+            .finish()
+    }
+}
+
+/// Derives the public one-byte id of a key. Not secret: it only picks which
+/// key to try.
+pub(crate) fn key_id(key: &[u8]) -> u8 {
+    let digest = Sha256::new()
+        .chain_update(KEY_ID_DOMAIN)
+        .chain_update(key)
+        .finalize();
+    digest.first().copied().unwrap_or(0)
+}
+
+impl Keyring {
+    /// Builds a keyring; `current` signs, all keys verify.
+    pub(crate) fn new(
+        current: SecretBytes,
+        previous: Vec<SecretBytes>,
+    ) -> Result<Keyring, KeyError> {
+        let current = entry(KeyName::Current, current)?;
+        let mut seen = vec![(KeyName::Current, current.id)];
+        let mut prev_entries = Vec::with_capacity(previous.len());
+        for (i, key) in previous.into_iter().enumerate() {
+            let name = KeyName::Previous(i);
+            let e = entry(name, key)?;
+            if let Some((first, _)) = seen.iter().find(|(_, id)| *id == e.id) {
+                return Err(KeyError::IdClash {
+                    first: *first,
+                    second: name,
+                    key_id: e.id,
+                });
+            }
+            seen.push((name, e.id));
+            prev_entries.push(e);
+        }
+        Ok(Keyring {
+            current,
+            previous: prev_entries,
+        })
+    }
+
+    /// The id of the signing key, for logging which key is in use.
+    pub(crate) fn current_key_id(&self) -> u8 {
+        self.current.id
+    }
+
+    /// Mints a token for `approver` with the current key.
+    ///
+    /// `expires_at` is rounded down to the minute and clamped to the
+    /// representable range (1970 to year ~10136).
+    pub(crate) fn sign(&self, claims: &TokenClaims, approver: &str) -> Token {
+        let claim_bytes = encode_claims(self.current.id, claims);
+        // HMAC accepts keys of any length, so this cannot fail; if it ever
+        // did, an all-zero MAC fails closed (no keyring accepts it).
+        let tag = mac(&self.current.key, &claim_bytes, approver)
+            .map(|m| truncate_tag(&m.finalize().into_bytes()))
+            .unwrap_or([0u8; MAC_LEN]);
+        let mut raw = [0u8; RAW_LEN];
+        for (dst, src) in raw.iter_mut().zip(claim_bytes.iter().chain(tag.iter())) {
+            *dst = *src;
+        }
+        Token {
+            text: encode_text(&raw),
+            raw,
+        }
+    }
+
+    /// Checks that `token` was issued by us to `approver` and has not
+    /// expired at `now`; returns its claims.
+    pub(crate) fn verify(
+        &self,
+        token: &Token,
+        approver: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TokenClaims, TokenError> {
+        let (claim_bytes, tag) = split_raw(&token.raw);
+        let key_id = token.key_id();
+        let entry = std::iter::once(&self.current)
+            .chain(self.previous.iter())
+            .find(|e| e.id == key_id)
+            .ok_or_else(|| TokenError::UnknownKey {
+                token: token.log_prefix(),
+                key_id,
+            })?;
+        let bad_mac = || TokenError::BadMac {
+            token: token.log_prefix(),
+        };
+        mac(&entry.key, &claim_bytes, approver)
+            .ok_or_else(bad_mac)?
+            .verify_truncated_left(&tag)
+            .map_err(|_| bad_mac())?;
+        // Expiry is checked only after the MAC, so an "expired" entry in
+        // the audit log always refers to a token we really issued.
+        let claims = token.claims();
+        if now > claims.expires_at {
+            return Err(TokenError::Expired {
+                token: token.log_prefix(),
+                expires_at: claims.expires_at,
+            });
+        }
+        Ok(claims)
+    }
+}
+
+impl Token {
+    /// Parses the text form. Accepts upper or lower case (some clients and
+    /// people retype tokens in capitals); rejects anything that is not the
+    /// canonical encoding of a version-1 token.
+    pub(crate) fn parse(text: &str) -> Result<Token, TokenError> {
+        if text.len() != TOKEN_TEXT_LEN {
+            return Err(TokenError::Length { len: text.len() });
+        }
+        let upper = text.to_ascii_uppercase();
+        let decoded = data_encoding::BASE32_NOPAD
+            .decode(upper.as_bytes())
+            .map_err(|_| TokenError::Encoding)?;
+        let raw: [u8; RAW_LEN] = decoded.try_into().map_err(|_| TokenError::Encoding)?;
+        Token::from_raw(raw)
+    }
+
+    /// Checks the version and builds the canonical text.
+    fn from_raw(raw: [u8; RAW_LEN]) -> Result<Token, TokenError> {
+        let [version, ..] = raw;
+        if version != VERSION {
+            return Err(TokenError::Version { version });
+        }
+        Ok(Token {
+            text: encode_text(&raw),
+            raw,
+        })
+    }
+
+    /// The canonical lowercase text, as put into mails.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The claims as written in the token, NOT verified: use this only to
+    /// find the request and approver to verify against.
+    pub(crate) fn claims(&self) -> TokenClaims {
+        let [_, _, r0, r1, r2, r3, r4, r5, r6, r7, level, approver_index, e0, e1, e2, e3, ..] =
+            self.raw;
+        let minutes = u32::from_be_bytes([e0, e1, e2, e3]);
+        TokenClaims {
+            request: u64::from_be_bytes([r0, r1, r2, r3, r4, r5, r6, r7]),
+            level,
+            approver_index,
+            expires_at: from_minutes(minutes),
+        }
+    }
+
+    /// The id of the key that (supposedly) signed this token.
+    pub(crate) fn key_id(&self) -> u8 {
+        let [_, key_id, ..] = self.raw;
+        key_id
+    }
+
+    /// A short prefix safe for logs: identifies the token without letting a
+    /// log reader replay it.
+    pub(crate) fn log_prefix(&self) -> String {
+        let prefix: String = self.text.chars().take(LOG_PREFIX_LEN).collect();
+        format!("{prefix}…")
+    }
+}
+
+/// Full token text: this is what goes into mail templates.
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Shortened, so tokens do not end up whole in debug logs.
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Token({})", self.log_prefix())
+    }
+}
+
+fn entry(name: KeyName, key: SecretBytes) -> Result<KeyEntry, KeyError> {
+    let len = key.expose().len();
+    if len < MIN_KEY_LEN {
+        return Err(KeyError::TooShort { key: name, len });
+    }
+    Ok(KeyEntry {
+        id: key_id(key.expose()),
+        key,
+    })
+}
+
+/// Starts the MAC over everything a token vouches for; `None` only if the
+/// HMAC implementation rejected the key, which it never does for HMAC.
+fn mac(key: &SecretBytes, claims: &[u8; CLAIMS_LEN], approver: &str) -> Option<HmacSha256> {
+    let mut m = <HmacSha256 as Mac>::new_from_slice(key.expose()).ok()?;
+    m.update(MAC_DOMAIN);
+    m.update(claims);
+    // The address is the last, variable-length input; everything before it
+    // has a fixed length, so the concatenation is unambiguous.
+    m.update(approver.to_lowercase().as_bytes());
+    Some(m)
+}
+
+fn truncate_tag(full: &[u8]) -> [u8; MAC_LEN] {
+    let mut tag = [0u8; MAC_LEN];
+    for (dst, src) in tag.iter_mut().zip(full.iter()) {
+        *dst = *src;
+    }
+    tag
+}
+
+fn split_raw(raw: &[u8; RAW_LEN]) -> ([u8; CLAIMS_LEN], [u8; MAC_LEN]) {
+    let mut claims = [0u8; CLAIMS_LEN];
+    let mut tag = [0u8; MAC_LEN];
+    for (dst, src) in claims.iter_mut().chain(tag.iter_mut()).zip(raw.iter()) {
+        *dst = *src;
+    }
+    (claims, tag)
+}
+
+fn encode_claims(key_id: u8, claims: &TokenClaims) -> [u8; CLAIMS_LEN] {
+    let [r0, r1, r2, r3, r4, r5, r6, r7] = claims.request.to_be_bytes();
+    let [e0, e1, e2, e3] = to_minutes(claims.expires_at).to_be_bytes();
+    [
+        VERSION,
+        key_id,
+        r0,
+        r1,
+        r2,
+        r3,
+        r4,
+        r5,
+        r6,
+        r7,
+        claims.level,
+        claims.approver_index,
+        e0,
+        e1,
+        e2,
+        e3,
+    ]
+}
+
+/// Unix minutes, rounded down and clamped to `u32`.
+fn to_minutes(at: DateTime<Utc>) -> u32 {
+    let minutes = at.timestamp().div_euclid(60);
+    u32::try_from(minutes.max(0)).unwrap_or(u32::MAX)
+}
+
+fn from_minutes(minutes: u32) -> DateTime<Utc> {
+    // u32::MAX minutes is about year 10136, well inside chrono's range.
+    DateTime::from_timestamp(i64::from(minutes) * 60, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+fn encode_text(raw: &[u8; RAW_LEN]) -> String {
+    data_encoding::BASE32_NOPAD.encode(raw).to_ascii_lowercase()
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn key(byte: u8) -> SecretBytes {
+        SecretBytes::new(vec![byte; 32])
+    }
+
+    fn at(min: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(min * 60, 0).unwrap()
+    }
+
+    fn claims() -> TokenClaims {
+        TokenClaims {
+            request: 42,
+            level: 2,
+            approver_index: 3,
+            expires_at: at(29_000_000),
+        }
+    }
+
+    const ALICE: &str = "alice@example.com";
+
+    fn ring() -> Keyring {
+        Keyring::new(key(1), vec![]).unwrap()
+    }
+
+    /// Two distinct keys whose ids collide, found by search.
+    fn clashing_keys() -> (SecretBytes, SecretBytes) {
+        let mut seen = std::collections::HashMap::new();
+        for i in 0..=u16::MAX {
+            let mut k = vec![0u8; 32];
+            k[..2].copy_from_slice(&i.to_be_bytes());
+            if let Some(prev) = seen.insert(key_id(&k), k.clone()) {
+                return (SecretBytes::new(prev), SecretBytes::new(k));
+            }
+        }
+        unreachable!("pigeonhole: 65536 keys into 256 ids must collide")
+    }
+
+    #[test]
+    fn text_form_is_52_lowercase_base32_chars() {
+        let t = ring().sign(&claims(), ALICE);
+        assert_eq!(t.as_str().len(), TOKEN_TEXT_LEN);
+        assert!(t
+            .as_str()
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b)));
+        assert_eq!(t.to_string(), t.as_str());
+    }
+
+    #[test]
+    fn wire_layout_matches_the_documented_format() {
+        let ring = ring();
+        let t = ring.sign(&claims(), ALICE);
+        let raw = data_encoding::BASE32_NOPAD
+            .decode(t.as_str().to_ascii_uppercase().as_bytes())
+            .unwrap();
+        assert_eq!(raw.len(), 32);
+        assert_eq!(raw[0], 1, "version");
+        assert_eq!(raw[1], ring.current_key_id());
+        assert_eq!(&raw[2..10], &42u64.to_be_bytes());
+        assert_eq!(raw[10], 2, "level");
+        assert_eq!(raw[11], 3, "approver index");
+        assert_eq!(&raw[12..16], &29_000_000u32.to_be_bytes());
+        let mut m = HmacSha256::new_from_slice(&[1u8; 32]).unwrap();
+        m.update(b"approvald-token-v1");
+        m.update(&raw[..16]);
+        m.update(b"alice@example.com");
+        assert_eq!(&raw[16..], &m.finalize().into_bytes()[..16]);
+    }
+
+    #[test]
+    fn roundtrip_sign_parse_verify() {
+        let ring = ring();
+        let t = ring.sign(&claims(), ALICE);
+        let parsed = Token::parse(t.as_str()).unwrap();
+        assert_eq!(parsed, t);
+        assert_eq!(parsed.claims(), claims());
+        assert_eq!(ring.verify(&parsed, ALICE, at(0)).unwrap(), claims());
+    }
+
+    #[test]
+    fn parse_accepts_upper_case_and_canonicalises() {
+        let t = ring().sign(&claims(), ALICE);
+        let upper = Token::parse(&t.as_str().to_ascii_uppercase()).unwrap();
+        assert_eq!(upper.as_str(), t.as_str());
+    }
+
+    #[test]
+    fn approver_address_is_case_insensitive() {
+        let ring = ring();
+        let t = ring.sign(&claims(), "Alice@Example.COM");
+        assert!(ring.verify(&t, ALICE, at(0)).is_ok());
+    }
+
+    #[test]
+    fn wrong_approver_is_rejected_as_bad_mac() {
+        let ring = ring();
+        let t = ring.sign(&claims(), ALICE);
+        for other in [
+            "bob@example.com",
+            "alice@example.co",
+            "",
+            "alice@example.com ",
+        ] {
+            assert!(
+                matches!(
+                    ring.verify(&t, other, at(0)),
+                    Err(TokenError::BadMac { .. })
+                ),
+                "{other:?} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn expiry_boundary() {
+        let ring = ring();
+        let t = ring.sign(&claims(), ALICE);
+        let exp = claims().expires_at;
+        let cases = [
+            (exp - chrono::Duration::minutes(1), true),
+            (exp, true),
+            (exp + chrono::Duration::seconds(1), false),
+            (exp + chrono::Duration::days(365), false),
+        ];
+        for (now, ok) in cases {
+            let r = ring.verify(&t, ALICE, now);
+            if ok {
+                assert!(r.is_ok(), "{now}: {r:?}");
+            } else {
+                assert_eq!(
+                    r,
+                    Err(TokenError::Expired {
+                        token: t.log_prefix(),
+                        expires_at: exp
+                    }),
+                    "{now}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn expiry_rounds_down_to_the_minute_never_extending_validity() {
+        let mut c = claims();
+        c.expires_at = at(1000) + chrono::Duration::seconds(59);
+        let ring = ring();
+        let t = ring.sign(&c, ALICE);
+        assert_eq!(t.claims().expires_at, at(1000));
+        assert!(ring
+            .verify(&t, ALICE, at(1000) + chrono::Duration::seconds(1))
+            .is_err());
+    }
+
+    #[test]
+    fn out_of_range_expiry_is_clamped_not_wrapped() {
+        let ring = ring();
+        let cases = [
+            (Utc.with_ymd_and_hms(1960, 1, 1, 0, 0, 0).unwrap(), 0u32),
+            (DateTime::<Utc>::MAX_UTC, u32::MAX),
+        ];
+        for (expires_at, minutes) in cases {
+            let c = TokenClaims {
+                expires_at,
+                ..claims()
+            };
+            assert_eq!(
+                ring.sign(&c, ALICE).claims().expires_at,
+                from_minutes(minutes),
+                "{expires_at}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_single_bit_flip_is_rejected() {
+        let ring = ring();
+        let t = ring.sign(&claims(), ALICE);
+        for bit in 0..RAW_LEN * 8 {
+            let mut raw = t.raw;
+            raw[bit / 8] ^= 1 << (bit % 8);
+            let verdict = Token::from_raw(raw).and_then(|t| ring.verify(&t, ALICE, at(0)));
+            assert!(verdict.is_err(), "bit {bit} flip accepted");
+        }
+    }
+
+    #[test]
+    fn rotation_old_tokens_verify_until_their_key_is_removed() {
+        let old = Keyring::new(key(1), vec![]).unwrap();
+        let t = old.sign(&claims(), ALICE);
+        let rotated = Keyring::new(key(2), vec![key(1)]).unwrap();
+        assert_eq!(rotated.verify(&t, ALICE, at(0)).unwrap(), claims());
+        let fresh = rotated.sign(&claims(), ALICE);
+        assert_ne!(fresh.key_id(), t.key_id(), "new tokens use the new key");
+        assert!(rotated.verify(&fresh, ALICE, at(0)).is_ok());
+        let removed = Keyring::new(key(2), vec![]).unwrap();
+        assert_eq!(
+            removed.verify(&t, ALICE, at(0)),
+            Err(TokenError::UnknownKey {
+                token: t.log_prefix(),
+                key_id: key_id(&[1u8; 32]),
+            })
+        );
+    }
+
+    #[test]
+    fn keyring_rejects_short_keys() {
+        let cases = [
+            (
+                Keyring::new(SecretBytes::new(vec![1; 31]), vec![]),
+                KeyName::Current,
+                31,
+            ),
+            (
+                Keyring::new(key(1), vec![key(2), SecretBytes::new(vec![])]),
+                KeyName::Previous(1),
+                0,
+            ),
+        ];
+        for (result, name, len) in cases {
+            assert_eq!(result.err(), Some(KeyError::TooShort { key: name, len }));
+        }
+    }
+
+    #[test]
+    fn keyring_rejects_same_key_twice() {
+        let err = Keyring::new(key(1), vec![key(1)]).err().unwrap();
+        assert_eq!(
+            err,
+            KeyError::IdClash {
+                first: KeyName::Current,
+                second: KeyName::Previous(0),
+                key_id: key_id(&[1; 32])
+            }
+        );
+        assert!(err.to_string().contains("current key and previous key #0"));
+    }
+
+    #[test]
+    fn keyring_rejects_distinct_keys_with_clashing_ids() {
+        let (a, b) = clashing_keys();
+        let id = key_id(a.expose());
+        let err = Keyring::new(key(9), vec![a, b]).err();
+        if key_id(&[9; 32]) == id {
+            // Current clashes with both; first clash reported.
+            assert!(matches!(err, Some(KeyError::IdClash { .. })));
+        } else {
+            assert_eq!(
+                err,
+                Some(KeyError::IdClash {
+                    first: KeyName::Previous(0),
+                    second: KeyName::Previous(1),
+                    key_id: id
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn debug_and_errors_never_show_key_material_or_full_token() {
+        let secret_key = SecretBytes::new(b"0123456789abcdef0123456789ABCDEF".to_vec());
+        let ring = Keyring::new(secret_key, vec![key(1)]).unwrap();
+        let dbg = format!("{ring:?}");
+        assert!(!dbg.contains("0123456789"), "{dbg}");
+        assert!(!dbg.contains("Secret"), "{dbg}");
+        let t = ring.sign(&claims(), ALICE);
+        let errors = [
+            ring.verify(&t, "mallory@example.com", at(0)).unwrap_err(),
+            ring.verify(&t, ALICE, at(40_000_000)).unwrap_err(),
+            Keyring::new(key(2), vec![])
+                .unwrap()
+                .verify(&t, ALICE, at(0))
+                .unwrap_err(),
+        ];
+        for e in errors {
+            let msg = e.to_string();
+            assert!(!msg.contains(t.as_str()), "{msg}");
+            assert!(msg.contains(&t.as_str()[..8]), "{msg}");
+        }
+        assert!(!format!("{t:?}").contains(t.as_str()));
+    }
+
+    #[test]
+    fn parse_rejects_malformed_text() {
+        let good = ring().sign(&claims(), ALICE).to_string();
+        let mut v2 = good.clone().into_bytes();
+        // The first character carries the top 5 bits of the version byte.
+        v2[0] = b'c';
+        let cases: Vec<(String, TokenError)> = vec![
+            (String::new(), TokenError::Length { len: 0 }),
+            (good[..51].to_string(), TokenError::Length { len: 51 }),
+            (format!("{good}a"), TokenError::Length { len: 53 }),
+            (format!("{}1", &good[..51]), TokenError::Encoding),
+            (format!("{}=", &good[..51]), TokenError::Encoding),
+            // 52 base32 chars hold 260 bits; the last 4 must be zero.
+            (format!("{}b", &good[..51]), TokenError::Encoding),
+            (format!("{}é", &good[..50]), TokenError::Encoding),
+            (
+                String::from_utf8(v2).unwrap(),
+                TokenError::Version { version: 0x11 },
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(Token::parse(&input).err(), Some(want), "{input:?}");
+        }
+    }
+
+    fn arb_claims() -> impl Strategy<Value = TokenClaims> {
+        (any::<u64>(), any::<u8>(), any::<u8>(), any::<u32>()).prop_map(
+            |(request, level, idx, m)| TokenClaims {
+                request,
+                level,
+                approver_index: idx,
+                expires_at: from_minutes(m),
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn prop_roundtrip(c in arb_claims(), approver in "\\PC{0,40}") {
+            let ring = Keyring::new(key(3), vec![key(4)]).unwrap();
+            let t = Token::parse(ring.sign(&c, &approver).as_str()).unwrap();
+            prop_assert_eq!(t.claims(), c);
+            prop_assert_eq!(ring.verify(&t, &approver, c.expires_at), Ok(c));
+        }
+
+        #[test]
+        fn prop_single_bit_flip_rejected(c in arb_claims(), bit in 0usize..RAW_LEN * 8) {
+            let ring = ring();
+            let mut raw = ring.sign(&c, ALICE).raw;
+            raw[bit / 8] ^= 1 << (bit % 8);
+            let verdict = Token::from_raw(raw)
+                .and_then(|t| ring.verify(&t, ALICE, at(0)));
+            prop_assert!(verdict.is_err());
+        }
+
+        #[test]
+        fn prop_wrong_approver_rejected(c in arb_claims(), a in "[a-z]{1,10}@x", b in "[a-z]{1,10}@x") {
+            prop_assume!(a != b);
+            let ring = ring();
+            let t = ring.sign(&c, &a);
+            prop_assert!(
+                matches!(ring.verify(&t, &b, at(0)), Err(TokenError::BadMac { .. })),
+                "wrong approver accepted"
+            );
+        }
+
+        #[test]
+        fn prop_parse_never_panics(s in "\\PC*") {
+            let _ = Token::parse(&s);
+        }
+
+        #[test]
+        fn prop_parse_base32_alphabet_never_panics_and_roundtrips(s in "[a-zA-Z2-7]{52}") {
+            if let Ok(t) = Token::parse(&s) {
+                prop_assert_eq!(t.as_str(), s.to_ascii_lowercase());
+            }
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! One IMAP connection: TLS setup, login, and the few commands the worker
+//! needs, each bounded by a timeout so a silent server cannot hang us.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_imap::extensions::idle::IdleResponse;
+use async_imap::{Client, Session};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use super::{collect, uid_set};
+use crate::config::{ImapConfig, TlsMode};
+use crate::store::StoreError;
+
+/// Bound on any single command round trip.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A byte stream IMAP can run over: plain TCP or TLS.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> Io for T {}
+
+/// Why the worker lost its connection or could not go on.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum InboxError {
+    #[error("IMAP: {0}")]
+    Imap(#[from] async_imap::error::Error),
+    #[error("IMAP I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("IMAP: {0} timed out")]
+    Timeout(&'static str),
+    #[error("IMAP: {0}")]
+    Protocol(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+async fn bounded<T, E>(
+    what: &'static str,
+    f: impl Future<Output = Result<T, E>>,
+) -> Result<T, InboxError>
+where
+    InboxError: From<E>,
+{
+    match tokio::time::timeout(COMMAND_TIMEOUT, f).await {
+        Ok(r) => r.map_err(InboxError::from),
+        Err(_) => Err(InboxError::Timeout(what)),
+    }
+}
+
+/// A logged-in session and what the server can do.
+pub(crate) struct ImapSession {
+    session: Session<Box<dyn Io>>,
+    /// The server supports IDLE (RFC 2177): changes are pushed, not polled.
+    pub(crate) idle: bool,
+    /// The server supports MOVE (RFC 6851); otherwise COPY + expunge.
+    has_move: bool,
+    /// The server supports UID EXPUNGE (RFC 4315), so the COPY fallback
+    /// expunges only our messages.
+    has_uidplus: bool,
+}
+
+async fn tls_wrap(
+    tcp: TcpStream,
+    host: &str,
+    tls: &Arc<rustls::ClientConfig>,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, InboxError> {
+    let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
+        InboxError::Protocol(format!("{host:?} is not a valid TLS server name: {e}"))
+    })?;
+    let connector = tokio_rustls::TlsConnector::from(tls.clone());
+    bounded("TLS handshake", connector.connect(name, tcp)).await
+}
+
+/// Connects, secures and logs in as configured.
+pub(crate) async fn connect(
+    cfg: &ImapConfig,
+    tls: &Arc<rustls::ClientConfig>,
+) -> Result<ImapSession, InboxError> {
+    let ep = &cfg.endpoint;
+    let tcp = bounded("connect", TcpStream::connect((ep.host.as_str(), ep.port))).await?;
+    tcp.set_nodelay(true)?;
+    let mut client: Client<Box<dyn Io>> = match ep.tls {
+        TlsMode::None => Client::new(Box::new(tcp)),
+        TlsMode::Implicit => Client::new(Box::new(tls_wrap(tcp, &ep.host, tls).await?)),
+        TlsMode::StartTls => {
+            let mut plain = Client::new(tcp);
+            greeting(&mut plain).await?;
+            bounded("STARTTLS", plain.run_command_and_check_ok("STARTTLS", None)).await?;
+            Client::new(Box::new(tls_wrap(plain.into_inner(), &ep.host, tls).await?))
+        }
+    };
+    if ep.tls != TlsMode::StartTls {
+        greeting(&mut client).await?;
+    }
+    let login = client.login(&cfg.username, cfg.password.expose());
+    let mut session = match tokio::time::timeout(COMMAND_TIMEOUT, login).await {
+        Err(_) => return Err(InboxError::Timeout("LOGIN")),
+        Ok(Err((e, _))) => return Err(e.into()),
+        Ok(Ok(s)) => s,
+    };
+    // Capabilities can change after login (Dovecot lists MOVE only then).
+    let caps = bounded("CAPABILITY", session.capabilities()).await?;
+    Ok(ImapSession {
+        idle: caps.has_str("IDLE"),
+        has_move: caps.has_str("MOVE"),
+        has_uidplus: caps.has_str("UIDPLUS"),
+        session,
+    })
+}
+
+async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug>(
+    c: &mut Client<T>,
+) -> Result<(), InboxError> {
+    match bounded("greeting", c.read_response()).await? {
+        Some(_) => Ok(()),
+        None => Err(InboxError::Protocol(
+            "the server closed the connection before its greeting".into(),
+        )),
+    }
+}
+
+impl ImapSession {
+    /// Creates `name` unless it exists.
+    pub(crate) async fn ensure_mailbox(&mut self, name: &str) -> Result<(), InboxError> {
+        let existing = {
+            let list = bounded("LIST", self.session.list(Some(""), Some(name))).await?;
+            bounded("LIST", collect(list)).await?
+        };
+        if existing.iter().any(|n| n.name() == name) {
+            return Ok(());
+        }
+        tracing::info!(mailbox = name, "creating mailbox");
+        bounded("CREATE", self.session.create(name)).await
+    }
+
+    /// Selects `mailbox` and returns its UIDVALIDITY.
+    pub(crate) async fn select(&mut self, mailbox: &str) -> Result<u32, InboxError> {
+        let mb = bounded("SELECT", self.session.select(mailbox)).await?;
+        mb.uid_validity
+            .ok_or_else(|| InboxError::Protocol(format!("{mailbox} has no UIDVALIDITY")))
+    }
+
+    /// UIDs of every message in the selected mailbox.
+    pub(crate) async fn search_all(&mut self) -> Result<Vec<u32>, InboxError> {
+        let uids = bounded("UID SEARCH", self.session.uid_search("ALL")).await?;
+        Ok(uids.into_iter().collect())
+    }
+
+    /// Fetches the given messages: whole when at most `max_size` bytes,
+    /// headers only otherwise (the rest would not be parsed anyway).
+    pub(crate) async fn fetch(
+        &mut self,
+        uids: &[u32],
+        max_size: usize,
+    ) -> Result<Vec<(u32, Vec<u8>)>, InboxError> {
+        let set = uid_set(uids);
+        let sizes = {
+            let s = bounded(
+                "UID FETCH",
+                self.session.uid_fetch(&set, "(UID RFC822.SIZE)"),
+            )
+            .await?;
+            bounded("UID FETCH", collect(s)).await?
+        };
+        let limit = u32::try_from(max_size).unwrap_or(u32::MAX);
+        let (mut small, mut large) = (Vec::new(), Vec::new());
+        for f in &sizes {
+            if let Some(uid) = f.uid {
+                if f.size.unwrap_or(0) > limit {
+                    large.push(uid);
+                } else {
+                    small.push(uid);
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(sizes.len());
+        for (part, query) in [
+            (&small, "(UID BODY.PEEK[])"),
+            (&large, "(UID BODY.PEEK[HEADER])"),
+        ] {
+            if part.is_empty() {
+                continue;
+            }
+            let fetched = {
+                let s = bounded("UID FETCH", self.session.uid_fetch(uid_set(part), query)).await?;
+                bounded("UID FETCH", collect(s)).await?
+            };
+            for f in fetched {
+                let bytes = f.body().or_else(|| f.header());
+                if let (Some(uid), Some(bytes)) = (f.uid, bytes) {
+                    out.push((uid, bytes.to_vec()));
+                }
+            }
+        }
+        out.sort_by_key(|(uid, _)| *uid);
+        Ok(out)
+    }
+
+    /// Moves messages to `mailbox` (MOVE, or COPY + delete + expunge).
+    pub(crate) async fn move_uids(
+        &mut self,
+        uids: &[u32],
+        mailbox: &str,
+    ) -> Result<(), InboxError> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let set = uid_set(uids);
+        if self.has_move {
+            return bounded("UID MOVE", self.session.uid_mv(&set, mailbox)).await;
+        }
+        bounded("UID COPY", self.session.uid_copy(&set, mailbox)).await?;
+        {
+            let s = bounded(
+                "UID STORE",
+                self.session.uid_store(&set, "+FLAGS.SILENT (\\Deleted)"),
+            )
+            .await?;
+            bounded("UID STORE", collect(s)).await?;
+        }
+        if self.has_uidplus {
+            let s = bounded("UID EXPUNGE", self.session.uid_expunge(&set)).await?;
+            bounded("UID EXPUNGE", collect(s)).await?;
+        } else {
+            let s = bounded("EXPUNGE", self.session.expunge()).await?;
+            bounded("EXPUNGE", collect(s)).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for something to happen in the selected mailbox: IDLE until the
+    /// server reports a change or `renew` passes, or a plain sleep of `poll`
+    /// where IDLE is missing.
+    pub(crate) async fn wait(
+        self,
+        poll: Duration,
+        renew: Duration,
+    ) -> Result<ImapSession, InboxError> {
+        if !self.idle {
+            tokio::time::sleep(poll).await;
+            // A NOOP keeps the connection alive and proves it still is.
+            let mut me = self;
+            bounded("NOOP", me.session.noop()).await?;
+            return Ok(me);
+        }
+        let ImapSession {
+            session,
+            idle,
+            has_move,
+            has_uidplus,
+        } = self;
+        let mut handle = session.idle();
+        bounded("IDLE", handle.init()).await?;
+        let (wait, _stop) = handle.wait_with_timeout(renew);
+        match wait.await? {
+            IdleResponse::NewData(_) => tracing::debug!("IDLE: mailbox changed"),
+            IdleResponse::Timeout => tracing::debug!("IDLE: renewing"),
+            IdleResponse::ManualInterrupt => {}
+        }
+        let session = bounded("DONE", handle.done()).await?;
+        Ok(ImapSession {
+            session,
+            idle,
+            has_move,
+            has_uidplus,
+        })
+    }
+}

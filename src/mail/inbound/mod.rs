@@ -1,0 +1,192 @@
+//! The IMAP worker: watches the approvals inbox (IDLE where the server has
+//! it, polling otherwise), hands every message to the approvals service in
+//! batches, and moves each message aside once its effects are on disk.
+//!
+//! Order of operations per batch: fetch → decide and commit each message
+//! (effects plus a "seen" record, one transaction each) → one flush → move.
+//! A crash before the flush loses nothing (the messages are still in the
+//! inbox and unseen); a crash after it applies nothing twice (the seen
+//! records say where each message belongs, and it is just moved).
+
+mod connection;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use tokio::sync::broadcast;
+
+use crate::approvals::Approvals;
+use crate::config::ImapConfig;
+use crate::store::{Disposition, MessageKey};
+
+pub(crate) use connection::{connect, ImapSession, InboxError};
+
+/// Messages fetched and moved per round trip: large enough that a backlog of
+/// thousands drains in seconds, small enough to bound memory.
+const BATCH: usize = 200;
+
+/// How long one IDLE lasts before it is re-issued; well under the 29-minute
+/// limit of RFC 2177, and short enough to notice a silently dead connection.
+const IDLE_RENEW: Duration = Duration::from_secs(5 * 60);
+
+/// Runs until `shutdown` fires, reconnecting with capped exponential backoff
+/// and jitter whenever the server goes away.
+pub(crate) async fn run_inbox(
+    cfg: Arc<ImapConfig>,
+    tls: Arc<rustls::ClientConfig>,
+    approvals: Arc<Approvals>,
+    mut shutdown: broadcast::Receiver<()>,
+) {
+    let mut failures: u32 = 0;
+    loop {
+        let outcome = tokio::select! {
+            r = watch(&cfg, &tls, &approvals, &mut failures) => r,
+            _ = shutdown.recv() => return,
+        };
+        if let Err(e) = outcome {
+            failures = failures.saturating_add(1);
+            let delay = backoff(failures);
+            tracing::warn!(error = %e, retry_in = ?delay, "IMAP connection lost");
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.recv() => return,
+            }
+        }
+    }
+}
+
+/// 1 s, 2 s, 4 s … capped at 60 s, each with up to 50 % random jitter so that
+/// several daemons do not hammer a recovering server in step.
+fn backoff(failures: u32) -> Duration {
+    let base = 1u64 << failures.saturating_sub(1).min(6);
+    let base = Duration::from_secs(base.min(60));
+    let mut b = [0u8; 2];
+    let jitter = match getrandom::getrandom(&mut b) {
+        Ok(()) => u64::from(u16::from_le_bytes(b)) % 500,
+        Err(_) => 250,
+    };
+    base + base * u32::try_from(jitter).unwrap_or(0) / 1000
+}
+
+/// One connection's life: log in, then drain and wait until an error.
+async fn watch(
+    cfg: &ImapConfig,
+    tls: &Arc<rustls::ClientConfig>,
+    approvals: &Approvals,
+    failures: &mut u32,
+) -> Result<(), InboxError> {
+    let mut session = connect(cfg, tls).await?;
+    tracing::info!(host = %cfg.endpoint.host, mailbox = %cfg.mailbox, idle = session.idle, "watching inbox");
+    session.ensure_mailbox(&cfg.processed_mailbox).await?;
+    session.ensure_mailbox(&cfg.rejected_mailbox).await?;
+    loop {
+        let uidvalidity = session.select(&cfg.mailbox).await?;
+        drain(&mut session, cfg, uidvalidity, approvals).await?;
+        *failures = 0;
+        session = session.wait(cfg.poll_interval, IDLE_RENEW).await?;
+    }
+}
+
+/// Handles every message in the inbox, in batches, until it is empty.
+async fn drain(
+    session: &mut ImapSession,
+    cfg: &ImapConfig,
+    uidvalidity: u32,
+    approvals: &Approvals,
+) -> Result<(), InboxError> {
+    loop {
+        let mut uids = session.search_all().await?;
+        if uids.is_empty() {
+            return Ok(());
+        }
+        uids.sort_unstable();
+        for chunk in uids.chunks(BATCH) {
+            let messages = session.fetch(chunk, approvals.max_message_size()).await?;
+            let mut processed = Vec::new();
+            let mut rejected = Vec::new();
+            for (uid, raw) in &messages {
+                let key = MessageKey {
+                    uidvalidity,
+                    uid: *uid,
+                };
+                let handled = approvals.handle_message(key, raw)?;
+                if handled.duplicate {
+                    tracing::info!(uid, "message was already handled; moving it aside");
+                }
+                match handled.disposition {
+                    Disposition::Processed => processed.push(*uid),
+                    Disposition::Rejected => rejected.push(*uid),
+                }
+            }
+            // Group commit: one fsync for the whole batch, before any message
+            // leaves the inbox.
+            approvals.store().flush().await?;
+            session
+                .move_uids(&processed, &cfg.processed_mailbox)
+                .await?;
+            session.move_uids(&rejected, &cfg.rejected_mailbox).await?;
+        }
+    }
+}
+
+/// Formats UIDs as an IMAP sequence set with ranges (`1:5,9,12:13`).
+pub(crate) fn uid_set(uids: &[u32]) -> String {
+    let mut sorted = uids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out = String::new();
+    let mut iter = sorted.into_iter().peekable();
+    while let Some(start) = iter.next() {
+        let mut end = start;
+        while iter.peek() == Some(&end.wrapping_add(1)) {
+            end = iter.next().unwrap_or(end);
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+    }
+    out
+}
+
+/// Collects a fallible stream into a vector.
+async fn collect<T, S>(s: S) -> Result<Vec<T>, async_imap::error::Error>
+where
+    S: futures::Stream<Item = Result<T, async_imap::error::Error>>,
+{
+    s.try_collect().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_compress_runs() {
+        let cases: &[(&[u32], &str)] = &[
+            (&[], ""),
+            (&[7], "7"),
+            (&[1, 2, 3], "1:3"),
+            (&[3, 1, 2, 9, 11, 12], "1:3,9,11:12"),
+            (&[5, 5, 6], "5:6"),
+            (&[u32::MAX - 1, u32::MAX], "4294967294:4294967295"),
+        ];
+        for (uids, want) in cases {
+            assert_eq!(uid_set(uids), *want, "{uids:?}");
+        }
+    }
+
+    #[test]
+    fn backoff_is_capped_and_grows() {
+        assert!(backoff(1) >= Duration::from_secs(1) && backoff(1) < Duration::from_secs(2));
+        assert!(backoff(3) >= Duration::from_secs(4));
+        for n in [10, 100, u32::MAX] {
+            assert!(backoff(n) <= Duration::from_secs(90), "{n}");
+        }
+    }
+}

@@ -1,0 +1,797 @@
+//! HTML to plain text that keeps quotes recognisable.
+//!
+//! A generic HTML-to-text conversion loses what the reply parser needs most:
+//! which lines the approver wrote and which lines are the quoted approval
+//! mail. This converter writes every line that sits inside a quote container
+//! (`<blockquote>`, Gmail's `gmail_quote`, Yahoo's `yahoo_quoted`,
+//! Thunderbird's `moz-cite-prefix`) or after an Outlook reply separator
+//! (`divRplyFwdMsg`, `appendonsend`, `<hr>`, the Word "border-top" header
+//! block) with a `> ` prefix per quote level, exactly as a plain-text client
+//! would have quoted it.
+//!
+//! It is a single forward pass over the input with a bounded element stack,
+//! so its running time is linear in the input and hostile markup cannot make
+//! it panic, loop or allocate without bound.
+
+use super::entities::decode_entity;
+
+/// Element nesting kept track of; deeper elements are counted but not
+/// remembered, which bounds the cost of matching an end tag.
+const MAX_STACK: usize = 256;
+
+/// Quote levels written as `> ` prefixes. Beyond this the prefix stops
+/// growing, so nested hostile blockquotes cannot multiply the output size.
+const MAX_QUOTE_PREFIX: u16 = 10;
+
+/// Converts an HTML body to text, prefixing quoted lines with `> `.
+pub(crate) fn html_to_text(html: &str) -> String {
+    let mut conv = Converter::new();
+    let bytes = html.as_bytes();
+    let mut text_start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes.get(i) != Some(&b'<') {
+            i += 1;
+            continue;
+        }
+        match markup_at(bytes, i) {
+            Some((markup, next)) => {
+                conv.text(html.get(text_start..i).unwrap_or(""));
+                conv.markup(markup);
+                i = next.max(i + 1);
+                text_start = i;
+            }
+            None => i += 1,
+        }
+    }
+    conv.text(html.get(text_start..).unwrap_or(""));
+    conv.finish()
+}
+
+/// What the tokenizer recognised at a `<`.
+enum Markup<'a> {
+    /// A start tag with the attributes the converter cares about.
+    Start(StartTag<'a>),
+    /// An end tag, name lowercased.
+    End(String),
+    /// A comment, doctype or processing instruction: dropped.
+    Ignored,
+    /// A raw-text element (`<script>`, `<style>`, `<title>` ...) whose
+    /// content has already been skipped.
+    Skipped,
+}
+
+/// The parts of a start tag that decide line breaks and quoting.
+struct StartTag<'a> {
+    /// Lowercased element name.
+    name: String,
+    /// `class` attribute, raw.
+    class: &'a str,
+    /// `id` attribute, raw.
+    id: &'a str,
+    /// `style` attribute, raw.
+    style: &'a str,
+    /// Written as `<x/>`: treated as an empty element, as mail authors mean.
+    self_closing: bool,
+}
+
+/// Elements whose content is raw text that must not be shown.
+const RAW_TEXT: &[&str] = &["script", "style", "title", "textarea", "xmp", "template"];
+
+/// Recognises the markup starting at `start` (a `<`). Returns `None` when
+/// the `<` is literal text, otherwise the markup and the index after it.
+fn markup_at(bytes: &[u8], start: usize) -> Option<(Markup<'_>, usize)> {
+    let next = *bytes.get(start + 1)?;
+    if bytes.get(start..start + 4) == Some(b"<!--") {
+        let end = find(bytes, start + 4, b"-->").map_or(bytes.len(), |p| p + 3);
+        return Some((Markup::Ignored, end));
+    }
+    if next == b'!' || next == b'?' {
+        let end = find(bytes, start + 2, b">").map_or(bytes.len(), |p| p + 1);
+        return Some((Markup::Ignored, end));
+    }
+    if next == b'/' {
+        let name_start = start + 2;
+        if !bytes.get(name_start)?.is_ascii_alphabetic() {
+            // `</ >` or `</3`: browsers drop it as a bogus comment.
+            let end = find(bytes, name_start, b">").map_or(bytes.len(), |p| p + 1);
+            return Some((Markup::Ignored, end));
+        }
+        let name_end = scan_name(bytes, name_start);
+        let name = lower(bytes, name_start, name_end);
+        let end = find(bytes, name_end, b">").map_or(bytes.len(), |p| p + 1);
+        return Some((Markup::End(name), end));
+    }
+    if !next.is_ascii_alphabetic() {
+        return None;
+    }
+    let name_end = scan_name(bytes, start + 1);
+    let name = lower(bytes, start + 1, name_end);
+    let (tag, end) = parse_attributes(bytes, name_end, name);
+    if RAW_TEXT.contains(&tag.name.as_str()) && !tag.self_closing {
+        let end = skip_raw_text(bytes, end, tag.name.as_bytes());
+        return Some((Markup::Skipped, end));
+    }
+    Some((Markup::Start(tag), end))
+}
+
+/// Index of the first occurrence of `needle` at or after `from`.
+fn find(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    let hay = bytes.get(from..)?;
+    hay.windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
+}
+
+/// End of a tag name: letters, digits, `-`, `:` (Outlook's `o:p`), `_`.
+fn scan_name(bytes: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while let Some(&b) = bytes.get(i) {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b':' || b == b'_' {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    i
+}
+
+fn lower(bytes: &[u8], from: usize, to: usize) -> String {
+    let slice = bytes.get(from..to).unwrap_or(b"");
+    // Bounded: a tag name longer than this cannot match anything we know.
+    let slice = slice.get(..32).unwrap_or(slice);
+    String::from_utf8_lossy(slice).to_ascii_lowercase()
+}
+
+/// Reads attributes up to the closing `>`, honouring quoted values (which
+/// may contain `>`).
+fn parse_attributes(bytes: &[u8], from: usize, name: String) -> (StartTag<'_>, usize) {
+    let mut tag = StartTag {
+        name,
+        class: "",
+        id: "",
+        style: "",
+        self_closing: false,
+    };
+    let mut i = from;
+    let mut last_slash = false;
+    loop {
+        let Some(&b) = bytes.get(i) else {
+            return (tag, bytes.len());
+        };
+        match b {
+            b'>' => {
+                tag.self_closing = last_slash;
+                return (tag, i + 1);
+            }
+            b'/' => {
+                last_slash = true;
+                i += 1;
+            }
+            _ if b.is_ascii_whitespace() => i += 1,
+            _ => {
+                last_slash = false;
+                let name_start = i;
+                while let Some(&c) = bytes.get(i) {
+                    if c.is_ascii_whitespace() || c == b'=' || c == b'>' || c == b'/' {
+                        break;
+                    }
+                    i += 1;
+                }
+                if i == name_start {
+                    // A stray `=`: step over it so the loop always advances.
+                    i += 1;
+                    continue;
+                }
+                let attr = bytes.get(name_start..i).unwrap_or(b"");
+                i = skip_ws(bytes, i);
+                let value = if bytes.get(i) == Some(&b'=') {
+                    i = skip_ws(bytes, i + 1);
+                    let (value, next) = attribute_value(bytes, i);
+                    i = next;
+                    value
+                } else {
+                    ""
+                };
+                if attr.eq_ignore_ascii_case(b"class") {
+                    tag.class = value;
+                } else if attr.eq_ignore_ascii_case(b"id") {
+                    tag.id = value;
+                } else if attr.eq_ignore_ascii_case(b"style") {
+                    tag.style = value;
+                }
+            }
+        }
+    }
+}
+
+fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
+    while bytes.get(i).is_some_and(|b| b.is_ascii_whitespace()) {
+        i += 1;
+    }
+    i
+}
+
+/// A quoted or unquoted attribute value starting at `i`.
+fn attribute_value(bytes: &[u8], i: usize) -> (&str, usize) {
+    match bytes.get(i) {
+        Some(&q) if q == b'"' || q == b'\'' => {
+            let end = bytes
+                .get(i + 1..)
+                .and_then(|rest| rest.iter().position(|&c| c == q))
+                .map_or(bytes.len(), |p| p + i + 1);
+            let value = bytes.get(i + 1..end).unwrap_or(b"");
+            (std::str::from_utf8(value).unwrap_or(""), end + 1)
+        }
+        _ => {
+            let mut end = i;
+            while bytes
+                .get(end)
+                .is_some_and(|&c| !c.is_ascii_whitespace() && c != b'>')
+            {
+                end += 1;
+            }
+            let value = bytes.get(i..end).unwrap_or(b"");
+            (std::str::from_utf8(value).unwrap_or(""), end)
+        }
+    }
+}
+
+/// Skips the content of a raw-text element up to and including its end tag
+/// (`</style>`), matched case-insensitively; the rest of the input if none.
+fn skip_raw_text(bytes: &[u8], from: usize, name: &[u8]) -> usize {
+    let mut i = from;
+    while i < bytes.len() {
+        if bytes.get(i) == Some(&b'<')
+            && bytes.get(i + 1) == Some(&b'/')
+            && bytes
+                .get(i + 2..i + 2 + name.len())
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        {
+            return find(bytes, i + 2, b">").map_or(bytes.len(), |p| p + 1);
+        }
+        i += 1;
+    }
+    bytes.len()
+}
+
+/// Elements that start and end a line.
+fn is_block(name: &str) -> bool {
+    matches!(
+        name,
+        "address"
+            | "article"
+            | "aside"
+            | "blockquote"
+            | "body"
+            | "caption"
+            | "center"
+            | "dd"
+            | "details"
+            | "dialog"
+            | "dir"
+            | "div"
+            | "dl"
+            | "dt"
+            | "fieldset"
+            | "figcaption"
+            | "figure"
+            | "footer"
+            | "form"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "header"
+            | "hr"
+            | "html"
+            | "li"
+            | "main"
+            | "menu"
+            | "nav"
+            | "ol"
+            | "p"
+            | "pre"
+            | "section"
+            | "summary"
+            | "table"
+            | "tbody"
+            | "tfoot"
+            | "thead"
+            | "tr"
+            | "ul"
+    )
+}
+
+/// Elements that never have content or an end tag.
+fn is_void(name: &str) -> bool {
+    matches!(
+        name,
+        "area"
+            | "base"
+            | "br"
+            | "col"
+            | "embed"
+            | "hr"
+            | "img"
+            | "input"
+            | "keygen"
+            | "link"
+            | "meta"
+            | "param"
+            | "source"
+            | "track"
+            | "wbr"
+    )
+}
+
+/// How a start tag affects quoting.
+#[derive(PartialEq)]
+enum QuoteRole {
+    /// Not a quote marker.
+    None,
+    /// `<blockquote>`: one more quote level for its content.
+    Blockquote,
+    /// A client's quote wrapper: its content is quoted.
+    Container,
+    /// A client's reply separator: everything after it, up to the end of
+    /// the enclosing element, is quoted (Outlook puts the quoted mail after
+    /// the separator as siblings, not inside it).
+    FromHere,
+}
+
+fn quote_role(tag: &StartTag<'_>) -> QuoteRole {
+    if tag.name == "blockquote" {
+        return QuoteRole::Blockquote;
+    }
+    let has_class = |wanted: &str| {
+        tag.class
+            .split_ascii_whitespace()
+            .any(|c| c.eq_ignore_ascii_case(wanted))
+    };
+    let class_lower = tag.class.to_ascii_lowercase();
+    let id_lower = tag.id.to_ascii_lowercase();
+    if has_class("gmail_quote")
+        || has_class("gmail_quote_container")
+        || has_class("moz-cite-prefix")
+        || class_lower.contains("yahoo_quoted")
+        || id_lower.starts_with("yahoo_quoted")
+    {
+        return QuoteRole::Container;
+    }
+    if tag.name == "hr"
+        || id_lower == "divrplyfwdmsg"
+        || id_lower == "appendonsend"
+        || id_lower == "mail-editor-reference-message-container"
+        || has_class("OutlookMessageHeader")
+        || is_word_header_block(tag.style)
+    {
+        return QuoteRole::FromHere;
+    }
+    QuoteRole::None
+}
+
+/// Classic Outlook for Windows (Word HTML) has no id on its reply header:
+/// the block is recognised by its style,
+/// `border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm`.
+fn is_word_header_block(style: &str) -> bool {
+    if style.is_empty() {
+        return false;
+    }
+    let compact: String = style
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .take(512)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    compact.contains("border-top:solid") && compact.contains("padding:3.0pt")
+}
+
+fn is_display_none(style: &str) -> bool {
+    if style.is_empty() {
+        return false;
+    }
+    let compact: String = style
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .take(512)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    compact.contains("display:none")
+}
+
+/// One open element and the state its content inherits.
+struct Frame {
+    /// Lowercased name, to match the end tag.
+    name: String,
+    /// Number of enclosing `<blockquote>` elements.
+    blockquotes: u16,
+    /// Inside a client's quote container or after a reply separator.
+    marked: bool,
+    /// Inside `<pre>`: whitespace is kept.
+    pre: bool,
+    /// Inside `display:none`: text is not shown to the reader, so not to the
+    /// reply parser either.
+    hidden: bool,
+    /// Starts and ends a line: closing it ends the current line.
+    block: bool,
+}
+
+impl Frame {
+    fn quote_level(&self) -> u16 {
+        self.blockquotes.max(u16::from(self.marked))
+    }
+}
+
+struct Converter {
+    /// Open elements; index 0 is a root frame that is never popped.
+    stack: Vec<Frame>,
+    /// Elements opened beyond `MAX_STACK`, closed by any end tag.
+    overflow: usize,
+    /// Inside `<head>` (until `</head>` or `<body>`): nothing is shown.
+    in_head: bool,
+    /// Finished lines.
+    out: String,
+    /// The line being built, without its quote prefix.
+    line: String,
+    /// Whitespace seen since the last character: written as one space
+    /// before the next visible character.
+    pending_space: bool,
+    /// The last line written was empty: runs of empty lines collapse to one.
+    last_blank: bool,
+}
+
+impl Converter {
+    fn new() -> Self {
+        Converter {
+            stack: vec![Frame {
+                name: String::new(),
+                blockquotes: 0,
+                marked: false,
+                pre: false,
+                hidden: false,
+                block: true,
+            }],
+            overflow: 0,
+            in_head: false,
+            out: String::new(),
+            line: String::new(),
+            pending_space: false,
+            last_blank: true,
+        }
+    }
+
+    fn top(&self) -> Option<&Frame> {
+        self.stack.last()
+    }
+
+    fn text(&mut self, raw: &str) {
+        let (hidden, pre) = self.top().map_or((false, false), |f| (f.hidden, f.pre));
+        if raw.is_empty() || hidden || self.in_head {
+            return;
+        }
+        let mut rest = raw;
+        while let Some(amp) = rest.find('&') {
+            let (before, from_amp) = rest.split_at(amp);
+            self.chars(before, pre);
+            match decode_entity(from_amp) {
+                Some((decoded, used)) => {
+                    self.chars(decoded.encode_utf8(&mut [0u8; 4]), pre);
+                    rest = from_amp.get(used..).unwrap_or("");
+                }
+                None => {
+                    self.chars("&", pre);
+                    rest = from_amp.get(1..).unwrap_or("");
+                }
+            }
+        }
+        self.chars(rest, pre);
+    }
+
+    fn chars(&mut self, s: &str, pre: bool) {
+        for c in s.chars() {
+            match c {
+                '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{FEFF}' | '\u{00AD}' => {}
+                '\n' if pre => self.end_line(true),
+                '\r' if pre => {}
+                c if pre && c.is_whitespace() => self.line.push(' '),
+                c if c.is_whitespace() => self.pending_space = !self.line.is_empty(),
+                c => {
+                    if self.pending_space {
+                        self.line.push(' ');
+                        self.pending_space = false;
+                    }
+                    self.line.push(c);
+                }
+            }
+        }
+    }
+
+    /// Ends the current line. A `forced` break (`<br>`, a newline in
+    /// `<pre>`) may produce an empty line; a block boundary only ends a
+    /// line that has text.
+    fn end_line(&mut self, forced: bool) {
+        let level = self
+            .top()
+            .map_or(0, |f| f.quote_level())
+            .min(MAX_QUOTE_PREFIX);
+        let content = self.line.trim_end();
+        if content.is_empty() {
+            if forced && !self.last_blank {
+                let prefix = "> ".repeat(usize::from(level));
+                self.out.push_str(prefix.trim_end());
+                self.out.push('\n');
+                self.last_blank = true;
+            }
+        } else {
+            for _ in 0..level {
+                self.out.push_str("> ");
+            }
+            self.out.push_str(content);
+            self.out.push('\n');
+            self.last_blank = false;
+        }
+        self.line.clear();
+        self.pending_space = false;
+    }
+
+    fn markup(&mut self, markup: Markup<'_>) {
+        match markup {
+            Markup::Start(tag) => self.start(tag),
+            Markup::End(name) => self.end(&name),
+            Markup::Ignored | Markup::Skipped => {}
+        }
+    }
+
+    fn start(&mut self, tag: StartTag<'_>) {
+        let name = tag.name.as_str();
+        match name {
+            "head" => self.in_head = true,
+            "body" => self.in_head = false,
+            "br" => {
+                self.end_line(true);
+                return;
+            }
+            "td" | "th" => self.pending_space = !self.line.is_empty(),
+            _ => {}
+        }
+        self.close_implied(name);
+        let role = quote_role(&tag);
+        let block = is_block(name) || role != QuoteRole::None;
+        if block {
+            self.end_line(false);
+        }
+        if role == QuoteRole::FromHere {
+            if let Some(parent) = self.stack.last_mut() {
+                parent.marked = true;
+            }
+        }
+        if is_void(name) || tag.self_closing {
+            return;
+        }
+        if self.stack.len() >= MAX_STACK {
+            self.overflow += 1;
+            return;
+        }
+        let frame = match self.top() {
+            Some(parent) => Frame {
+                name: tag.name.clone(),
+                blockquotes: parent
+                    .blockquotes
+                    .saturating_add(u16::from(role == QuoteRole::Blockquote)),
+                marked: parent.marked || role == QuoteRole::Container,
+                pre: parent.pre || name == "pre",
+                hidden: parent.hidden || is_display_none(tag.style),
+                block,
+            },
+            None => return,
+        };
+        self.stack.push(frame);
+    }
+
+    /// HTML lets `<p>`, `<li>`, `<tr>`, `<td>` go unclosed; close them the
+    /// way a browser would so they do not pile up on the stack.
+    fn close_implied(&mut self, name: &str) {
+        let Some(top) = self.top() else { return };
+        let close = match top.name.as_str() {
+            "p" => is_block(name),
+            "li" => name == "li",
+            "dt" | "dd" => name == "dt" || name == "dd",
+            "td" | "th" => matches!(name, "td" | "th" | "tr"),
+            "tr" => name == "tr",
+            "option" => name == "option",
+            _ => false,
+        };
+        if close && self.stack.len() > 1 {
+            self.end_line(false);
+            self.stack.pop();
+        }
+    }
+
+    fn end(&mut self, name: &str) {
+        if name == "head" {
+            self.in_head = false;
+        }
+        if name == "br" {
+            self.end_line(true);
+            return;
+        }
+        if self.overflow > 0 {
+            self.overflow -= 1;
+            if is_block(name) {
+                self.end_line(false);
+            }
+            return;
+        }
+        let found = self
+            .stack
+            .iter()
+            .enumerate()
+            .skip(1)
+            .rev()
+            .find(|(_, f)| f.name == name)
+            .map(|(i, _)| i);
+        match found {
+            Some(index) => {
+                let closes_block = self
+                    .stack
+                    .get(index..)
+                    .is_some_and(|frames| frames.iter().any(|f| f.block));
+                if closes_block {
+                    self.end_line(false);
+                }
+                self.stack.truncate(index);
+            }
+            None => {
+                if is_block(name) {
+                    self.end_line(false);
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> String {
+        self.end_line(false);
+        let trimmed_len = self.out.trim_end().len();
+        self.out.truncate(trimmed_len);
+        self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::html_to_text;
+
+    #[test]
+    fn converts_blocks_breaks_and_entities() {
+        let cases: &[(&str, &str)] = &[
+            ("<p>Hello</p><p>World</p>", "Hello\nWorld"),
+            ("a<br>b<br/>c</br>d", "a\nb\nc\nd"),
+            ("<div>x</div><div><br></div><div>y</div>", "x\n\ny"),
+            (
+                "Tom &amp; Jerry&nbsp;&#39;s &#x2F; &lt;x&gt; &quot;q&quot;",
+                "Tom & Jerry 's / <x> \"q\"",
+            ),
+            ("caf&eacute; a&ccedil;&atilde;o &euro;5", "café ação €5"),
+            ("&unknown; & &#; &#xZZ;", "&unknown; & &#; &#xZZ;"),
+            ("<ul><li>one<li>two</ul>", "one\ntwo"),
+            ("<h1>T</h1>text", "T\ntext"),
+            (
+                "<table><tr><td>From:</td><td>x</td></tr></table>",
+                "From: x",
+            ),
+            ("  lots   of\n\t  space  ", "lots of space"),
+            ("<pre>a  b\n  c</pre>", "a  b\n  c"),
+            ("x<span>y</span>z", "xyz"),
+            ("a\u{200B}b", "ab"),
+        ];
+        for (html, want) in cases {
+            assert_eq!(html_to_text(html), *want, "input {html:?}");
+        }
+    }
+
+    #[test]
+    fn drops_head_style_script_comments_and_hidden() {
+        let html = "<!DOCTYPE html><html><head><title>T</title><meta charset=utf-8>\
+            <style>p{color:red}</style></head><body><!-- c --><script>x<y</script>\
+            <!--[if mso]>mso<![endif]-->\
+            <div style=\"display: none\">preheader</div><p>Visible</p></body></html>";
+        assert_eq!(html_to_text(html), "Visible");
+    }
+
+    #[test]
+    fn unclosed_head_is_ended_by_body() {
+        assert_eq!(html_to_text("<head><meta x><body>Hi"), "Hi");
+    }
+
+    #[test]
+    fn nested_blockquotes_get_one_prefix_per_level() {
+        let html = "<div>Approve</div><blockquote>Level 1<blockquote>Level 2</blockquote>\
+            back to 1</blockquote>after";
+        assert_eq!(
+            html_to_text(html),
+            "Approve\n> Level 1\n> > Level 2\n> back to 1\nafter"
+        );
+    }
+
+    #[test]
+    fn client_quote_markers_quote_their_content() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "<div dir=\"ltr\">APPROVE</div><br><div class=\"gmail_quote\">\
+                 <div dir=\"ltr\" class=\"gmail_attr\">On Fri, A wrote:<br></div>\
+                 <blockquote class=\"gmail_quote\" style=\"margin:0\">Original</blockquote></div>",
+                "APPROVE\n\n> On Fri, A wrote:\n> Original",
+            ),
+            (
+                "<p>OK</p><div class=\"moz-cite-prefix\">On 20/11, A wrote:<br></div>\
+                 <blockquote type=\"cite\">Original</blockquote><p>Below</p>",
+                "OK\n> On 20/11, A wrote:\n> Original\nBelow",
+            ),
+            (
+                "<div>Sim</div><div id=\"yahoo_quoted_123\" class=\"yahoo_quoted\">\
+                 <div>On Friday, A wrote:</div><div>Original</div></div>",
+                "Sim\n> On Friday, A wrote:\n> Original",
+            ),
+        ];
+        for (html, want) in cases {
+            assert_eq!(html_to_text(html), *want, "input {html:?}");
+        }
+    }
+
+    #[test]
+    fn outlook_separator_quotes_everything_after_it_in_the_parent() {
+        let owa = "<div>APPROVE</div><div id=\"appendonsend\"></div>\
+            <hr style=\"display:inline-block;width:98%\" tabindex=\"-1\">\
+            <div id=\"divRplyFwdMsg\" dir=\"ltr\"><font><b>From:</b> A<br><b>Sent:</b> B</font></div>\
+            <div>Original body</div>";
+        assert_eq!(
+            html_to_text(owa),
+            "APPROVE\n> From: A\n> Sent: B\n> Original body"
+        );
+        let word = "<div class=\"WordSection1\"><p class=\"MsoNormal\">Aprovado<o:p></o:p></p>\
+            <div style=\"border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm\">\
+            <p class=\"MsoNormal\"><b>De:</b> A<br><b>Enviado:</b> B</p></div>\
+            <p class=\"MsoNormal\">Original</p></div><p>outside</p>";
+        assert_eq!(
+            html_to_text(word),
+            "Aprovado\n> De: A\n> Enviado: B\n> Original\noutside"
+        );
+    }
+
+    #[test]
+    fn hostile_markup_does_not_hang_or_panic() {
+        let repeated_open = "<blockquote>".repeat(5000);
+        let repeated_close = "</blockquote>".repeat(5000);
+        let cases = [
+            "<",
+            "<<<<>>>>",
+            "</",
+            "</>",
+            "<!--",
+            "<!",
+            "<a href=\"unterminated",
+            "<div class='x",
+            "<script>never closed",
+            "<style>",
+            "&#99999999999;&#x110000;&#0;",
+            repeated_open.as_str(),
+            repeated_close.as_str(),
+            "<p a=b c = d e='f' g=\"h\" / =>x",
+        ];
+        for html in cases {
+            let _ = html_to_text(html);
+        }
+        let deep = format!("{}x", "<blockquote>".repeat(100_000));
+        let out = html_to_text(&deep);
+        assert!(out.starts_with(&"> ".repeat(10)), "prefix is capped");
+        assert!(out.len() < 64);
+    }
+
+    #[test]
+    fn regression_quote_prefix_does_not_leak_past_the_closing_blockquote() {
+        assert_eq!(html_to_text("<blockquote>q</blockquote>mine"), "> q\nmine");
+    }
+}

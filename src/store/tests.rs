@@ -1,0 +1,188 @@
+use super::*;
+use crate::audit::{AuditEvent, EventKind};
+use crate::domain::request::tests::{t0, two_level_request};
+use crate::mail::message::MailPurpose;
+
+fn mail(n: u32) -> OutboundMail {
+    OutboundMail {
+        purpose: MailPurpose::ApprovalRequest,
+        request: Some(RequestId::new(7)),
+        to: "alice@example.test".parse().unwrap(),
+        subject: format!("mail {n}"),
+        text: "body".into(),
+        html: None,
+        message_id: format!("m{n}@example.test"),
+        reply_to: None,
+        in_reply_to: None,
+        references: vec![],
+        auto_submitted: "auto-generated".into(),
+    }
+}
+
+fn ev(msg: &str) -> AuditEvent {
+    AuditEvent::new(t0(), EventKind::Submitted, "pending", msg)
+}
+
+fn seen(uid: u32, mid: Option<&str>) -> Seen {
+    Seen {
+        key: MessageKey {
+            uidvalidity: 5,
+            uid,
+        },
+        message_id: mid.map(String::from),
+        disposition: Disposition::Processed,
+        at: t0(),
+    }
+}
+
+#[test]
+fn a_change_writes_request_mail_audit_and_seen_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let r = two_level_request();
+    store
+        .commit(Some(r.id), |current| {
+            assert!(current.is_none());
+            Change {
+                request: Some(r.clone()),
+                mails: vec![mail(1), mail(2)],
+                audit: vec![ev("a")],
+                seen: Some(seen(10, Some("x@y"))),
+                result: (),
+            }
+        })
+        .unwrap();
+    assert_eq!(store.request(r.id).unwrap(), Some(r.clone()));
+    let out = store.outbox(10).unwrap();
+    assert_eq!(
+        out.iter()
+            .map(|(_, m)| m.subject.as_str())
+            .collect::<Vec<_>>(),
+        ["mail 1", "mail 2"]
+    );
+    assert_eq!(store.audit_spool(10).unwrap().len(), 1);
+    assert!(store
+        .seen(
+            MessageKey {
+                uidvalidity: 5,
+                uid: 10
+            },
+            None
+        )
+        .unwrap()
+        .is_some());
+}
+
+#[test]
+fn message_seen_under_new_uidvalidity_is_recognised_by_message_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .commit(None, |_| Change {
+            seen: Some(seen(10, Some("reply-1@mail.example.test"))),
+            ..Change::nothing(())
+        })
+        .unwrap();
+    let rescanned = MessageKey {
+        uidvalidity: 6,
+        uid: 1,
+    };
+    assert!(store
+        .seen(rescanned, Some("reply-1@mail.example.test"))
+        .unwrap()
+        .is_some());
+    assert!(store
+        .seen(rescanned, Some("other@mail.example.test"))
+        .unwrap()
+        .is_none());
+    assert!(store.seen(rescanned, None).unwrap().is_none());
+}
+
+#[test]
+fn spooled_entries_leave_only_when_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .commit(None, |_| Change {
+            mails: vec![mail(1), mail(2), mail(3)],
+            audit: vec![ev("1"), ev("2")],
+            ..Change::nothing(())
+        })
+        .unwrap();
+    let out = store.outbox(2).unwrap();
+    assert_eq!(out.len(), 2, "limit respected");
+    store.outbox_sent(out[0].0).unwrap();
+    let left: Vec<_> = store
+        .outbox(10)
+        .unwrap()
+        .into_iter()
+        .map(|(_, m)| m.subject)
+        .collect();
+    assert_eq!(left, ["mail 2", "mail 3"]);
+    let spool = store.audit_spool(10).unwrap();
+    store.audit_shipped(spool[1].0).unwrap();
+    let left: Vec<_> = store
+        .audit_spool(10)
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e.message)
+        .collect();
+    assert_eq!(left, ["1"]);
+}
+
+#[test]
+fn state_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = two_level_request();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .commit(Some(r.id), |_| Change {
+                request: Some(r.clone()),
+                ..Change::nothing(())
+            })
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(store.flush()).unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.request(r.id).unwrap(), Some(r));
+    let a = store.new_request_id().unwrap();
+    let b = store.new_request_id().unwrap();
+    assert!(b > a, "ids are never reused");
+}
+
+#[test]
+fn record_of_unknown_version_is_refused_not_misread() {
+    let bytes = br#"{"v":99,"anything":1}"#;
+    match decode::<Request>(b"AR-1", bytes) {
+        Err(StoreError::UnknownVersion { found: 99, .. }) => {}
+        other => panic!("expected UnknownVersion, got {other:?}"),
+    }
+    assert!(matches!(
+        decode::<Request>(b"AR-1", b"not json"),
+        Err(StoreError::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn unreadable_spool_entry_is_quarantined_not_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .outbox
+        .insert(0u64.to_be_bytes(), b"garbage".to_vec())
+        .unwrap();
+    store
+        .commit(None, |_| Change {
+            mails: vec![mail(1)],
+            ..Change::nothing(())
+        })
+        .unwrap();
+    let out = store.outbox(10).unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].1.subject, "mail 1");
+    assert_eq!(store.db.open_tree("quarantine").unwrap().len(), 1);
+}

@@ -1,0 +1,20 @@
+//! End-to-end tests: the approvald binary against a real mail stack
+//! (Postfix delivering into Dovecot over LMTP, both on 127.0.0.1).
+//!
+//! `scripts/test` starts the stack and exports its ports; to run these tests
+//! by hand, `scripts/mail-stack start DIR`, then `source DIR/env`, then
+//! `cargo test --test e2e`.
+
+// A test fails by panicking; the helpers panic with a message that says what
+// was expected and what was seen instead. Indexing JSON answers
+// (`body["id"]`) is the clearest way to write an assertion.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod flow;
+mod stack;
+mod support;

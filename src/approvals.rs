@@ -12,14 +12,18 @@ use crate::domain::clock::Clock;
 use crate::domain::ids::{Address, RequestId};
 use crate::domain::policy::{FieldError, Policy, Submission};
 use crate::domain::reply::{self, ReplyDecision};
-use crate::domain::request::{Answer, Channel, Request, Status, Transition};
+use crate::domain::request::{Answer, Channel, Refusal, Request, Status, Transition};
 use crate::domain::token::{Keyring, Token, TokenClaims};
 use crate::domain::verb::Verb;
 use crate::domain::window::Window;
 use crate::mail::compose::Composer;
 use crate::mail::message::OutboundMail;
 use crate::mail::parse::{parse_inbound, InboundMail, InboxAddress};
-use crate::store::{Change, Disposition, MessageKey, Seen, Store, StoreError};
+use crate::store::{Change, Disposition, Explained, MessageKey, Seen, Store, StoreError};
+
+/// At most this many explanatory answers per sender and day: enough for a
+/// person to correct a mistake, too few to be a mail cannon.
+const EXPLANATIONS_PER_DAY: u32 = 3;
 
 /// Why a submission failed.
 #[derive(Debug)]
@@ -157,6 +161,7 @@ impl Approvals {
             mails: mails.clone(),
             audit: audit.clone(),
             seen: None,
+            explained: None,
             result: (),
         })?;
         self.store.flush().await?;
@@ -175,6 +180,45 @@ impl Approvals {
         self.store.requests(|r| {
             status.is_none_or(|s| r.status == s) && requester.is_none_or(|a| r.requester == *a)
         })
+    }
+
+    /// Closes every pending request whose deadline has passed, telling its
+    /// requester. Returns how many expired.
+    pub(crate) async fn expire_due(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let due = self
+            .store
+            .requests(|r| r.status == Status::Pending && now >= r.deadline)?;
+        let mut expired = 0;
+        for r in due {
+            let closed = self.store.commit(Some(r.id), |current| {
+                let Some(mut request) = current else {
+                    return Change::nothing(false);
+                };
+                if !request.expire_if_due(now) {
+                    return Change::nothing(false);
+                }
+                let ev = event(
+                    &request,
+                    now,
+                    EventKind::Expired,
+                    "expired",
+                    "request expired undecided",
+                )
+                .with_level(request.level);
+                Change {
+                    mails: self.decided_mail(&request).into_iter().collect(),
+                    request: Some(request),
+                    audit: vec![ev],
+                    ..Change::nothing(true)
+                }
+            })?;
+            expired += usize::from(closed);
+        }
+        if expired > 0 {
+            self.store.flush().await?;
+        }
+        Ok(expired)
     }
 
     /// Approval mails for every askable approver of `level`, each with its
@@ -215,7 +259,7 @@ impl Approvals {
                 let ev =
                     AuditEvent::new(now, EventKind::ReplyRefused, "refused", "unusable message")
                         .with_reason(format!("malformed message: {e}"));
-                return self.refuse(key, None, ev, now);
+                return self.refuse(key, None, ev, None, now);
             }
         };
         if let Some(seen) = self.store.seen(key, mail.message_id.as_deref())? {
@@ -231,31 +275,28 @@ impl Approvals {
             )
             .with_actor(actor)
             .with_reason(format!("automated message: {auto:?}"));
-            return self.refuse(key, mail.message_id.clone(), ev, now);
+            // Never answered: answering machines is how mail loops start.
+            return self.refuse(key, Some(&mail), ev, None, now);
         }
         match self.verify(&mail, now) {
             Ok(v) => self.apply(key, &mail, v, now),
-            Err((request, why)) => {
+            Err(refused) => {
                 let mut ev =
                     AuditEvent::new(now, EventKind::ReplyRefused, "refused", "reply refused")
                         .with_actor(actor)
-                        .with_reason(why);
-                if let Some(r) = &request {
+                        .with_reason(refused.why.as_str());
+                if let Some(r) = &refused.request {
                     ev = with_request(ev, r);
                 }
-                self.refuse(key, mail.message_id.clone(), ev, now)
+                let tell = refused.tell.unwrap_or(refused.why);
+                self.refuse(key, Some(&mail), ev, Some(tell), now)
             }
         }
     }
 
     /// Checks everything that can be checked before touching state: token,
-    /// sender, and what the reply says. On refusal returns the request (when
-    /// one was identified) and the reason.
-    fn verify(
-        &self,
-        mail: &InboundMail,
-        now: DateTime<Utc>,
-    ) -> Result<VerifiedReply, (Option<Request>, String)> {
+    /// sender, and what the reply says.
+    fn verify(&self, mail: &InboundMail, now: DateTime<Utc>) -> Result<VerifiedReply, Refused> {
         let mut last_error =
             String::from("no approval token found (plus-address, subject or quoted footer)");
         let mut found = None;
@@ -275,7 +316,7 @@ impl Approvals {
                     last_error = format!("token names unknown request {id}");
                     continue;
                 }
-                Err(e) => return Err((None, format!("store error: {e}"))),
+                Err(e) => return Err(Refused::new(None, format!("store error: {e}"))),
             };
             let Some(approver) = request
                 .levels
@@ -295,16 +336,22 @@ impl Approvals {
             }
         }
         let Some((request, claims, approver)) = found else {
-            return Err((None, last_error));
+            return Err(Refused::new(None, last_error));
         };
-        let refuse = |why: String| Err((Some(request.clone()), why));
+        let refuse = |why: String| Err(Refused::new(Some(&request), why));
         match (&self.inbound.sender_policy, mail.from.as_deref()) {
             (SenderPolicy::Token, _) => {}
             (_, None) => return refuse("the message has no usable From address".into()),
             (_, Some(from)) if !from.eq_ignore_ascii_case(approver.as_str()) => {
-                return refuse(format!(
-                    "sent by {from}, but the token belongs to {approver}"
-                ));
+                let mut r = Refused::new(
+                    Some(&request),
+                    format!("sent by {from}, but the token belongs to {approver}"),
+                );
+                // The sender may be anyone: do not tell them who the approver is.
+                r.tell = Some(
+                    "the answer must come from the address the approval request was sent to".into(),
+                );
+                return Err(r);
             }
             (SenderPolicy::TokenFromDmarc { authserv_id }, Some(from)) => {
                 if !mail.sender_authenticated(authserv_id) {
@@ -324,7 +371,7 @@ impl Approvals {
             Err(refusal) => return refuse(refusal.explain()),
         };
         let window = match (&decision.window, decision.verb) {
-            (Some(change), reply::Verb::Approve) => {
+            (Some(change), Verb::Approve) => {
                 let current = (request.granted_window.start(), request.granted_window.end());
                 match reply::narrow_window(change, current, now, self.inbound.offset) {
                     Ok((start, end)) => match Window::new(start, end) {
@@ -356,70 +403,116 @@ impl Approvals {
     ) -> Result<Handled, StoreError> {
         let id = v.request.id;
         let message_id = mail.message_id.clone();
-        self.store
-            .commit(Some(id), |current| {
-                let Some(mut request) = current else {
-                    return Change::nothing(Err(format!("request {id} vanished")));
-                };
-                let answer = Answer {
-                    level: v.claims.level,
-                    approver: v.approver.clone(),
-                    verb: match v.decision.verb {
-                        reply::Verb::Approve => Verb::Approve,
-                        reply::Verb::Disapprove => Verb::Disapprove,
-                    },
-                    comment: v.decision.comment.clone(),
-                    channel: Channel::Email,
-                    window: v.window,
-                };
-                let seen = |disposition| Seen {
-                    key,
-                    message_id: message_id.clone(),
-                    disposition,
-                    at: now,
-                };
-                match request.answer(answer, now) {
-                    Err(refusal) => {
-                        let kind = match refusal {
-                            crate::domain::request::Refusal::SelfApproval(_) => {
-                                EventKind::SelfApprovalRefused
-                            }
-                            _ => EventKind::ReplyRefused,
-                        };
-                        let ev = event(&request, now, kind, "refused", "reply refused")
-                            .with_actor(v.approver.as_str())
-                            .with_level(v.claims.level)
-                            .with_reason(refusal.to_string());
-                        Change {
-                            audit: vec![ev],
-                            seen: Some(seen(Disposition::Rejected)),
-                            ..Change::nothing(Ok(Disposition::Rejected))
-                        }
-                    }
-                    Ok(transition) => {
-                        let (mails, audit) = self.effects(&request, &v, transition, now);
-                        Change {
-                            request: Some(request),
-                            mails,
-                            audit,
-                            seen: Some(seen(Disposition::Processed)),
-                            result: Ok(Disposition::Processed),
-                        }
+        let may_explain = self.may_explain(mail, now)?;
+        let outcome = self.store.commit(Some(id), |current| {
+            let Some(mut request) = current else {
+                return Change::nothing(Err(format!("request {id} vanished")));
+            };
+            let answer = Answer {
+                level: v.claims.level,
+                approver: v.approver.clone(),
+                verb: v.decision.verb,
+                comment: v.decision.comment.clone(),
+                channel: Channel::Email,
+                window: v.window,
+            };
+            let seen = |disposition| Seen {
+                key,
+                message_id: message_id.clone(),
+                disposition,
+                at: now,
+            };
+            match request.answer(answer, now) {
+                Err(refusal) => {
+                    let kind = match refusal {
+                        Refusal::SelfApproval(_) => EventKind::SelfApprovalRefused,
+                        _ => EventKind::ReplyRefused,
+                    };
+                    let why = refusal.to_string();
+                    let ev = event(&request, now, kind, "refused", "reply refused")
+                        .with_actor(v.approver.as_str())
+                        .with_level(v.claims.level)
+                        .with_reason(why.as_str());
+                    let explanation = may_explain
+                        .as_ref()
+                        .and_then(|x| self.explanation(mail, &why, Some(id), x));
+                    Change {
+                        audit: vec![ev],
+                        seen: Some(seen(Disposition::Rejected)),
+                        explained: explanation.as_ref().and(may_explain.clone()),
+                        mails: explanation.into_iter().collect(),
+                        ..Change::nothing(Ok(Disposition::Rejected))
                     }
                 }
-            })?
-            .map(|disposition| Handled {
+                Ok(transition) => {
+                    let (mails, audit) = self.effects(&request, &v, transition, now);
+                    Change {
+                        request: Some(request),
+                        mails,
+                        audit,
+                        seen: Some(seen(Disposition::Processed)),
+                        result: Ok(Disposition::Processed),
+                        explained: None,
+                    }
+                }
+            }
+        })?;
+        match outcome {
+            Ok(disposition) => Ok(Handled {
                 disposition,
                 duplicate: false,
-            })
-            .or_else(|why| {
+            }),
+            Err(why) => {
                 let ev = with_request(
                     AuditEvent::new(now, EventKind::ReplyRefused, "refused", "reply refused")
                         .with_reason(why),
                     &v.request,
                 );
-                self.refuse(key, mail.message_id.clone(), ev, now)
-            })
+                self.refuse(key, Some(mail), ev, None, now)
+            }
+        }
+    }
+
+    /// Whether the sender of `mail` may be sent an explanation now: a human
+    /// (not an automated message) with a From address, under the daily cap.
+    fn may_explain(
+        &self,
+        mail: &InboundMail,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Explained>, StoreError> {
+        let Some(from) = mail.from.as_deref().filter(|_| mail.automated.is_none()) else {
+            return Ok(None);
+        };
+        let day = now.format("%Y-%m-%d").to_string();
+        if self.store.explained_count(from, &day)? >= EXPLANATIONS_PER_DAY {
+            tracing::info!(sender = from, "explanation cap reached; not answering");
+            return Ok(None);
+        }
+        Ok(Some(Explained {
+            sender: from.to_string(),
+            day,
+        }))
+    }
+
+    /// The explanatory answer to `mail`, if it can be composed.
+    fn explanation(
+        &self,
+        mail: &InboundMail,
+        why: &str,
+        request: Option<RequestId>,
+        to: &Explained,
+    ) -> Option<OutboundMail> {
+        let to: Address = to.sender.parse().ok()?;
+        self.composer
+            .explanation(
+                &to,
+                &mail.redacted_subject(),
+                mail.message_id.as_deref(),
+                why,
+                request,
+            )
+            .map_err(|e| tracing::error!(error = %e, "cannot compose an explanation"))
+            .ok()
     }
 
     /// The mail and audit records a transition causes.
@@ -504,13 +597,16 @@ impl Approvals {
             .ok()
     }
 
-    /// Records a refused or ignored message: its audit event and the memory
-    /// that it was handled, so it is never looked at again.
+    /// Records a refused or ignored message: its audit event, the memory
+    /// that it was handled (so it is never looked at again) and, when `tell`
+    /// is given and the sender may be answered, an explanation of what to
+    /// send instead.
     fn refuse(
         &self,
         key: MessageKey,
-        message_id: Option<String>,
+        mail: Option<&InboundMail>,
         ev: AuditEvent,
+        tell: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<Handled, StoreError> {
         tracing::info!(
@@ -518,6 +614,19 @@ impl Approvals {
             reason = ev.reason.as_deref().unwrap_or(""),
             "message refused"
         );
+        let explained = match (mail, &tell) {
+            (Some(m), Some(_)) => self.may_explain(m, now)?,
+            _ => None,
+        };
+        let request = ev
+            .request
+            .as_deref()
+            .and_then(|r| r.parse::<RequestId>().ok());
+        let explanation = match (mail, &tell, &explained) {
+            (Some(m), Some(why), Some(x)) => self.explanation(m, why, request, x),
+            _ => None,
+        };
+        let message_id = mail.and_then(|m| m.message_id.clone());
         self.store.commit(None, |_| Change {
             audit: vec![ev.clone()],
             seen: Some(Seen {
@@ -526,12 +635,35 @@ impl Approvals {
                 disposition: Disposition::Rejected,
                 at: now,
             }),
+            explained: explanation.as_ref().and(explained.clone()),
+            mails: explanation.clone().into_iter().collect(),
             ..Change::nothing(())
         })?;
         Ok(Handled {
             disposition: Disposition::Rejected,
             duplicate: false,
         })
+    }
+}
+
+/// A reply that cannot be used.
+struct Refused {
+    /// The request the reply was about, when its token identified one.
+    request: Option<Box<Request>>,
+    /// Why, for the audit log.
+    why: String,
+    /// Why, for the sender, when the audit reason must not be told to
+    /// whoever sent the mail.
+    tell: Option<String>,
+}
+
+impl Refused {
+    fn new(request: Option<&Request>, why: String) -> Refused {
+        Refused {
+            request: request.map(|r| Box::new(r.clone())),
+            why,
+            tell: None,
+        }
     }
 }
 

@@ -23,6 +23,9 @@ use crate::mail::templates::Templates;
 use crate::mail::tls;
 use crate::store::Store;
 
+/// How often undecided requests are checked against their deadline.
+const EXPIRY_SWEEP: Duration = Duration::from_secs(30);
+
 /// How long running work gets to finish after a stop signal.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -94,6 +97,7 @@ pub(crate) async fn run(config: Config) -> Result<(), String> {
             }
         });
     }
+    tasks.spawn(run_expiry(approvals.clone(), stop.subscribe()));
     record(
         &store,
         clock.as_ref(),
@@ -132,6 +136,23 @@ fn record(store: &Store, clock: &dyn Clock, kind: EventKind, message: &str) {
     let ev = AuditEvent::new(clock.now(), kind, "ok", message).with_actor("approvald");
     if let Err(e) = store.audit_only(ev) {
         tracing::error!(error = %e, "cannot record audit event");
+    }
+}
+
+/// Expires undecided requests once their deadline passes. A minute's
+/// resolution is plenty: tokens carry the deadline too, so a late answer is
+/// refused even before the sweep closes the request.
+async fn run_expiry(approvals: Arc<Approvals>, mut stop: broadcast::Receiver<()>) {
+    loop {
+        match approvals.expire_due().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "expired undecided requests"),
+            Err(e) => tracing::error!(error = %e, "cannot expire requests"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(EXPIRY_SWEEP) => {}
+            _ = stop.recv() => return,
+        }
     }
 }
 

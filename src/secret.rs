@@ -68,15 +68,7 @@ impl<T: Wipe> Secret<T> {
     }
 }
 
-impl SecretBytes {
-    /// Generates `len` random bytes from the operating system's CSPRNG, for
-    /// creating new signing keys.
-    pub(crate) fn random(len: usize) -> Result<SecretBytes, getrandom::Error> {
-        let mut bytes = Secret(vec![0u8; len]);
-        getrandom::getrandom(&mut bytes.0)?;
-        Ok(bytes)
-    }
-}
+impl SecretBytes {}
 
 impl<T: Wipe> From<T> for Secret<T> {
     fn from(value: T) -> Self {
@@ -168,14 +160,6 @@ mod tests {
         let mut s = String::from("correct horse battery staple");
         s.wipe();
         assert!(s.is_empty());
-    }
-
-    #[test]
-    fn random_keys_differ_and_have_the_requested_length() {
-        let a = SecretBytes::random(32).unwrap();
-        let b = SecretBytes::random(32).unwrap();
-        assert_eq!(a.expose().len(), 32);
-        assert_ne!(a.expose(), b.expose());
     }
 
     #[test]

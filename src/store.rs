@@ -84,8 +84,24 @@ pub(crate) struct Change<R> {
     pub(crate) mails: Vec<OutboundMail>,
     pub(crate) audit: Vec<AuditEvent>,
     pub(crate) seen: Option<Seen>,
+    /// A sender who is sent an explanation by this change, counted against
+    /// their daily allowance.
+    pub(crate) explained: Option<Explained>,
     /// What the caller wants back (the outcome).
     pub(crate) result: R,
+}
+
+/// One explanation sent to `sender` on `day` (a UTC date, `YYYY-MM-DD`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Explained {
+    pub(crate) sender: String,
+    pub(crate) day: String,
+}
+
+impl Explained {
+    fn key(&self) -> Vec<u8> {
+        format!("{}/{}", self.day, self.sender).into_bytes()
+    }
 }
 
 impl<R> Change<R> {
@@ -96,6 +112,7 @@ impl<R> Change<R> {
             mails: Vec::new(),
             audit: Vec::new(),
             seen: None,
+            explained: None,
             result,
         }
     }
@@ -110,6 +127,8 @@ pub(crate) struct Store {
     audit: sled::Tree,
     seen_uid: sled::Tree,
     seen_message_id: sled::Tree,
+    /// Explanations sent per sender and day, for the rate limit.
+    explained: sled::Tree,
     /// Wakes the mail worker when the outbox gains entries.
     outbox_ready: Arc<Notify>,
     /// Wakes the audit shipper when the spool gains entries.
@@ -170,6 +189,7 @@ impl Store {
             audit: db.open_tree("audit")?,
             seen_uid: db.open_tree("seen_uid")?,
             seen_message_id: db.open_tree("seen_message_id")?,
+            explained: db.open_tree("explained")?,
             db,
             outbox_ready: Arc::new(Notify::new()),
             audit_ready: Arc::new(Notify::new()),
@@ -220,37 +240,44 @@ impl Store {
             &self.audit,
             &self.seen_uid,
             &self.seen_message_id,
+            &self.explained,
         );
-        let outcome = trees.transaction(|(requests, outbox, audit, seen_uid, seen_mid)| {
-            let current = match id {
-                Some(id) => requests
-                    .get(id.get().to_be_bytes())?
-                    .map(|v| decode::<Request>(id.to_string().as_bytes(), &v))
-                    .transpose()
-                    .map_err(abort)?,
-                None => None,
-            };
-            let change = f(current);
-            if let Some(r) = &change.request {
-                requests.insert(&r.id.get().to_be_bytes(), encode(r).map_err(abort)?)?;
-            }
-            for m in &change.mails {
-                outbox.insert(&seq_key(outbox)?, encode(m).map_err(abort)?)?;
-            }
-            for e in &change.audit {
-                audit.insert(&seq_key(audit)?, encode(e).map_err(abort)?)?;
-            }
-            if let Some(s) = &change.seen {
-                let v = encode(s).map_err(abort)?;
-                seen_uid.insert(&s.key.bytes(), v.clone())?;
-                if let Some(mid) = &s.message_id {
-                    seen_mid.insert(mid.as_bytes(), v)?;
+        let outcome =
+            trees.transaction(|(requests, outbox, audit, seen_uid, seen_mid, explained)| {
+                let current = match id {
+                    Some(id) => requests
+                        .get(id.get().to_be_bytes())?
+                        .map(|v| decode::<Request>(id.to_string().as_bytes(), &v))
+                        .transpose()
+                        .map_err(abort)?,
+                    None => None,
+                };
+                let change = f(current);
+                if let Some(r) = &change.request {
+                    requests.insert(&r.id.get().to_be_bytes(), encode(r).map_err(abort)?)?;
                 }
-            }
-            let wrote_mail = !change.mails.is_empty();
-            let wrote_audit = !change.audit.is_empty();
-            Ok((change.result, wrote_mail, wrote_audit))
-        });
+                for m in &change.mails {
+                    outbox.insert(&seq_key(outbox)?, encode(m).map_err(abort)?)?;
+                }
+                for e in &change.audit {
+                    audit.insert(&seq_key(audit)?, encode(e).map_err(abort)?)?;
+                }
+                if let Some(s) = &change.seen {
+                    let v = encode(s).map_err(abort)?;
+                    seen_uid.insert(&s.key.bytes(), v.clone())?;
+                    if let Some(mid) = &s.message_id {
+                        seen_mid.insert(mid.as_bytes(), v)?;
+                    }
+                }
+                if let Some(x) = &change.explained {
+                    let key = x.key();
+                    let count = explained.get(&key)?.map(|v| count_of(&v)).unwrap_or(0);
+                    explained.insert(key, &count.saturating_add(1).to_be_bytes())?;
+                }
+                let wrote_mail = !change.mails.is_empty();
+                let wrote_audit = !change.audit.is_empty();
+                Ok((change.result, wrote_mail, wrote_audit))
+            });
         let (result, wrote_mail, wrote_audit) = outcome.map_err(|e| match e {
             TransactionError::Abort(why) => StoreError::Corrupt {
                 key: id.map(|i| i.to_string()).unwrap_or_default(),
@@ -294,6 +321,16 @@ impl Store {
         }
     }
 
+    /// How many explanations `sender` was sent on `day`.
+    pub(crate) fn explained_count(&self, sender: &str, day: &str) -> Result<u32, StoreError> {
+        let key = Explained {
+            sender: sender.to_string(),
+            day: day.to_string(),
+        }
+        .key();
+        Ok(self.explained.get(key)?.map(|v| count_of(&v)).unwrap_or(0))
+    }
+
     /// Mails waiting to be sent, oldest first.
     pub(crate) fn outbox(&self, limit: usize) -> Result<Vec<(u64, OutboundMail)>, StoreError> {
         spooled(&self.db, &self.outbox, limit)
@@ -331,6 +368,12 @@ impl Store {
     pub(crate) fn audit_ready(&self) -> Arc<Notify> {
         self.audit_ready.clone()
     }
+}
+
+fn count_of(v: &[u8]) -> u32 {
+    <[u8; 4]>::try_from(v)
+        .map(u32::from_be_bytes)
+        .unwrap_or(u32::MAX)
 }
 
 /// Reads up to `limit` entries of a spool in order. An entry this build

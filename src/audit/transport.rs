@@ -177,12 +177,6 @@ impl SyslogSender {
         }
     }
 
-    /// Overrides the connect/send timeout (10 s by default).
-    pub(crate) fn with_timeout(mut self, timeout: Duration) -> SyslogSender {
-        self.timeout = timeout;
-        self
-    }
-
     /// The configured target, for log messages.
     pub(crate) fn target(&self) -> &SyslogTarget {
         &self.target

@@ -81,8 +81,6 @@ pub(crate) struct InboundConfig {
 /// The validated configuration.
 #[derive(Debug)]
 pub(crate) struct Config {
-    /// The file this was read from, for reload and messages.
-    pub(crate) source: PathBuf,
     pub(crate) store_path: PathBuf,
     /// Address approvers reply to; tokens ride on its plus-address.
     pub(crate) mail_address: Address,
@@ -126,11 +124,11 @@ impl Config {
             .build()
             .and_then(|c| c.try_deserialize::<raw::RawConfig>())
             .map_err(|e| ConfigErrors(vec![format!("{}: {e}", path.display())]))?;
-        validate(raw, path)
+        validate(raw)
     }
 }
 
-fn validate(raw: raw::RawConfig, source: &Path) -> Result<Config, ConfigErrors> {
+fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
     let mut p = Problems::default();
     let mail_address = p.check("mail.address", raw.mail.address.parse::<Address>());
     if mail_address
@@ -274,7 +272,6 @@ fn validate(raw: raw::RawConfig, source: &Path) -> Result<Config, ConfigErrors> 
         return Err(ConfigErrors(vec!["configuration incomplete".into()]));
     };
     Ok(Config {
-        source: source.to_path_buf(),
         store_path: PathBuf::from(raw.store.path),
         mail_address,
         from_name: raw.mail.from_name,

@@ -265,14 +265,6 @@ impl Request {
         false
     }
 
-    /// Whether `who` may perform `action` at `now` under this request.
-    pub(crate) fn grants(&self, who: &Address, action: &str, now: DateTime<Utc>) -> bool {
-        self.status == Status::Approved
-            && &self.requester == who
-            && self.action == action
-            && self.granted_window.contains(now)
-    }
-
     fn close(&mut self, status: Status, now: DateTime<Utc>) {
         self.status = status;
         self.closed_at = Some(now);
@@ -353,12 +345,6 @@ pub(crate) mod tests {
         );
         assert_eq!(r.status, Status::Approved);
         assert_eq!(r.closed_at, Some(now));
-        assert!(r.grants(
-            &addr("dave@example.test"),
-            "certificate.sign",
-            t0() + Duration::hours(2)
-        ));
-        assert!(!r.grants(&addr("dave@example.test"), "certificate.sign", t0()));
     }
 
     #[test]

@@ -234,6 +234,7 @@ impl Keyring {
         })
     }
 
+    #[cfg(test)]
     /// The id of the signing key, for logging which key is in use.
     pub(crate) fn current_key_id(&self) -> u8 {
         self.current.id

@@ -49,10 +49,6 @@ impl Window {
         self.end - self.start
     }
 
-    pub(crate) fn contains(&self, t: DateTime<Utc>) -> bool {
-        self.start <= t && t < self.end
-    }
-
     /// The overlap of two windows, if they overlap at all.
     pub(crate) fn intersect(&self, other: &Window) -> Option<Window> {
         Window::new(self.start.max(other.start), self.end.min(other.end)).ok()

@@ -48,6 +48,7 @@ fn a_change_writes_request_mail_audit_and_seen_together() {
                 mails: vec![mail(1), mail(2)],
                 audit: vec![ev("a")],
                 seen: Some(seen(10, Some("x@y"))),
+                explained: None,
                 result: (),
             }
         })
@@ -173,7 +174,7 @@ fn unreadable_spool_entry_is_quarantined_not_blocking() {
     let store = Store::open(dir.path()).unwrap();
     store
         .outbox
-        .insert(0u64.to_be_bytes(), b"garbage".to_vec())
+        .insert(u64::MAX.to_be_bytes(), b"garbage".to_vec())
         .unwrap();
     store
         .commit(None, |_| Change {
@@ -185,4 +186,40 @@ fn unreadable_spool_entry_is_quarantined_not_blocking() {
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].1.subject, "mail 1");
     assert_eq!(store.db.open_tree("quarantine").unwrap().len(), 1);
+}
+
+#[test]
+fn explanations_are_counted_per_sender_and_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let x = Explained {
+        sender: "alice@example.test".into(),
+        day: "2026-11-21".into(),
+    };
+    for _ in 0..2 {
+        store
+            .commit(None, |_| Change {
+                explained: Some(x.clone()),
+                ..Change::nothing(())
+            })
+            .unwrap();
+    }
+    assert_eq!(
+        store
+            .explained_count("alice@example.test", "2026-11-21")
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .explained_count("alice@example.test", "2026-11-22")
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .explained_count("bob@example.test", "2026-11-21")
+            .unwrap(),
+        0
+    );
 }

@@ -69,19 +69,15 @@ pub(crate) struct Setup {
     pub(crate) _dir: tempfile::TempDir,
 }
 
-pub(crate) async fn start(test: &str, groups: Vec<Group>) -> Setup {
-    start_with(test, groups, |_| {}).await
+pub(crate) async fn start(groups: Vec<Group>) -> Setup {
+    start_with(groups, |_| {}).await
 }
 
-pub(crate) async fn start_with(
-    test: &str,
-    groups: Vec<Group>,
-    edit: impl FnOnce(&mut DaemonConfig),
-) -> Setup {
+pub(crate) async fn start_with(groups: Vec<Group>, edit: impl FnOnce(&mut DaemonConfig)) -> Setup {
     let stack = Stack::shared();
     let syslog = SyslogListener::bind().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = DaemonConfig::new(stack, test, &syslog, groups);
+    let mut config = DaemonConfig::new(stack, &syslog, groups);
     edit(&mut config);
     let daemon = TestDaemon::start(dir.path(), config).await;
     Setup {
@@ -135,7 +131,7 @@ async fn two_level_request_is_rejected_at_level_two_with_comment() {
         Level::new(&[&p.alice, &p.bob], 1),
         Level::new(&[&p.carol], 1),
     ];
-    let s = start("twolevel", vec![group(&p, levels)]).await;
+    let s = start(vec![group(&p, levels)]).await;
     let id = s.submit(&p.dave).await;
 
     let received = Mailbox::new(s.stack, &p.dave)
@@ -220,7 +216,7 @@ async fn two_level_request_is_rejected_at_level_two_with_comment() {
 #[tokio::test(flavor = "multi_thread")]
 async fn single_approval_path_ends_approved() {
     let p = People::new("single");
-    let s = start("single", vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
+    let s = start(vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
     let id = s.submit(&p.dave).await;
     let ask = s.approval_mail(&p.alice, &id).await;
     s.reply(&ask, &p.alice, "Approved.").await;
@@ -244,7 +240,7 @@ async fn single_approval_path_ends_approved() {
 #[tokio::test(flavor = "multi_thread")]
 async fn forged_reply_with_right_token_wrong_from_changes_nothing() {
     let p = People::new("forged");
-    let s = start("forged", vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
+    let s = start(vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
     let id = s.submit(&p.dave).await;
     let ask = s.approval_mail(&p.alice, &id).await;
     s.reply(&ask, &p.mallory, "APPROVE").await;
@@ -265,11 +261,7 @@ async fn forged_reply_with_right_token_wrong_from_changes_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn replayed_reply_is_refused_and_changes_nothing() {
     let p = People::new("replay");
-    let s = start(
-        "replay",
-        vec![group(&p, vec![Level::new(&[&p.alice, &p.bob], 2)])],
-    )
-    .await;
+    let s = start(vec![group(&p, vec![Level::new(&[&p.alice, &p.bob], 2)])]).await;
     let id = s.submit(&p.dave).await;
     let ask = s.approval_mail(&p.alice, &id).await;
     s.reply(&ask, &p.alice, "APPROVE").await;
@@ -299,7 +291,7 @@ async fn replayed_reply_is_refused_and_changes_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn reply_arriving_while_stopped_is_applied_exactly_once_after_restart() {
     let p = People::new("restart");
-    let mut s = start("restart", vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
+    let mut s = start(vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
     let id = s.submit(&p.dave).await;
     let ask = s.approval_mail(&p.alice, &id).await;
     let status = s.daemon.terminate().await;
@@ -325,7 +317,7 @@ async fn reply_arriving_while_stopped_is_applied_exactly_once_after_restart() {
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_submission_is_refused_naming_the_field() {
     let p = People::new("invalid");
-    let s = start("invalid", vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
+    let s = start(vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
     let cases: Vec<(&str, Value, &str)> = vec![
         ("not in a group", submission(&p.mallory), "action"),
         (

@@ -91,15 +91,10 @@ pub(crate) struct DaemonConfig {
 }
 
 impl DaemonConfig {
-    /// A config for the test `test`: approvals inbox
-    /// `approvals-TEST-RUN@example.test`, plain IMAP and SMTP, a 1 s poll,
+    /// A config for one test: approvals inbox
+    /// a short unique inbox (see [`super::inbox_address`]), plain IMAP and SMTP, a 1 s poll,
     /// audit to `syslog`, a fresh random token key.
-    pub(crate) fn new(
-        stack: &Stack,
-        test: &str,
-        syslog: &SyslogListener,
-        groups: Vec<Group>,
-    ) -> DaemonConfig {
+    pub(crate) fn new(stack: &Stack, syslog: &SyslogListener, groups: Vec<Group>) -> DaemonConfig {
         let mut token_key = vec![0u8; 32];
         getrandom::getrandom(&mut token_key).unwrap_or_else(|e| panic!("getrandom: {e}"));
         DaemonConfig {

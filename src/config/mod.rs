@@ -48,6 +48,8 @@ pub(crate) struct ImapConfig {
     pub(crate) rejected_mailbox: String,
     /// Interval between checks when the server cannot notify us.
     pub(crate) poll_interval: Duration,
+    /// Use IDLE when the server offers it; off forces polling.
+    pub(crate) idle: bool,
 }
 
 /// The submission server outgoing mail goes through.
@@ -284,6 +286,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
             processed_mailbox: raw.imap.processed_mailbox,
             rejected_mailbox: raw.imap.rejected_mailbox,
             poll_interval,
+            idle: raw.imap.idle,
         },
         smtp: SmtpConfig {
             endpoint: smtp_endpoint,

@@ -59,6 +59,12 @@ pub(crate) struct RawImap {
     pub(crate) rejected_mailbox: String,
     #[serde(default = "default_poll")]
     pub(crate) poll_interval: String,
+    #[serde(default = "default_true")]
+    pub(crate) idle: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_mailbox() -> String {

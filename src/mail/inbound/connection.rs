@@ -104,7 +104,7 @@ pub(crate) async fn connect(
     // Capabilities can change after login (Dovecot lists MOVE only then).
     let caps = bounded("CAPABILITY", session.capabilities()).await?;
     Ok(ImapSession {
-        idle: caps.has_str("IDLE"),
+        idle: cfg.idle && caps.has_str("IDLE"),
         has_move: caps.has_str("MOVE"),
         has_uidplus: caps.has_str("UIDPLUS"),
         session,

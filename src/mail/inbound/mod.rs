@@ -130,6 +130,19 @@ async fn drain(
     }
 }
 
+/// Test builds only: dies here, after the batch's effects are durable and
+/// before any message is moved, when `APPROVALD_TEST_CRASH_AFTER_COMMIT` is
+/// set. The end-to-end tests use it to prove that a crash at this worst
+/// moment neither loses nor doubles a decision. Compiled out of release
+/// builds.
+fn crash_point_after_commit() {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("APPROVALD_TEST_CRASH_AFTER_COMMIT").is_some() {
+        tracing::error!("APPROVALD_TEST_CRASH_AFTER_COMMIT set: aborting before the IMAP move");
+        std::process::abort();
+    }
+}
+
 /// Formats UIDs as an IMAP sequence set with ranges (`1:5,9,12:13`).
 pub(crate) fn uid_set(uids: &[u32]) -> String {
     let mut sorted = uids.to_vec();

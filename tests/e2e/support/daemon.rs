@@ -122,6 +122,9 @@ impl TestDaemon {
                 cmd.env_remove(name);
             }
         }
+        for (name, value) in &self.config.env {
+            cmd.env(name, value);
+        }
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", env!("CARGO_BIN_EXE_approvald")));

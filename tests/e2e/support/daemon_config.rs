@@ -88,6 +88,9 @@ pub(crate) struct DaemonConfig {
     pub(crate) token_key: Vec<u8>,
     /// The contents of each of `[tokens] previous_key_files`.
     pub(crate) previous_token_keys: Vec<Vec<u8>>,
+    /// Extra environment for the daemon process (test hooks such as
+    /// `APPROVALD_TEST_CRASH_AFTER_COMMIT`, or `APPROVALD__…` overrides).
+    pub(crate) env: Vec<(String, String)>,
 }
 
 impl DaemonConfig {
@@ -112,6 +115,7 @@ impl DaemonConfig {
             templates: None,
             token_key,
             previous_token_keys: Vec::new(),
+            env: Vec::new(),
         }
     }
 

@@ -1,0 +1,78 @@
+//! approvald: access approvals by email.
+//!
+//! The crate is a daemon; this library exists so that the binary, the
+//! benchmarks and the fuzz targets share one build of the code. Everything
+//! is crate-private except [`run`] and the [`entry`] points.
+
+mod api;
+pub mod entry;
+mod approvals;
+mod audit;
+mod cli;
+mod config;
+mod daemon;
+mod domain;
+mod mail;
+mod secret;
+mod store;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+
+/// Exit code for an invalid configuration (as `check-config` documents).
+const EXIT_CONFIG: u8 = 2;
+
+/// Runs the command line: what `main` does.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("APPROVALD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("approvald: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::CheckConfig { config } => match Config::load(&config) {
+            Ok(_) => {
+                println!("{}: ok", config.display());
+                ExitCode::SUCCESS
+            }
+            Err(problems) => {
+                eprint!("{problems}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+        },
+        Command::Serve { config } => {
+            let config = match Config::load(&config) {
+                Ok(c) => c,
+                Err(problems) => {
+                    eprint!("{problems}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            match runtime.block_on(daemon::run(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("approvald: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Request(cmd) => runtime.block_on(cli::run_request_command(cmd)),
+    }
+}

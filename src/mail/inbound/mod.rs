@@ -122,6 +122,7 @@ async fn drain(
             // Group commit: one fsync for the whole batch, before any message
             // leaves the inbox.
             approvals.store().flush().await?;
+            crash_point_after_commit();
             session
                 .move_uids(&processed, &cfg.processed_mailbox)
                 .await?;

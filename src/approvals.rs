@@ -258,11 +258,14 @@ impl Approvals {
                 }
                 let ev =
                     AuditEvent::new(now, EventKind::ReplyRefused, "refused", "unusable message")
-                        .with_reason(format!("malformed message: {e}"));
+                        .with_reason(e.to_string());
                 return self.refuse(key, None, ev, None, now);
             }
         };
         if let Some(seen) = self.store.seen(key, mail.message_id.as_deref())? {
+            if seen.key != key {
+                return self.redelivered(key, &mail, seen, now);
+            }
             return Ok(duplicate(seen));
         }
         let actor = mail.from.clone().unwrap_or_else(|| "unknown sender".into());
@@ -274,7 +277,7 @@ impl Approvals {
                 "automated message ignored",
             )
             .with_actor(actor)
-            .with_reason(format!("automated message: {auto:?}"));
+            .with_reason(format!("automated message: {auto}"));
             // Never answered: answering machines is how mail loops start.
             return self.refuse(key, Some(&mail), ev, None, now);
         }
@@ -471,6 +474,38 @@ impl Approvals {
                 self.refuse(key, Some(mail), ev, None, now)
             }
         }
+    }
+
+    /// A message already handled under another IMAP identity: a second
+    /// delivery of the same mail, a copy put back into the inbox, or a
+    /// rescan after UIDVALIDITY changed. Nothing is applied again; the new
+    /// identity is remembered and the event audited.
+    fn redelivered(
+        &self,
+        key: MessageKey,
+        mail: &InboundMail,
+        first: Seen,
+        now: DateTime<Utc>,
+    ) -> Result<Handled, StoreError> {
+        let ev = AuditEvent::new(now, EventKind::ReplyIgnored, "ignored", "message already handled")
+            .with_actor(mail.from.as_deref().unwrap_or("unknown sender"))
+            .with_reason(format!(
+                "same Message-ID as a message handled at {} (UIDVALIDITY {} UID {}); nothing applied again",
+                first.at.to_rfc3339(),
+                first.key.uidvalidity,
+                first.key.uid
+            ));
+        self.store.commit(None, |_| Change {
+            audit: vec![ev.clone()],
+            seen: Some(Seen {
+                key,
+                message_id: None,
+                disposition: first.disposition,
+                at: now,
+            }),
+            ..Change::nothing(())
+        })?;
+        Ok(duplicate(first))
     }
 
     /// Whether the sender of `mail` may be sent an explanation now: a human

@@ -5,13 +5,13 @@
 //! is crate-private except [`run`] and the [`entry`] points.
 
 mod api;
-pub mod entry;
 mod approvals;
 mod audit;
 mod cli;
 mod config;
 mod daemon;
 mod domain;
+pub mod entry;
 mod mail;
 mod secret;
 mod store;

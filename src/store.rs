@@ -129,6 +129,8 @@ pub(crate) struct Store {
     seen_message_id: sled::Tree,
     /// Explanations sent per sender and day, for the rate limit.
     explained: sled::Tree,
+    /// Counters (the request id sequence).
+    meta: sled::Tree,
     /// Wakes the mail worker when the outbox gains entries.
     outbox_ready: Arc<Notify>,
     /// Wakes the audit shipper when the spool gains entries.
@@ -190,16 +192,28 @@ impl Store {
             seen_uid: db.open_tree("seen_uid")?,
             seen_message_id: db.open_tree("seen_message_id")?,
             explained: db.open_tree("explained")?,
+            meta: db.open_tree("meta")?,
             db,
             outbox_ready: Arc::new(Notify::new()),
             audit_ready: Arc::new(Notify::new()),
         })
     }
 
-    /// A fresh, never reused request id.
+    /// A fresh, never reused request id: AR-1, AR-2, … from a counter of
+    /// its own, so that ids people quote stay small and dense.
     pub(crate) fn new_request_id(&self) -> Result<RequestId, StoreError> {
-        // sled ids start at 0; people expect AR-1 to be the first request.
-        Ok(RequestId::new(self.db.generate_id()? + 1))
+        let next = self.meta.update_and_fetch(b"request_seq", |old| {
+            let n = old
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            Some(n.saturating_add(1).to_be_bytes().to_vec())
+        })?;
+        let n = next
+            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(1);
+        Ok(RequestId::new(n))
     }
 
     pub(crate) fn request(&self, id: RequestId) -> Result<Option<Request>, StoreError> {

@@ -151,6 +151,7 @@ fn state_survives_reopening() {
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.request(r.id).unwrap(), Some(r));
     let a = store.new_request_id().unwrap();
+    assert_eq!(a, RequestId::new(1), "the first request is AR-1");
     let b = store.new_request_id().unwrap();
     assert!(b > a, "ids are never reused");
 }

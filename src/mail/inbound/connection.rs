@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_imap::extensions::idle::IdleResponse;
+use async_imap::types::UnsolicitedResponse;
 use async_imap::{Client, Session};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -246,12 +247,25 @@ impl ImapSession {
             bounded("NOOP", me.session.noop()).await?;
             return Ok(me);
         }
+        // Mail that arrived while we were busy is announced as EXISTS in the
+        // responses to our own commands; IDLE would not report it again.
+        let mut announced = false;
+        let me = self;
+        while let Ok(r) = me.session.unsolicited_responses.try_recv() {
+            announced |= matches!(
+                r,
+                UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_)
+            );
+        }
+        if announced {
+            return Ok(me);
+        }
         let ImapSession {
             session,
             idle,
             has_move,
             has_uidplus,
-        } = self;
+        } = me;
         let mut handle = session.idle();
         bounded("IDLE", handle.init()).await?;
         let (wait, _stop) = handle.wait_with_timeout(renew);

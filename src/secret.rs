@@ -109,7 +109,6 @@ impl<'de, T: Wipe + serde::Deserialize<'de>> serde::Deserialize<'de> for Secret<
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -282,12 +282,6 @@ fn flatten_control(c: char) -> char {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
     use crate::audit::event::{EventKind, Severity};

@@ -277,12 +277,6 @@ fn peer_closed(stream: &TcpStream) -> bool {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
     use tokio::io::AsyncReadExt;

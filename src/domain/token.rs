@@ -452,12 +452,6 @@ fn encode_text(raw: &[u8; RAW_LEN]) -> String {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
     use chrono::TimeZone;

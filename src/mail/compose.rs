@@ -380,61 +380,30 @@ pub(crate) fn is_safe_message_id(id: &str) -> bool {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
-    use crate::domain::request::{Channel, Decision, Level};
+    use crate::domain::request::{Channel, Decision};
     use crate::domain::token::{Keyring, TokenClaims};
     use crate::domain::verb::Verb;
     use crate::domain::window::Window;
     use crate::mail::templates::{REPLY_MARKER, TOKEN_LINE_PREFIX};
     use crate::secret::SecretBytes;
-    use chrono::{DateTime, Duration, TimeZone, Utc};
+    use chrono::Duration;
     use proptest::prelude::*;
 
-    fn addr(s: &str) -> Address {
-        s.parse().unwrap()
-    }
+    use crate::domain::request::tests::{addr, t0, two_level_request};
 
-    fn t0() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).unwrap()
-    }
-
+    /// The shared two-level request, with a 2 h window and texts the
+    /// assertions below look for.
     fn request() -> Request {
+        let mut r = two_level_request();
+        r.justification = "The certificate expires tomorrow.".into();
+        r.governance_code = "CHG-1234".into();
+        r.group = "pki-operators".into();
         let w = Window::new(t0() + Duration::hours(1), t0() + Duration::hours(3)).unwrap();
-        Request {
-            id: RequestId::new(7),
-            requester: addr("dave@example.test"),
-            action: "certificate.sign".into(),
-            resource: "web-01".into(),
-            justification: "The certificate expires tomorrow.".into(),
-            reason: "Incident".into(),
-            governance_code: "CHG-1234".into(),
-            group: "pki-operators".into(),
-            requested_window: w,
-            granted_window: w,
-            levels: vec![
-                Level {
-                    approvers: vec![addr("alice@example.test"), addr("bob@example.test")],
-                    quorum: 1,
-                },
-                Level {
-                    approvers: vec![addr("carol@example.test")],
-                    quorum: 1,
-                },
-            ],
-            status: Status::Pending,
-            level: 1,
-            decisions: vec![],
-            created_at: t0(),
-            deadline: t0() + Duration::hours(24),
-            closed_at: None,
-        }
+        r.requested_window = w;
+        r.granted_window = w;
+        r
     }
 
     fn decision(level: u8, who: &str, verb: Verb, comment: &str, minutes: i64) -> Decision {

@@ -686,12 +686,6 @@ fn mail_event(kind: EventKind, m: &OutboundMail, outcome: &str, why: Option<&str
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
     use crate::config::Endpoint;

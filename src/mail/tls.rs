@@ -51,12 +51,6 @@ pub(crate) fn ca_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
     use rustls::pki_types::{PrivateKeyDer, ServerName};

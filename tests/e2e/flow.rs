@@ -371,3 +371,38 @@ async fn invalid_submission_is_refused_naming_the_field() {
         "nothing stored"
     );
 }
+
+/// The same flow with every connection encrypted, as in production: IMAP
+/// over implicit TLS and over STARTTLS, SMTP over STARTTLS with AUTH and over
+/// implicit TLS, all trusting the stack's private CA through `ca_file`.
+#[tokio::test(flavor = "multi_thread")]
+async fn approval_over_tls_connections_trusting_a_private_ca() {
+    use crate::support::daemon_config::TlsMode;
+    let cases = [
+        (
+            "imaps-smtp-starttls",
+            TlsMode::Implicit,
+            TlsMode::StartTls,
+            true,
+        ),
+        (
+            "imap-starttls-smtps",
+            TlsMode::StartTls,
+            TlsMode::Implicit,
+            false,
+        ),
+    ];
+    for (name, imap, smtp, login) in cases {
+        let p = People::new(name);
+        let s = start_with(vec![group(&p, vec![Level::new(&[&p.alice], 1)])], |c| {
+            c.imap_tls = imap;
+            c.smtp_tls = smtp;
+            c.smtp_login = login;
+        })
+        .await;
+        let id = s.submit(&p.dave).await;
+        let ask = s.approval_mail(&p.alice, &id).await;
+        s.reply(&ask, &p.alice, "APPROVE").await;
+        s.daemon.wait_for_status(&id, "approved", WAIT).await;
+    }
+}

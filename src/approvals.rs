@@ -135,6 +135,7 @@ impl Approvals {
                         .with_resource(resource)
                         .with_reason(why),
                 )?;
+                self.store.flush().await?;
                 return Err(SubmitError::Invalid(errors));
             }
         };

@@ -103,7 +103,8 @@ pub(crate) async fn run(config: Config) -> Result<(), String> {
         clock.as_ref(),
         EventKind::DaemonStarted,
         "approvald started",
-    );
+    )
+    .await;
     tracing::info!(socket = %config.api_socket.display(), "approvald running");
 
     wait_for_stop().await?;
@@ -113,7 +114,8 @@ pub(crate) async fn run(config: Config) -> Result<(), String> {
         clock.as_ref(),
         EventKind::DaemonStopped,
         "approvald stopping",
-    );
+    )
+    .await;
     let _ = stop.send(());
     let drained = tokio::time::timeout(STOP_GRACE, async {
         while let Some(r) = tasks.join_next().await {
@@ -132,10 +134,13 @@ pub(crate) async fn run(config: Config) -> Result<(), String> {
     Ok(())
 }
 
-fn record(store: &Store, clock: &dyn Clock, kind: EventKind, message: &str) {
+async fn record(store: &Store, clock: &dyn Clock, kind: EventKind, message: &str) {
     let ev = AuditEvent::new(clock.now(), kind, "ok", message).with_actor("approvald");
     if let Err(e) = store.audit_only(ev) {
         tracing::error!(error = %e, "cannot record audit event");
+    }
+    if let Err(e) = store.flush().await {
+        tracing::error!(error = %e, "cannot flush the audit spool");
     }
 }
 

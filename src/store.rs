@@ -6,6 +6,7 @@
 //! not at all. Workers deliver from the outbox and the audit spool later.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -38,6 +39,8 @@ pub(crate) enum StoreError {
     Sled(#[from] sled::Error),
     #[error("store record {key} cannot be read: {why}")]
     Corrupt { key: String, why: String },
+    #[error("store: flush failed: {0}")]
+    Flush(String),
     #[error("store record {key} has version {found}; this build reads version {RECORD_VERSION}")]
     UnknownVersion { key: String, found: u32 },
 }
@@ -131,8 +134,12 @@ pub(crate) struct Store {
     explained: sled::Tree,
     /// Counters (the request id sequence).
     meta: sled::Tree,
-    /// Wakes the mail worker when the outbox gains entries.
+    /// Wakes the mail worker when the outbox gains durable entries.
     outbox_ready: Arc<Notify>,
+    /// The outbox gained entries since the last flush.
+    unflushed_mail: Arc<AtomicBool>,
+    /// The audit spool gained entries since the last flush.
+    unflushed_audit: Arc<AtomicBool>,
     /// Wakes the audit shipper when the spool gains entries.
     audit_ready: Arc<Notify>,
 }
@@ -195,6 +202,8 @@ impl Store {
             meta: db.open_tree("meta")?,
             db,
             outbox_ready: Arc::new(Notify::new()),
+            unflushed_mail: Arc::new(AtomicBool::new(false)),
+            unflushed_audit: Arc::new(AtomicBool::new(false)),
             audit_ready: Arc::new(Notify::new()),
         })
     }
@@ -299,19 +308,43 @@ impl Store {
             },
             TransactionError::Storage(e) => StoreError::Sled(e),
         })?;
+        // Workers are woken only once this is on disk (see `flush`): a mail
+        // or audit line must never go out for a change a crash could undo.
         if wrote_mail {
-            self.outbox_ready.notify_one();
+            self.unflushed_mail.store(true, Ordering::Release);
         }
         if wrote_audit {
-            self.audit_ready.notify_one();
+            self.unflushed_audit.store(true, Ordering::Release);
         }
         Ok(result)
     }
 
     /// Forces everything written so far to disk. Call before acknowledging
     /// anything to the outside world (an API answer, an IMAP move).
+    /// Wakes the mail and audit workers for what the flush made durable.
     pub(crate) async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        // sled 0.34's flush_async deadlocks when called concurrently (upstream
+        // issue #1308, fixed after the last release); the blocking flush on a
+        // blocking thread does not.
+        let mail = self.unflushed_mail.swap(false, Ordering::AcqRel);
+        let audit = self.unflushed_audit.swap(false, Ordering::AcqRel);
+        let db = self.db.clone();
+        let flushed = tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Flush(e.to_string()))
+            .and_then(|r| r.map_err(StoreError::from));
+        if let Err(e) = flushed {
+            // Still unflushed: the next successful flush wakes the workers.
+            self.unflushed_mail.fetch_or(mail, Ordering::AcqRel);
+            self.unflushed_audit.fetch_or(audit, Ordering::AcqRel);
+            return Err(e);
+        }
+        if mail {
+            self.outbox_ready.notify_one();
+        }
+        if audit {
+            self.audit_ready.notify_one();
+        }
         Ok(())
     }
 

@@ -41,6 +41,11 @@ pub(crate) struct AuditEvent {
     /// Human-readable sentence for people reading the raw log.
     #[serde(default)]
     pub(crate) message: String,
+    /// The event's sequence number in this daemon's spool, set when it is
+    /// shipped: a line sent again after a crash carries the same id, so a
+    /// SIEM can drop the repeat (together with the host name).
+    #[serde(skip)]
+    pub(crate) id: Option<u64>,
 }
 
 impl AuditEvent {
@@ -63,6 +68,7 @@ impl AuditEvent {
             outcome: outcome.into(),
             reason: None,
             message: message.into(),
+            id: None,
         }
     }
 

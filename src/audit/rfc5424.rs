@@ -187,7 +187,9 @@ pub(crate) fn format(
     out.push_str(" [");
     out.push_str(SD_ID);
     let level = event.level.map(|l| l.to_string());
-    let params: [(&str, Option<&str>, usize); 8] = [
+    let id = event.id.map(|i| i.to_string());
+    let params: [(&str, Option<&str>, usize); 9] = [
+        ("eventid", id.as_deref(), SD_VALUE_MAX),
         ("request", event.request.as_deref(), SD_VALUE_MAX),
         ("actor", event.actor.as_deref(), SD_VALUE_MAX),
         ("action", event.action.as_deref(), SD_VALUE_MAX),

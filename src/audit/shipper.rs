@@ -75,7 +75,8 @@ async fn ship(store: &Store, sender: &mut SyslogSender, origin: &Origin) -> Resu
     let batch = store.audit_spool(BATCH).map_err(|e| e.to_string())?;
     let pid = std::process::id();
     let mut sent = 0;
-    for (seq, event) in batch {
+    for (seq, mut event) in batch {
+        event.id = Some(seq);
         let line = rfc5424::format(&event, &origin.host, &origin.app, pid, origin.facility);
         sender
             .send(&line)
@@ -83,6 +84,10 @@ async fn ship(store: &Store, sender: &mut SyslogSender, origin: &Origin) -> Resu
             .map_err(|e| format!("{}: {e}", sender.target()))?;
         store.audit_shipped(seq).map_err(|e| e.to_string())?;
         sent += 1;
+    }
+    if sent > 0 {
+        // Durable removal keeps a restart from sending these lines again.
+        store.flush().await.map_err(|e| e.to_string())?;
     }
     Ok(sent)
 }

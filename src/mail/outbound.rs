@@ -441,7 +441,13 @@ pub(crate) async fn run_outbox_with<D: Deliver>(
         if stop_requested(&mut shutdown) {
             return;
         }
-        let stop = match worker.pass(&mut shutdown).await {
+        let next = worker.pass(&mut shutdown).await;
+        // One flush per pass makes the removals and `mailed` records durable
+        // (and wakes the audit shipper for them).
+        if let Err(e) = worker.store.flush().await {
+            tracing::error!(error = %e, "cannot flush the outbox bookkeeping");
+        }
+        let stop = match next {
             Next::Again => false,
             Next::Idle(d) => wait(&mut shutdown, &ready, d, true).await,
             Next::Pause(d) => wait(&mut shutdown, &ready, d, false).await,
@@ -1458,7 +1464,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn new_mail_wakes_the_idle_worker_and_shutdown_stops_it() {
+    async fn flushed_mail_wakes_the_idle_worker_and_shutdown_stops_it() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let d = Scripted::default();
@@ -1466,6 +1472,8 @@ mod tests {
         let worker = tokio::spawn(run_outbox_with(store.clone(), d.clone(), pacing(), rx));
         tokio::time::sleep(Duration::from_millis(50)).await;
         queue(&store, vec![mail(1)]);
+        // Committed mail wakes the worker only once it is durable.
+        store.flush().await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
         while !store.outbox(1).unwrap().is_empty() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;

@@ -224,3 +224,22 @@ fn explanations_are_counted_per_sender_and_day() {
         0
     );
 }
+
+#[tokio::test]
+async fn workers_are_woken_only_after_the_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let ready = store.outbox_ready();
+    store
+        .commit(None, |_| Change {
+            mails: vec![mail(1)],
+            ..Change::nothing(())
+        })
+        .unwrap();
+    let early = tokio::time::timeout(std::time::Duration::from_millis(50), ready.notified()).await;
+    assert!(early.is_err(), "woken before the change was durable");
+    store.flush().await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(1), ready.notified())
+        .await
+        .expect("woken after the flush");
+}

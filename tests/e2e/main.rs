@@ -16,5 +16,7 @@
 )]
 
 mod flow;
+mod replies;
+mod resilience;
 mod stack;
 mod support;

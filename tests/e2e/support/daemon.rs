@@ -187,6 +187,29 @@ impl TestDaemon {
         }
     }
 
+    /// Waits for the daemon to exit on its own (a crash the test provoked)
+    /// and returns how it ended; fails the test when it still runs after
+    /// `timeout`. Afterwards [`TestDaemon::restart`] starts it again.
+    pub(crate) async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let Some(child) = self.child.as_mut() else {
+                panic!("wait_exit: the daemon is not running");
+            };
+            if let Some(status) = child
+                .try_wait()
+                .unwrap_or_else(|e| panic!("waiting for approvald: {e}"))
+            {
+                self.child = None;
+                return status;
+            }
+            if Instant::now() >= deadline {
+                panic!("approvald still runs after {timeout:?}; it was expected to exit");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// SIGKILL (a crash, a power cut): no chance to flush or clean up.
     pub(crate) async fn kill(&mut self) {
         let Some(mut child) = self.child.take() else {

@@ -71,6 +71,10 @@ pub(crate) struct DaemonConfig {
     pub(crate) reasons: Vec<String>,
     /// `[[groups]]`.
     pub(crate) groups: Vec<Group>,
+    /// `[imap] mailbox`: the folder the daemon reads replies from. Mail
+    /// is delivered into INBOX; a test that watches another folder files
+    /// messages into it itself, as a server-side filter would.
+    pub(crate) mailbox: String,
     /// `[imap] poll_interval`: short so tests do not wait.
     pub(crate) poll_interval: String,
     /// `[imap] tls` (and so the port).
@@ -107,6 +111,7 @@ impl DaemonConfig {
                 .map(str::to_owned)
                 .to_vec(),
             groups,
+            mailbox: "INBOX".to_owned(),
             poll_interval: "1s".to_owned(),
             imap_tls: TlsMode::None,
             smtp_tls: TlsMode::None,
@@ -159,7 +164,7 @@ impl DaemonConfig {
         }
         let _ = writeln!(t, "username = {}", s(&self.address));
         let _ = writeln!(t, "password_file = {}", path(&imap_password));
-        let _ = writeln!(t, "mailbox = \"INBOX\"");
+        let _ = writeln!(t, "mailbox = {}", s(&self.mailbox));
         let _ = writeln!(t, "processed_mailbox = \"Processed\"");
         let _ = writeln!(t, "rejected_mailbox = \"Rejected\"");
         let _ = writeln!(t, "poll_interval = {}", s(&self.poll_interval));

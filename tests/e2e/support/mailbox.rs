@@ -219,6 +219,31 @@ impl Mailbox {
         exists as usize
     }
 
+    /// Waits until `mailbox` holds at least `n` messages, counting without
+    /// fetching (cheap for large backlogs), and returns the count; fails
+    /// the test after `timeout`.
+    pub(crate) async fn wait_until_holds(
+        &self,
+        mailbox: &str,
+        n: usize,
+        timeout: Duration,
+    ) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let held = self.count(mailbox).await;
+            if held >= n {
+                return held;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "{}'s {mailbox} holds {held} message(s) after {timeout:?}, wanted {n}",
+                    self.user
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     /// Waits until a message in `mailbox` matches `wanted` and returns the
     /// first that does; fails the test after `timeout`, listing what was
     /// there.

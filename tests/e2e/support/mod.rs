@@ -6,8 +6,10 @@
 // Each test module uses only some of the helpers.
 #![allow(dead_code)]
 
+pub(crate) mod clients;
 pub(crate) mod daemon;
 pub(crate) mod daemon_config;
+pub(crate) mod imap_ops;
 pub(crate) mod mailbox;
 pub(crate) mod smtp;
 pub(crate) mod stack;

@@ -104,6 +104,33 @@ impl Smtp {
         }
     }
 
+    /// Sends many hand-made messages `(envelope_from, envelope_to, raw)`,
+    /// `parallel` at a time over pooled connections, as a busy mail server
+    /// passes them on; fails the test on the first refusal.
+    pub(crate) async fn send_raw_many(
+        &self,
+        messages: &[(String, String, Vec<u8>)],
+        parallel: usize,
+    ) {
+        use futures::StreamExt;
+        let transport = self.transport();
+        let sends = messages.iter().map(|(from, to, raw)| {
+            let transport = transport.clone();
+            async move {
+                let envelope = envelope(from, &[to.as_str()]);
+                match tokio::time::timeout(SEND_TIMEOUT, transport.send_raw(&envelope, raw)).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => panic!("SMTP send of raw message to {to} refused: {e}"),
+                    Err(_) => panic!("SMTP send did not finish within {SEND_TIMEOUT:?}"),
+                }
+            }
+        });
+        futures::stream::iter(sends)
+            .buffer_unordered(parallel.max(1))
+            .collect::<Vec<()>>()
+            .await;
+    }
+
     /// Sends a short plain-text mail.
     pub(crate) async fn send_text(&self, from: &str, to: &str, subject: &str, body: &str) {
         let message = Message::builder()

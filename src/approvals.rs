@@ -2,7 +2,7 @@
 //! their mail and audit records out. Transports (the HTTP API, the IMAP
 //! worker) call this; it calls the pure domain and the store.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, Utc};
 
@@ -39,7 +39,7 @@ impl From<StoreError> for SubmitError {
     }
 }
 
-/// Settings for reading replies that can change on reload.
+/// Settings for reading replies.
 pub(crate) struct InboundSettings {
     pub(crate) inbox: InboxAddress,
     pub(crate) sender_policy: SenderPolicy,
@@ -51,9 +51,8 @@ pub(crate) struct InboundSettings {
 /// The approvals service.
 pub(crate) struct Approvals {
     store: Store,
-    /// Behind a lock so that a configuration reload can replace it; requests
-    /// in flight keep their snapshotted levels regardless.
-    policy: RwLock<Arc<Policy>>,
+    /// Admission rules; requests in flight keep the levels they snapshotted.
+    policy: Policy,
     keyring: Keyring,
     composer: Composer,
     inbound: InboundSettings,
@@ -89,7 +88,7 @@ impl Approvals {
     ) -> Self {
         Approvals {
             store,
-            policy: RwLock::new(Arc::new(policy)),
+            policy,
             keyring,
             composer,
             inbound,
@@ -106,13 +105,6 @@ impl Approvals {
         self.inbound.max_message_size
     }
 
-    fn policy(&self) -> Arc<Policy> {
-        match self.policy.read() {
-            Ok(p) => p.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
     /// Admits a request, mails level 1 and the requester, and makes all of
     /// it durable before returning.
     pub(crate) async fn submit(&self, s: Submission) -> Result<Request, SubmitError> {
@@ -120,7 +112,7 @@ impl Approvals {
         let requester = s.requester.clone();
         let (action, resource) = (s.action.clone(), s.resource.clone());
         let id = self.store.new_request_id()?;
-        let request = match self.policy().admit(s, id, now) {
+        let request = match self.policy.admit(s, id, now) {
             Ok(r) => r,
             Err(errors) => {
                 let why = errors
@@ -726,3 +718,5 @@ fn with_request(ev: AuditEvent, r: &Request) -> AuditEvent {
         .with_action(r.action.as_str())
         .with_resource(r.resource.as_str())
 }
+#[cfg(test)]
+mod tests;

@@ -59,6 +59,11 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(120);
 /// Longest SMTP error text kept in an audit record; servers can be verbose.
 const MAX_REASON_CHARS: usize = 300;
 
+/// Mails in flight at once (and pooled SMTP connections). lettre 0.11 leaves
+/// Nagle's algorithm on, so one mail costs about one delayed-ACK period
+/// (~40 ms) of waiting; a few in parallel keep a backlog moving.
+const SEND_CONCURRENCY: usize = 4;
+
 /// `Auto-Submitted` (RFC 3834): tells vacation responders and other robots
 /// not to answer, which prevents mail loops with approvald's own replies.
 #[derive(Clone)]
@@ -162,7 +167,7 @@ impl Mailer {
             .port(ep.port)
             .tls(tls)
             .timeout(Some(CONNECT_TIMEOUT))
-            .pool_config(PoolConfig::new().max_size(2));
+            .pool_config(PoolConfig::new().max_size(u32::try_from(SEND_CONCURRENCY).unwrap_or(4)));
         if let Some((user, password)) = &cfg.credentials {
             builder =
                 builder.credentials(Credentials::new(user.clone(), password.expose().clone()));
@@ -509,64 +514,93 @@ impl<D: Deliver> Worker<D> {
         // Fresh mails first, so that a mail that keeps failing cannot hold
         // up the others; the sort is stable, keeping outbox order otherwise.
         due.sort_by_key(|(_, _, failures)| *failures);
+        let mut to_send = Vec::with_capacity(due.len());
         for (seq, mail, _) in due {
-            if stop_requested(shutdown) {
-                return Next::Stop;
-            }
             if self.delivered.contains(&seq) {
                 if !self.remove(seq, &mail) {
                     return self.pause();
                 }
                 self.delivered.remove(&seq);
-                continue;
+            } else {
+                to_send.push((seq, mail));
             }
-            let result = tokio::select! {
-                r = self.deliver.deliver(&mail) => r,
+        }
+        // A few mails in flight at once: each SMTP transaction spends most
+        // of its time waiting for the server, so this multiplies throughput
+        // after a backlog without hammering the relay.
+        for chunk in to_send.chunks(SEND_CONCURRENCY) {
+            if stop_requested(shutdown) {
+                return Next::Stop;
+            }
+            let sends =
+                futures::future::join_all(chunk.iter().map(|(_, m)| self.deliver.deliver(m)));
+            let results = tokio::select! {
+                r = sends => r,
                 _ = shutdown.recv() => return Next::Stop,
             };
-            match result {
-                Ok(()) => {
-                    self.outages = 0;
-                    self.retries.remove(&seq);
-                    tracing::info!(
-                        message_id = %mail.message_id,
-                        to = %mail.to,
-                        purpose = purpose_name(mail.purpose),
-                        "mail sent"
-                    );
-                    self.audit(mail_event(EventKind::Mailed, &mail, "sent", None));
-                    if !self.remove(seq, &mail) {
-                        self.delivered.insert(seq);
-                        return self.pause();
-                    }
-                }
-                Err(SendError::Permanent(why)) => {
-                    self.retries.remove(&seq);
-                    tracing::error!(
-                        message_id = %mail.message_id,
-                        to = %mail.to,
-                        error = %why,
-                        "mail refused for good; dropped from the outbox"
-                    );
-                    self.audit(mail_event(
-                        EventKind::MailFailed,
-                        &mail,
-                        "failed",
-                        Some(&why),
-                    ));
-                    if !self.remove(seq, &mail) {
-                        return self.pause();
-                    }
-                }
-                Err(SendError::Transient { why, outage }) => {
-                    self.deferred(seq, &mail, &why);
-                    if outage {
-                        return self.pause();
-                    }
-                }
+            // Settle every send of the chunk before acting on an outage:
+            // mails the server accepted must leave the outbox either way.
+            let mut stop = None;
+            for ((seq, mail), result) in chunk.iter().zip(results) {
+                let next = self.settle(*seq, mail, result);
+                stop = stop.or(next);
+            }
+            if let Some(next) = stop {
+                return next;
             }
         }
         Next::Again
+    }
+
+    /// Records the outcome of one send; `Some` when the pass must end.
+    fn settle(
+        &mut self,
+        seq: u64,
+        mail: &OutboundMail,
+        result: Result<(), SendError>,
+    ) -> Option<Next> {
+        match result {
+            Ok(()) => {
+                self.outages = 0;
+                self.retries.remove(&seq);
+                tracing::info!(
+                    message_id = %mail.message_id,
+                    to = %mail.to,
+                    purpose = purpose_name(mail.purpose),
+                    "mail sent"
+                );
+                self.audit(mail_event(EventKind::Mailed, mail, "sent", None));
+                if !self.remove(seq, mail) {
+                    self.delivered.insert(seq);
+                    return Some(self.pause());
+                }
+            }
+            Err(SendError::Permanent(why)) => {
+                self.retries.remove(&seq);
+                tracing::error!(
+                    message_id = %mail.message_id,
+                    to = %mail.to,
+                    error = %why,
+                    "mail refused for good; dropped from the outbox"
+                );
+                self.audit(mail_event(
+                    EventKind::MailFailed,
+                    mail,
+                    "failed",
+                    Some(&why),
+                ));
+                if !self.remove(seq, mail) {
+                    return Some(self.pause());
+                }
+            }
+            Err(SendError::Transient { why, outage }) => {
+                self.deferred(seq, mail, &why);
+                if outage {
+                    return Some(self.pause());
+                }
+            }
+        }
+        None
     }
 
     /// Schedules the retry of a transient failure.
@@ -1412,6 +1446,21 @@ mod tests {
             ],
             "one deferred record after audit_after failures, not one per retry"
         );
+    }
+
+    #[tokio::test]
+    async fn mails_accepted_beside_an_outage_are_not_sent_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        queue(&store, vec![mail(1), mail(2), mail(3)]);
+        let d = Scripted::default();
+        d.script("approver1@example.test", vec![transient(true)]);
+        run_until_empty(&store, d.clone()).await;
+        let attempts = d.attempts();
+        for to in ["approver2@example.test", "approver3@example.test"] {
+            let n = attempts.iter().filter(|a| *a == to).count();
+            assert_eq!(n, 1, "{to} sent {n} times: {attempts:?}");
+        }
     }
 
     #[tokio::test]

@@ -71,6 +71,9 @@ pub(crate) struct Handled {
 /// A reply that is usable up to the point of applying it.
 struct VerifiedReply {
     request: Request,
+    /// The From address, recorded when it is not the approver's own (the
+    /// `token` sender policy lets anyone holding the token answer).
+    sender: Option<String>,
     claims: TokenClaims,
     approver: Address,
     decision: ReplyDecision,
@@ -111,8 +114,9 @@ impl Approvals {
         let now = self.clock.now();
         let requester = s.requester.clone();
         let (action, resource) = (s.action.clone(), s.resource.clone());
-        let id = self.store.new_request_id()?;
-        let request = match self.policy.admit(s, id, now) {
+        // Admitted under a placeholder id: a refused submission must not use
+        // up an id, so the ids people quote stay dense.
+        let mut request = match self.policy.admit(s, RequestId::new(0), now) {
             Ok(r) => r,
             Err(errors) => {
                 let why = errors
@@ -131,6 +135,8 @@ impl Approvals {
                 return Err(SubmitError::Invalid(errors));
             }
         };
+        request.id = self.store.new_request_id()?;
+        let id = request.id;
         let mut mails = Vec::new();
         match self.composer.received(&request) {
             Ok(m) => mails.push(m),
@@ -379,8 +385,13 @@ impl Approvals {
             }
             _ => None,
         };
+        let sender = mail
+            .from
+            .clone()
+            .filter(|from| !from.eq_ignore_ascii_case(approver.as_str()));
         Ok(VerifiedReply {
             request,
+            sender,
             claims,
             approver,
             decision,
@@ -561,18 +572,7 @@ impl Approvals {
         )
         .with_actor(v.approver.as_str())
         .with_level(level)
-        .with_reason(format!(
-            "{}{}",
-            match v.decision.verb {
-                reply::Verb::Approve => "APPROVE",
-                reply::Verb::Disapprove => "DISAPPROVE",
-            },
-            if v.decision.comment.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", v.decision.comment)
-            }
-        ))];
+        .with_reason(decision_reason(v))];
         let mut mails = Vec::new();
         match transition {
             Transition::Recorded { missing } => {
@@ -693,6 +693,20 @@ impl Refused {
             tell: None,
         }
     }
+}
+
+/// The audit reason of an accepted decision: the verb, the comment, and the
+/// real sender when it is not the approver.
+fn decision_reason(v: &VerifiedReply) -> String {
+    let mut reason = v.decision.verb.as_str().to_string();
+    if !v.decision.comment.is_empty() {
+        reason.push_str(": ");
+        reason.push_str(&v.decision.comment);
+    }
+    if let Some(sender) = &v.sender {
+        reason.push_str(&format!(" (sent by {sender})"));
+    }
+    reason
 }
 
 fn duplicate(seen: Seen) -> Handled {

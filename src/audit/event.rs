@@ -46,6 +46,10 @@ pub(crate) struct AuditEvent {
     /// SIEM can drop the repeat (together with the host name).
     #[serde(skip)]
     pub(crate) id: Option<u64>,
+    /// The process that recorded the event: a line shipped after a restart
+    /// still names the process it happened in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) pid: Option<u32>,
 }
 
 impl AuditEvent {
@@ -69,6 +73,7 @@ impl AuditEvent {
             reason: None,
             message: message.into(),
             id: None,
+            pid: Some(std::process::id()),
         }
     }
 
@@ -309,10 +314,9 @@ mod tests {
     fn old_spool_entry_without_optional_fields_still_decodes() {
         let json = r#"{"at":"2026-11-21T10:00:00Z","kind":"approved","outcome":"approved"}"#;
         let e: AuditEvent = serde_json::from_str(json).unwrap();
-        assert_eq!(
-            e,
-            AuditEvent::new(t0(), EventKind::Approved, "approved", "")
-        );
+        let mut want = AuditEvent::new(t0(), EventKind::Approved, "approved", "");
+        want.pid = None;
+        assert_eq!(e, want);
     }
 
     #[test]

@@ -77,7 +77,8 @@ async fn ship(store: &Store, sender: &mut SyslogSender, origin: &Origin) -> Resu
     let mut sent = 0;
     for (seq, mut event) in batch {
         event.id = Some(seq);
-        let line = rfc5424::format(&event, &origin.host, &origin.app, pid, origin.facility);
+        let procid = event.pid.unwrap_or(pid);
+        let line = rfc5424::format(&event, &origin.host, &origin.app, procid, origin.facility);
         sender
             .send(&line)
             .await

@@ -15,6 +15,7 @@
     clippy::indexing_slicing
 )]
 
+mod audit;
 mod flow;
 mod replies;
 mod resilience;

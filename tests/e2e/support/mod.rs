@@ -11,6 +11,7 @@ pub(crate) mod daemon;
 pub(crate) mod daemon_config;
 pub(crate) mod imap_ops;
 pub(crate) mod mailbox;
+pub(crate) mod rsyslog;
 pub(crate) mod smtp;
 pub(crate) mod stack;
 pub(crate) mod syslog;

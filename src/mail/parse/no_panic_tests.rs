@@ -226,3 +226,20 @@ fn converter_is_linear_on_pathological_markup() {
         start.elapsed()
     );
 }
+
+/// Found by fuzzing: mail-parser 0.11.9 hits a `debug_assert!` ("Invalid part
+/// ID, could not find multipart") on a boundary glued to a nested
+/// message/rfc822 header. The panic must cost the message, not the daemon.
+#[test]
+fn boundary_glued_to_nested_rfc822_is_refused_not_a_crash() {
+    let raw = b"Content-Type:multipart/\n\tboundary=b\n\n--bContent-Type:message/rfc822\n\nContent-Type:message/rfc822\n\n\n--b--";
+    let parsed = parse_inbound(raw, &inbox(), 1 << 20);
+    if cfg!(debug_assertions) {
+        assert!(
+            matches!(parsed, Err(ParseError::Malformed(_))),
+            "{parsed:?}"
+        );
+    }
+    let headers_only = parse_inbound(raw, &inbox(), 64);
+    assert!(headers_only.is_ok(), "{headers_only:?}");
+}

@@ -16,6 +16,7 @@
 )]
 
 mod audit;
+mod cli;
 mod flow;
 mod replies;
 mod resilience;

@@ -373,33 +373,27 @@ fn quote_role(tag: &StartTag<'_>) -> QuoteRole {
     QuoteRole::None
 }
 
+/// A style attribute without white space, lower case, bounded: the form the
+/// checks below compare against.
+fn compact_style(style: &str) -> String {
+    style
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .take(512)
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
 /// Classic Outlook for Windows (Word HTML) has no id on its reply header:
 /// the block is recognised by its style,
 /// `border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm`.
 fn is_word_header_block(style: &str) -> bool {
-    if style.is_empty() {
-        return false;
-    }
-    let compact: String = style
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .take(512)
-        .collect::<String>()
-        .to_ascii_lowercase();
+    let compact = compact_style(style);
     compact.contains("border-top:solid") && compact.contains("padding:3.0pt")
 }
 
 fn is_display_none(style: &str) -> bool {
-    if style.is_empty() {
-        return false;
-    }
-    let compact: String = style
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .take(512)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    compact.contains("display:none")
+    compact_style(style).contains("display:none")
 }
 
 /// One open element and the state its content inherits.

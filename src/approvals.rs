@@ -30,6 +30,7 @@ const EXPLANATIONS_PER_DAY: u32 = 3;
 pub(crate) enum SubmitError {
     /// The submission breaks the policy; every problem is listed.
     Invalid(Vec<FieldError>),
+    /// Nothing is wrong with the submission, but it could not be stored.
     Store(StoreError),
 }
 
@@ -41,8 +42,11 @@ impl From<StoreError> for SubmitError {
 
 /// Settings for reading replies.
 pub(crate) struct InboundSettings {
+    /// The approvals inbox, whose plus-addresses carry reply tokens.
     pub(crate) inbox: InboxAddress,
+    /// How strongly a reply's sender must be proven.
     pub(crate) sender_policy: SenderPolicy,
+    /// Larger messages are read only as far as their headers.
     pub(crate) max_message_size: usize,
     /// Time zone approvers mean when they write `APPROVE until 18:00`.
     pub(crate) offset: FixedOffset,
@@ -50,18 +54,25 @@ pub(crate) struct InboundSettings {
 
 /// The approvals service.
 pub(crate) struct Approvals {
+    /// Where every change, with its mail and audit records, is written.
     store: Store,
     /// Admission rules; requests in flight keep the levels they snapshotted.
     policy: Policy,
+    /// Signs the tokens approvers reply with, and verifies them.
     keyring: Keyring,
+    /// Renders every mail before it is queued, so the outbox holds exactly
+    /// what will be sent.
     composer: Composer,
+    /// How replies are read and whom they must come from.
     inbound: InboundSettings,
+    /// The only source of "now": decisions are replayable in tests.
     clock: Arc<dyn Clock>,
 }
 
 /// What handling one inbox message amounted to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Handled {
+    /// Where the message belongs in IMAP now.
     pub(crate) disposition: Disposition,
     /// True when the message had been handled before (a restart or a
     /// redelivery) and nothing was applied this time.
@@ -70,13 +81,19 @@ pub(crate) struct Handled {
 
 /// A reply that is usable up to the point of applying it.
 struct VerifiedReply {
+    /// The request as it was when the reply was checked; the transaction
+    /// re-applies the answer to the current state.
     request: Request,
     /// The From address, recorded when it is not the approver's own (the
     /// `token` sender policy lets anyone holding the token answer).
     sender: Option<String>,
+    /// What the verified token says: request, level and approver index.
     claims: TokenClaims,
+    /// The approver the token was issued to.
     approver: Address,
+    /// What the reply says.
     decision: ReplyDecision,
+    /// The narrower window the approver granted, resolved to instants.
     window: Option<Window>,
 }
 

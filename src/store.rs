@@ -49,7 +49,9 @@ pub(crate) enum StoreError {
 /// meaningful together with the mailbox's UIDVALIDITY.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) struct MessageKey {
+    /// The mailbox incarnation; a new value means every UID was reassigned.
     pub(crate) uidvalidity: u32,
+    /// The message within that incarnation.
     pub(crate) uid: u32,
 }
 
@@ -74,9 +76,13 @@ pub(crate) enum Disposition {
 /// its effects so that a restart never applies it twice.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Seen {
+    /// The IMAP identity it was handled under.
     pub(crate) key: MessageKey,
+    /// Its Message-ID, to recognise it under another IMAP identity.
     pub(crate) message_id: Option<String>,
+    /// Where it belongs, so a restart can finish the move.
     pub(crate) disposition: Disposition,
+    /// When it was handled.
     pub(crate) at: DateTime<Utc>,
 }
 
@@ -84,8 +90,11 @@ pub(crate) struct Seen {
 pub(crate) struct Change<R> {
     /// The request's new state, if it changed.
     pub(crate) request: Option<Request>,
+    /// Mails the change causes, queued in the outbox.
     pub(crate) mails: Vec<OutboundMail>,
+    /// Audit events it causes, queued in the spool.
     pub(crate) audit: Vec<AuditEvent>,
+    /// The inbox message whose handling this change is.
     pub(crate) seen: Option<Seen>,
     /// A sender who is sent an explanation by this change, counted against
     /// their daily allowance.
@@ -97,7 +106,9 @@ pub(crate) struct Change<R> {
 /// One explanation sent to `sender` on `day` (a UTC date, `YYYY-MM-DD`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Explained {
+    /// Who was answered (lower-case address).
     pub(crate) sender: String,
+    /// The UTC day the cap applies to.
     pub(crate) day: String,
 }
 
@@ -124,11 +135,17 @@ impl<R> Change<R> {
 /// The sled database and its trees.
 #[derive(Clone)]
 pub(crate) struct Store {
+    /// The database, for flushes and id counters.
     db: sled::Db,
+    /// Requests by id (big-endian u64, so iteration is oldest first).
     requests: sled::Tree,
+    /// Composed mails waiting for the SMTP worker, in commit order.
     outbox: sled::Tree,
+    /// Audit events waiting for the syslog shipper, in commit order.
     audit: sled::Tree,
+    /// Handled messages by UIDVALIDITY+UID.
     seen_uid: sled::Tree,
+    /// Handled messages by Message-ID, for redeliveries and rescans.
     seen_message_id: sled::Tree,
     /// Explanations sent per sender and day, for the rate limit.
     explained: sled::Tree,

@@ -30,8 +30,11 @@ pub(crate) enum TlsMode {
 /// Where a mail server is and how to reach it safely.
 #[derive(Clone, Debug)]
 pub(crate) struct Endpoint {
+    /// Host name; also the name the server's certificate must carry.
     pub(crate) host: String,
+    /// TCP port.
     pub(crate) port: u16,
+    /// How the connection is protected.
     pub(crate) tls: TlsMode,
     /// Extra trusted CA certificates (PEM) for a private CA.
     pub(crate) ca_file: Option<PathBuf>,
@@ -40,11 +43,17 @@ pub(crate) struct Endpoint {
 /// The approvals inbox.
 #[derive(Debug)]
 pub(crate) struct ImapConfig {
+    /// Where the inbox is.
     pub(crate) endpoint: Endpoint,
+    /// Login of the approvals inbox.
     pub(crate) username: String,
+    /// Its password, never printed.
     pub(crate) password: Secret<String>,
+    /// Mailbox replies arrive in.
     pub(crate) mailbox: String,
+    /// Where used replies are moved.
     pub(crate) processed_mailbox: String,
+    /// Where unusable messages are moved, their reason in the audit log.
     pub(crate) rejected_mailbox: String,
     /// Interval between checks when the server cannot notify us.
     pub(crate) poll_interval: Duration,
@@ -55,6 +64,7 @@ pub(crate) struct ImapConfig {
 /// The submission server outgoing mail goes through.
 #[derive(Debug)]
 pub(crate) struct SmtpConfig {
+    /// Where the submission server is.
     pub(crate) endpoint: Endpoint,
     /// Login, when the server requires SMTP AUTH.
     pub(crate) credentials: Option<(String, Secret<String>)>,
@@ -75,6 +85,7 @@ pub(crate) enum SenderPolicy {
 /// Settings for reading replies.
 #[derive(Debug)]
 pub(crate) struct InboundConfig {
+    /// How strongly a reply's sender must be proven.
     pub(crate) sender_policy: SenderPolicy,
     /// Messages larger than this are not parsed beyond their headers.
     pub(crate) max_message_size: usize,
@@ -83,19 +94,27 @@ pub(crate) struct InboundConfig {
 /// The validated configuration.
 #[derive(Debug)]
 pub(crate) struct Config {
+    /// Directory of the sled database.
     pub(crate) store_path: PathBuf,
     /// Address approvers reply to; tokens ride on its plus-address.
     pub(crate) mail_address: Address,
+    /// Display name on every mail sent.
     pub(crate) from_name: String,
     /// Directory whose templates override the built-in ones.
     pub(crate) templates: Option<PathBuf>,
+    /// The approvals inbox.
     pub(crate) imap: ImapConfig,
+    /// The outgoing mail server.
     pub(crate) smtp: SmtpConfig,
     /// Current token key first, then keys still accepted for verification.
     pub(crate) token_keys: (SecretBytes, Vec<SecretBytes>),
+    /// The API's Unix socket; its file mode is the access control.
     pub(crate) api_socket: PathBuf,
+    /// Where audit lines go.
     pub(crate) syslog: SyslogTarget,
+    /// How replies are read.
     pub(crate) inbound: InboundConfig,
+    /// Reasons and groups: who may ask for what, and who approves.
     pub(crate) policy: Policy,
 }
 

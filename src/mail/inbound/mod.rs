@@ -101,8 +101,16 @@ async fn drain(
             return Ok(());
         }
         uids.sort_unstable();
+        let mut moved = 0usize;
         for chunk in uids.chunks(BATCH) {
             let messages = session.fetch(chunk, approvals.max_message_size()).await?;
+            if messages.len() < chunk.len() {
+                tracing::warn!(
+                    listed = chunk.len(),
+                    fetched = messages.len(),
+                    "the server listed messages it would not return; they stay in the inbox"
+                );
+            }
             let mut processed = Vec::new();
             let mut rejected = Vec::new();
             for (uid, raw) in &messages {
@@ -127,6 +135,12 @@ async fn drain(
                 .move_uids(&processed, &cfg.processed_mailbox)
                 .await?;
             session.move_uids(&rejected, &cfg.rejected_mailbox).await?;
+            moved += processed.len() + rejected.len();
+        }
+        // Messages the server lists but never returns would otherwise be
+        // searched for again at once, forever: wait for news instead.
+        if moved == 0 {
+            return Ok(());
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::domain::verb::Verb;
 use crate::domain::window::Window;
 use crate::mail::compose::Composer;
 use crate::mail::message::OutboundMail;
-use crate::mail::parse::{parse_inbound, InboundMail, InboxAddress};
+use crate::mail::parse::{parse_inbound_of_size, InboundMail, InboxAddress};
 use crate::store::{Change, Disposition, Explained, MessageKey, Seen, Store, StoreError};
 
 /// At most this many explanatory answers per sender and day: enough for a
@@ -258,15 +258,34 @@ impl Approvals {
             .collect()
     }
 
-    /// Handles one message from the inbox and records its effects (not yet
-    /// flushed: the caller flushes a batch at once before moving messages).
+    /// Handles one whole message (see [`Approvals::handle_fetched`]).
+    #[cfg(test)]
     pub(crate) fn handle_message(
         &self,
         key: MessageKey,
         raw: &[u8],
     ) -> Result<Handled, StoreError> {
+        self.handle_fetched(key, raw, raw.len())
+    }
+
+    /// Handles one message from the inbox and records its effects (not yet
+    /// flushed: the caller flushes a batch at once before moving messages).
+    /// The message is `full_size` bytes long; `raw` may be only its header
+    /// section when it is larger than the daemon reads.
+    pub(crate) fn handle_fetched(
+        &self,
+        key: MessageKey,
+        raw: &[u8],
+        full_size: usize,
+    ) -> Result<Handled, StoreError> {
         let now = self.clock.now();
-        let mail = match parse_inbound(raw, &self.inbound.inbox, self.inbound.max_message_size) {
+        let parsed = parse_inbound_of_size(
+            raw,
+            full_size,
+            &self.inbound.inbox,
+            self.inbound.max_message_size,
+        );
+        let mail = match parsed {
             Ok(m) => m,
             Err(e) => {
                 if let Some(seen) = self.store.seen(key, None)? {
@@ -297,7 +316,13 @@ impl Approvals {
             // Never answered: answering machines is how mail loops start.
             return self.refuse(key, Some(&mail), ev, None, now);
         }
-        match self.verify(&mail, now) {
+        // A store error is not the sender's fault: it leaves the message in
+        // the inbox (the batch fails) to be handled once the store is back.
+        let verified = match self.find_token(&mail, now)? {
+            Ok(found) => self.verify(&mail, found, now),
+            Err(why) => Err(Refused::new(None, why)),
+        };
+        match verified {
             Ok(v) => self.apply(key, &mail, v, now),
             Err(refused) => {
                 let mut ev =
@@ -307,18 +332,49 @@ impl Approvals {
                 if let Some(r) = &refused.request {
                     ev = with_request(ev, r);
                 }
-                let tell = refused.tell.unwrap_or(refused.why);
-                self.refuse(key, Some(&mail), ev, Some(tell), now)
+                // Only someone who holds a valid token, or whom the policy
+                // knows, is answered: anyone else may be a forged From, and
+                // explaining to them would make approvald a spam relay.
+                let tell = match &refused.request {
+                    Some(_) => Some(refused.tell.unwrap_or(refused.why)),
+                    None if self.knows(&mail) => Some(refused.tell.unwrap_or(refused.why)),
+                    None => None,
+                };
+                self.refuse(key, Some(&mail), ev, tell, now)
             }
         }
     }
 
-    /// Checks everything that can be checked before touching state: token,
-    /// sender, and what the reply says.
-    fn verify(&self, mail: &InboundMail, now: DateTime<Utc>) -> Result<VerifiedReply, Refused> {
+    /// Whether the sender of `mail` is someone the policy knows (a requester
+    /// or an approver), authenticated as strongly as the sender policy asks.
+    fn knows(&self, mail: &InboundMail) -> bool {
+        let Some(from) = mail.from.as_deref() else {
+            return false;
+        };
+        if let SenderPolicy::TokenFromDmarc { authserv_id } = &self.inbound.sender_policy {
+            if !mail.sender_authenticated(authserv_id) {
+                return false;
+            }
+        }
+        self.policy.groups.iter().any(|g| {
+            g.members
+                .iter()
+                .chain(g.levels.iter().flat_map(|l| l.approvers.iter()))
+                .any(|a| a.as_str().eq_ignore_ascii_case(from))
+        })
+    }
+
+    /// Finds the token that authorises `mail`: the first candidate that
+    /// verifies, preferring one issued to the sender (a reply-all can carry
+    /// another approver's plus-address first). `Ok(Err(why))` when none does.
+    fn find_token(
+        &self,
+        mail: &InboundMail,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(Request, TokenClaims, Address), String>, StoreError> {
         let mut last_error =
             String::from("no approval token found (plus-address, subject or quoted footer)");
-        let mut found = None;
+        let mut found: Option<(Request, TokenClaims, Address)> = None;
         for candidate in &mail.token_candidates {
             let token = match Token::parse(candidate) {
                 Ok(t) => t,
@@ -329,13 +385,9 @@ impl Approvals {
             };
             let claims = token.claims();
             let id = RequestId::new(claims.request);
-            let request = match self.store.request(id) {
-                Ok(Some(r)) => r,
-                Ok(None) => {
-                    last_error = format!("token names unknown request {id}");
-                    continue;
-                }
-                Err(e) => return Err(Refused::new(None, format!("store error: {e}"))),
+            let Some(request) = self.store.request(id)? else {
+                last_error = format!("token names unknown request {id}");
+                continue;
             };
             let Some(approver) = request
                 .levels
@@ -348,15 +400,29 @@ impl Approvals {
             };
             match self.keyring.verify(&token, approver.as_str(), now) {
                 Ok(claims) => {
-                    found = Some((request, claims, approver));
-                    break;
+                    let senders = mail
+                        .from
+                        .as_deref()
+                        .is_some_and(|f| f.eq_ignore_ascii_case(approver.as_str()));
+                    if senders {
+                        return Ok(Ok((request, claims, approver)));
+                    }
+                    found = found.or(Some((request, claims, approver)));
                 }
                 Err(e) => last_error = format!("token {} refused: {e}", token.log_prefix()),
             }
         }
-        let Some((request, claims, approver)) = found else {
-            return Err(Refused::new(None, last_error));
-        };
+        Ok(found.ok_or(last_error))
+    }
+
+    /// Checks everything else that can be checked before touching state:
+    /// the sender, and what the reply says.
+    fn verify(
+        &self,
+        mail: &InboundMail,
+        (request, claims, approver): (Request, TokenClaims, Address),
+        now: DateTime<Utc>,
+    ) -> Result<VerifiedReply, Refused> {
         let refuse = |why: String| Err(Refused::new(Some(&request), why));
         match (&self.inbound.sender_policy, mail.from.as_deref()) {
             (SenderPolicy::Token, _) => {}

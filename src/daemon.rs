@@ -31,6 +31,10 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Runs the daemon until a stop signal.
 pub(crate) async fn run(config: Config) -> Result<(), String> {
+    // Installed first, so that a stop signal during start-up is a clean
+    // stop, not the default instant death.
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = Store::open(&config.store_path)
         .map_err(|e| format!("{}: {e}", config.store_path.display()))?;
@@ -107,7 +111,10 @@ pub(crate) async fn run(config: Config) -> Result<(), String> {
     .await;
     tracing::info!(socket = %config.api_socket.display(), "approvald running");
 
-    wait_for_stop().await?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
     tracing::info!("stopping");
     record(
         &store,
@@ -159,14 +166,4 @@ async fn run_expiry(approvals: Arc<Approvals>, mut stop: broadcast::Receiver<()>
             _ = stop.recv() => return,
         }
     }
-}
-
-async fn wait_for_stop() -> Result<(), String> {
-    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    Ok(())
 }

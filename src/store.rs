@@ -400,6 +400,20 @@ impl Store {
         spooled(&self.db, &self.outbox, limit)
     }
 
+    /// Mails waiting to be sent, oldest first, each one durable: read, then
+    /// flushed, so nothing goes out for a change a crash could still undo
+    /// (a batch of replies is flushed only once it is complete).
+    pub(crate) async fn durable_outbox(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(u64, OutboundMail)>, StoreError> {
+        let batch = self.outbox(limit)?;
+        if !batch.is_empty() {
+            self.flush().await?;
+        }
+        Ok(batch)
+    }
+
     /// Removes a sent mail from the outbox.
     pub(crate) fn outbox_sent(&self, seq: u64) -> Result<(), StoreError> {
         self.outbox.remove(seq.to_be_bytes())?;
@@ -409,6 +423,19 @@ impl Store {
     /// Audit events not yet shipped to syslog, oldest first.
     pub(crate) fn audit_spool(&self, limit: usize) -> Result<Vec<(u64, AuditEvent)>, StoreError> {
         spooled(&self.db, &self.audit, limit)
+    }
+
+    /// Audit events not yet shipped, oldest first, each one durable (see
+    /// [`Store::durable_outbox`]).
+    pub(crate) async fn durable_audit_spool(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(u64, AuditEvent)>, StoreError> {
+        let batch = self.audit_spool(limit)?;
+        if !batch.is_empty() {
+            self.flush().await?;
+        }
+        Ok(batch)
     }
 
     /// Removes shipped audit events from the spool.

@@ -1164,3 +1164,74 @@ async fn message_without_any_token_is_refused_and_explained() {
     assert_eq!(told[0].purpose, MailPurpose::Explanation);
     assert_eq!(told[0].request, None);
 }
+
+#[tokio::test]
+async fn stranger_without_a_token_is_not_answered_so_forged_from_cannot_relay_spam() {
+    let f = Fixture::standard();
+    let (r, _) = f.submit().await;
+    f.take_audit();
+    let raw = b"From: victim@elsewhere.test\r\nTo: approvals@example.test\r\n\
+        Subject: buy now\r\nMessage-ID: <spam1@elsewhere.test>\r\n\r\nok\r\n";
+    assert_eq!(f.svc.handle_message(f.next_key(), raw).unwrap(), rejected());
+    assert_eq!(f.request(r.id), r);
+    assert_eq!(kinds(&f.take_audit()), [EventKind::ReplyRefused]);
+    assert!(f.take_outbox().is_empty(), "nobody is mailed");
+}
+
+#[tokio::test]
+async fn reply_all_carrying_another_approvers_token_first_uses_the_senders_own() {
+    let f = Fixture::standard();
+    let (r, mails) = f.submit().await;
+    f.take_outbox();
+    // Bob replies to all: Alice's plus-address is the To (first candidate),
+    // Bob's own token rides in the quoted footer.
+    let to_alice = ask(&mails, ALICE);
+    let bobs = ask(&mails, BOB);
+    let mut raw =
+        String::from_utf8(reply(bobs, BOB, "APPROVE", "ra1@client.example.test")).unwrap();
+    let alice_addr = to_alice.reply_to.as_ref().unwrap().to_string();
+    let bob_addr = bobs.reply_to.as_ref().unwrap().to_string();
+    raw = raw.replacen(
+        &format!("To: {bob_addr}"),
+        &format!("To: {alice_addr}, {bob_addr}"),
+        1,
+    );
+    assert_eq!(
+        f.svc.handle_message(f.next_key(), raw.as_bytes()).unwrap(),
+        processed()
+    );
+    let after = f.request(r.id);
+    assert_eq!(after.decisions.len(), 1);
+    assert_eq!(after.decisions[0].approver, addr(BOB));
+}
+
+/// The IMAP worker downloads only the header section of an oversized
+/// message: it must still be refused as too large, not as "no text".
+#[tokio::test]
+async fn oversized_reply_fetched_as_headers_only_is_refused_as_too_large() {
+    let f = Fixture::standard();
+    let (r, mails) = f.submit().await;
+    f.take_audit();
+    let full = reply(
+        ask(&mails, ALICE),
+        ALICE,
+        "APPROVE",
+        "big1@client.example.test",
+    );
+    let text = String::from_utf8(full).unwrap();
+    let (headers, _) = text.split_once("\r\n\r\n").unwrap();
+    let header_section = format!("{headers}\r\n\r\n");
+    let size = f.svc.max_message_size() + 1;
+    let handled = f
+        .svc
+        .handle_fetched(f.next_key(), header_section.as_bytes(), size)
+        .unwrap();
+    assert_eq!(handled, rejected());
+    assert_eq!(f.request(r.id), r);
+    let audit = f.take_audit();
+    let reason = audit[0].reason.as_deref().unwrap();
+    assert!(
+        reason.contains("too large") || reason.contains("larger"),
+        "{reason}"
+    );
+}

@@ -72,7 +72,10 @@ pub(crate) async fn run_shipper(
 
 /// Sends one batch; returns how many events left the spool.
 async fn ship(store: &Store, sender: &mut SyslogSender, origin: &Origin) -> Result<usize, String> {
-    let batch = store.audit_spool(BATCH).map_err(|e| e.to_string())?;
+    let batch = store
+        .durable_audit_spool(BATCH)
+        .await
+        .map_err(|e| e.to_string())?;
     let pid = std::process::id();
     let mut sent = 0;
     for (seq, mut event) in batch {

@@ -487,7 +487,7 @@ impl<D: Deliver> Worker<D> {
         // Read past the entries known to be waiting for a retry, so that
         // they cannot hide newer mail from a fixed-size batch.
         let limit = self.pacing.batch.saturating_add(self.retries.len());
-        let batch = match self.store.outbox(limit) {
+        let batch = match self.store.durable_outbox(limit).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the outbox");

@@ -167,9 +167,21 @@ pub(crate) fn parse_inbound(
     inbox: &InboxAddress,
     max_message_size: usize,
 ) -> Result<InboundMail, ParseError> {
-    let oversized = raw.len() > max_message_size;
+    parse_inbound_of_size(raw, raw.len(), inbox, max_message_size)
+}
+
+/// [`parse_inbound`] for a message of `full_size` bytes of which `raw` may
+/// be only the header section: the IMAP worker does not download the body of
+/// a message it would not read.
+pub(crate) fn parse_inbound_of_size(
+    raw: &[u8],
+    full_size: usize,
+    inbox: &InboxAddress,
+    max_message_size: usize,
+) -> Result<InboundMail, ParseError> {
+    let oversized = full_size.max(raw.len()) > max_message_size;
     let too_large = || ParseError::TooLarge {
-        size: raw.len(),
+        size: full_size.max(raw.len()),
         limit: max_message_size,
     };
     if !starts_with_header_field(raw) {
@@ -199,7 +211,7 @@ pub(crate) fn parse_inbound(
 
     let text = if oversized {
         Err(BodyError::TooLarge {
-            size: raw.len(),
+            size: full_size.max(raw.len()),
             limit: max_message_size,
         })
     } else {

@@ -51,6 +51,16 @@ where
     }
 }
 
+/// One fetched message.
+pub(crate) struct Fetched {
+    pub(crate) uid: u32,
+    /// The whole message, or only its header section when it is larger
+    /// than the daemon reads.
+    pub(crate) raw: Vec<u8>,
+    /// The message's full size as the server reports it (RFC822.SIZE).
+    pub(crate) size: usize,
+}
+
 /// A logged-in session and what the server can do.
 pub(crate) struct ImapSession {
     session: Session<Box<dyn Io>>,
@@ -156,7 +166,7 @@ impl ImapSession {
         &mut self,
         uids: &[u32],
         max_size: usize,
-    ) -> Result<Vec<(u32, Vec<u8>)>, InboxError> {
+    ) -> Result<Vec<Fetched>, InboxError> {
         let set = uid_set(uids);
         let sizes = {
             let s = bounded(
@@ -177,6 +187,10 @@ impl ImapSession {
                 }
             }
         }
+        let size_of: std::collections::HashMap<u32, u32> = sizes
+            .iter()
+            .filter_map(|f| f.uid.map(|uid| (uid, f.size.unwrap_or(0))))
+            .collect();
         let mut out = Vec::with_capacity(sizes.len());
         for (part, query) in [
             (&small, "(UID BODY.PEEK[])"),
@@ -192,11 +206,16 @@ impl ImapSession {
             for f in fetched {
                 let bytes = f.body().or_else(|| f.header());
                 if let (Some(uid), Some(bytes)) = (f.uid, bytes) {
-                    out.push((uid, bytes.to_vec()));
+                    let size = size_of.get(&uid).copied().unwrap_or(0);
+                    out.push(Fetched {
+                        uid,
+                        raw: bytes.to_vec(),
+                        size: usize::try_from(size).unwrap_or(usize::MAX),
+                    });
                 }
             }
         }
-        out.sort_by_key(|(uid, _)| *uid);
+        out.sort_by_key(|f| f.uid);
         Ok(out)
     }
 

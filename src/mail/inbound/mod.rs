@@ -113,18 +113,16 @@ async fn drain(
             }
             let mut processed = Vec::new();
             let mut rejected = Vec::new();
-            for (uid, raw) in &messages {
-                let key = MessageKey {
-                    uidvalidity,
-                    uid: *uid,
-                };
-                let handled = approvals.handle_message(key, raw)?;
+            for m in &messages {
+                let uid = m.uid;
+                let key = MessageKey { uidvalidity, uid };
+                let handled = approvals.handle_fetched(key, &m.raw, m.size)?;
                 if handled.duplicate {
                     tracing::info!(uid, "message was already handled; moving it aside");
                 }
                 match handled.disposition {
-                    Disposition::Processed => processed.push(*uid),
-                    Disposition::Rejected => rejected.push(*uid),
+                    Disposition::Processed => processed.push(uid),
+                    Disposition::Rejected => rejected.push(uid),
                 }
             }
             // Group commit: one fsync for the whole batch, before any message

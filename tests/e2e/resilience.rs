@@ -289,3 +289,29 @@ async fn message_seen_again_under_new_uidvalidity_is_not_applied_twice() {
         .count();
     assert_eq!(outcomes, 1, "the requester was told more than once");
 }
+
+/// An operator (or a cleanup script) deletes the Processed mailbox while the
+/// daemon runs: the next handled reply must still leave the inbox, into a
+/// recreated Processed, instead of failing its move forever.
+#[tokio::test(flavor = "multi_thread")]
+async fn processed_mailbox_deleted_under_the_daemon_is_recreated() {
+    let p = People::new("delproc");
+    let s = start(vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
+    let first = s.submit(&p.dave).await;
+    let ask = s.approval_mail(&p.alice, &first).await;
+    s.reply(&ask, &p.alice, "APPROVE").await;
+    s.daemon.wait_for_status(&first, "approved", WAIT).await;
+    s.inbox().wait_for_count("Processed", 1, WAIT).await;
+
+    s.inbox().delete_mailbox("Processed").await;
+    let second = s.submit(&p.dave).await;
+    let ask = s.approval_mail(&p.alice, &second).await;
+    s.reply(&ask, &p.alice, "APPROVE").await;
+    s.daemon.wait_for_status(&second, "approved", WAIT).await;
+    s.inbox().wait_for_count("Processed", 1, WAIT).await;
+    let deadline = Instant::now() + WAIT;
+    while s.inbox().count("INBOX").await > 0 {
+        assert!(Instant::now() < deadline, "the reply never left the inbox");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -20,7 +20,7 @@ use crate::approvals::Approvals;
 use crate::config::ImapConfig;
 use crate::store::{Disposition, MessageKey};
 
-pub(crate) use connection::{connect, ImapSession, InboxError};
+pub(crate) use connection::{connect, Fetched, ImapSession, InboxError};
 
 /// Messages fetched and moved per round trip: large enough that a backlog of
 /// thousands drains in seconds, small enough to bound memory.
@@ -103,7 +103,7 @@ async fn drain(
         uids.sort_unstable();
         let mut moved = 0usize;
         for chunk in uids.chunks(BATCH) {
-            let messages = session.fetch(chunk, approvals.max_message_size()).await?;
+            let messages = fetch_batch(session, chunk, approvals.max_message_size()).await?;
             if messages.len() < chunk.len() {
                 tracing::warn!(
                     listed = chunk.len(),
@@ -129,17 +129,76 @@ async fn drain(
             // leaves the inbox.
             approvals.store().flush().await?;
             crash_point_after_commit();
-            session
-                .move_uids(&processed, &cfg.processed_mailbox)
-                .await?;
-            session.move_uids(&rejected, &cfg.rejected_mailbox).await?;
-            moved += processed.len() + rejected.len();
+            moved += move_batch(session, &processed, &cfg.processed_mailbox).await?;
+            moved += move_batch(session, &rejected, &cfg.rejected_mailbox).await?;
         }
         // Messages the server lists but never returns would otherwise be
         // searched for again at once, forever: wait for news instead.
         if moved == 0 {
             return Ok(());
         }
+    }
+}
+
+/// Whether the server refused a command (NO or BAD) rather than the
+/// connection failing: the session is still usable.
+fn refused(e: &InboxError) -> bool {
+    matches!(
+        e,
+        InboxError::Imap(async_imap::error::Error::No(_) | async_imap::error::Error::Bad(_))
+    )
+}
+
+/// Fetches a batch; if the server refuses the batch (one damaged message
+/// can fail a whole UID FETCH), fetches its messages one by one so that the
+/// others are still handled. Messages it refuses stay in the inbox, logged.
+async fn fetch_batch(
+    session: &mut ImapSession,
+    uids: &[u32],
+    max_size: usize,
+) -> Result<Vec<Fetched>, InboxError> {
+    match session.fetch(uids, max_size).await {
+        Err(e) if refused(&e) => {
+            tracing::warn!(error = %e, "batch fetch refused; fetching one by one");
+            let mut out = Vec::with_capacity(uids.len());
+            for uid in uids {
+                match session.fetch(std::slice::from_ref(uid), max_size).await {
+                    Ok(mut one) => out.append(&mut one),
+                    Err(e) if refused(&e) => {
+                        tracing::error!(uid, error = %e, "the server will not return this message; it stays in the inbox");
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(out)
+        }
+        other => other,
+    }
+}
+
+/// Moves handled messages; returns how many moved. A missing target is
+/// recreated; a move still refused (a full mailbox) is logged and leaves
+/// them in the inbox: their effects are stored, so a later pass only retries
+/// the move.
+async fn move_batch(
+    session: &mut ImapSession,
+    uids: &[u32],
+    mailbox: &str,
+) -> Result<usize, InboxError> {
+    let mut moved = session.move_uids(uids, mailbox).await;
+    if moved.as_ref().is_err_and(refused) {
+        // Someone may have deleted the target since start-up: recreate it
+        // and try once more.
+        session.ensure_mailbox(mailbox).await?;
+        moved = session.move_uids(uids, mailbox).await;
+    }
+    match moved {
+        Ok(()) => Ok(uids.len()),
+        Err(e) if refused(&e) => {
+            tracing::error!(mailbox, count = uids.len(), error = %e, "cannot move handled messages; they stay in the inbox");
+            Ok(0)
+        }
+        Err(e) => Err(e),
     }
 }
 

@@ -523,9 +523,10 @@ impl Approvals {
                         .with_actor(v.approver.as_str())
                         .with_level(v.claims.level)
                         .with_reason(why.as_str());
+                    let tell = refusal.tell();
                     let explanation = may_explain
                         .as_ref()
-                        .and_then(|x| self.explanation(mail, &why, Some(id), x));
+                        .and_then(|x| self.explanation(mail, &tell, Some(id), x));
                     Change {
                         audit: vec![ev],
                         seen: Some(seen(Disposition::Rejected)),

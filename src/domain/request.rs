@@ -156,6 +156,24 @@ pub(crate) enum Refusal {
     WindowOutside,
 }
 
+impl Refusal {
+    /// The reason as told to whoever sent the answer: without addresses,
+    /// since under the `token` sender policy that may be anyone holding the
+    /// token. The audit log keeps the full [`Display`](std::fmt::Display).
+    pub(crate) fn tell(&self) -> String {
+        match self {
+            Refusal::NotAnApprover(_) => {
+                "the token does not belong to an approver of this level".into()
+            }
+            Refusal::SelfApproval(_) => "a requester may not approve their own request".into(),
+            Refusal::AlreadyAnswered(_) => {
+                "this approver has already answered at this level".into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
 impl Request {
     /// The level currently being asked, if the request is still pending.
     pub(crate) fn current_level(&self) -> Option<&Level> {
@@ -442,6 +460,22 @@ pub(crate) mod tests {
         assert!(r.expire_if_due(late));
         assert_eq!(r.status, Status::Expired);
         assert!(!r.expire_if_due(late), "expiring twice does nothing");
+    }
+
+    #[test]
+    fn refusals_told_to_the_sender_name_no_address() {
+        let a = addr("alice@example.test");
+        for r in [
+            Refusal::NotAnApprover(a.clone()),
+            Refusal::SelfApproval(a.clone()),
+            Refusal::AlreadyAnswered(a.clone()),
+        ] {
+            assert!(
+                r.to_string().contains("alice@example.test"),
+                "audit keeps it"
+            );
+            assert!(!r.tell().contains('@'), "{}", r.tell());
+        }
     }
 
     #[test]

@@ -250,7 +250,9 @@ impl Store {
             .transpose()
     }
 
-    /// Every request `keep` selects, oldest first.
+    /// Every request `keep` selects, oldest first. A record this build cannot
+    /// read is logged and left out, so that one bad record does not stop
+    /// listing and expiring all the others (reading it by id still fails).
     pub(crate) fn requests(
         &self,
         keep: impl Fn(&Request) -> bool,
@@ -258,9 +260,10 @@ impl Store {
         let mut out = Vec::new();
         for item in self.requests.iter() {
             let (k, v) = item?;
-            let r: Request = decode(&k, &v)?;
-            if keep(&r) {
-                out.push(r);
+            match decode::<Request>(&k, &v) {
+                Ok(r) if keep(&r) => out.push(r),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "unreadable request record skipped"),
             }
         }
         Ok(out)

@@ -243,3 +243,25 @@ async fn workers_are_woken_only_after_the_flush() {
         .await
         .expect("woken after the flush");
 }
+
+#[test]
+fn one_unreadable_request_does_not_hide_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let r = two_level_request();
+    store
+        .commit(Some(r.id), |_| Change {
+            request: Some(r.clone()),
+            ..Change::nothing(())
+        })
+        .unwrap();
+    store
+        .requests
+        .insert(99u64.to_be_bytes(), br#"{"v":99}"#.to_vec())
+        .unwrap();
+    assert_eq!(store.requests(|_| true).unwrap(), vec![r]);
+    assert!(
+        store.request(RequestId::new(99)).is_err(),
+        "read by id still fails loudly"
+    );
+}

@@ -14,6 +14,30 @@ fn approvald(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `approvald request submit` of a two-hour request with `reason`.
+fn cli_submit(socket: &str, requester: &str, reason: &str) -> Output {
+    approvald(&[
+        "request",
+        "submit",
+        "--socket",
+        socket,
+        "--requester",
+        requester,
+        "--action",
+        "certificate.sign",
+        "--resource",
+        "web-01",
+        "--justification",
+        "renewal",
+        "--reason",
+        reason,
+        "--governance-code",
+        "CHG-1",
+        "--for",
+        "2h",
+    ])
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -23,26 +47,7 @@ async fn cli_submits_shows_and_lists_through_the_daemon_socket() {
     let p = People::new("cli");
     let s = start(vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
     let socket = s.daemon.socket().display().to_string();
-    let submit = approvald(&[
-        "request",
-        "submit",
-        "--socket",
-        &socket,
-        "--requester",
-        &p.dave,
-        "--action",
-        "certificate.sign",
-        "--resource",
-        "web-01",
-        "--justification",
-        "renewal",
-        "--reason",
-        "Audit",
-        "--governance-code",
-        "CHG-1",
-        "--for",
-        "2h",
-    ]);
+    let submit = cli_submit(&socket, &p.dave, "Audit");
     assert!(submit.status.success(), "{submit:?}");
     let id = stdout(&submit).trim().to_string();
     assert!(id.starts_with("AR-"), "submit prints the id: {id:?}");
@@ -60,26 +65,7 @@ async fn cli_submits_shows_and_lists_through_the_daemon_socket() {
     assert!(list.status.success(), "{list:?}");
     assert!(stdout(&list).contains(&id), "{}", stdout(&list));
 
-    let refused = approvald(&[
-        "request",
-        "submit",
-        "--socket",
-        &socket,
-        "--requester",
-        &p.dave,
-        "--action",
-        "certificate.sign",
-        "--resource",
-        "web-01",
-        "--justification",
-        "renewal",
-        "--reason",
-        "Because",
-        "--governance-code",
-        "CHG-1",
-        "--for",
-        "2h",
-    ]);
+    let refused = cli_submit(&socket, &p.dave, "Because");
     assert_eq!(refused.status.code(), Some(1), "{refused:?}");
     assert!(String::from_utf8_lossy(&refused.stderr).contains("reason"));
 

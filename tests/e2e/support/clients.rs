@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{DateTime, Datelike, Timelike, Utc};
 
 use super::mailbox::Mail;
+use super::smtp::references_of;
 use super::{run_tag, DOMAIN};
 
 /// What a mail client takes from the mail it answers.
@@ -64,17 +65,7 @@ impl Original {
             mail.message_id()
                 .unwrap_or_else(|| panic!("approval mail without Message-ID"))
         );
-        let mut references: Vec<String> = parsed
-            .references()
-            .as_text_list()
-            .map(|ids| ids.iter().map(|id| format!("<{id}>")).collect())
-            .or_else(|| {
-                parsed
-                    .references()
-                    .as_text()
-                    .map(|id| vec![format!("<{id}>")])
-            })
-            .unwrap_or_default();
+        let mut references = references_of(&parsed);
         references.push(message_id.clone());
         let date = parsed
             .date()

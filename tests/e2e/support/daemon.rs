@@ -161,30 +161,10 @@ impl TestDaemon {
     /// SIGTERM, then waits for the exit (fails the test after 20 s) and
     /// returns how it ended.
     pub(crate) async fn terminate(&mut self) -> ExitStatus {
-        let Some(mut child) = self.child.take() else {
+        let Some(child) = self.child.take() else {
             panic!("terminate: the daemon is not running");
         };
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run kill: {e}"));
-        assert!(status.success(), "kill -TERM {} failed", child.id());
-        let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
-        loop {
-            if let Some(status) = child
-                .try_wait()
-                .unwrap_or_else(|e| panic!("waiting for approvald: {e}"))
-            {
-                return status;
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("approvald did not exit within {SHUTDOWN_TIMEOUT:?} of SIGTERM");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        super::terminate_child(child, "approvald", SHUTDOWN_TIMEOUT).await
     }
 
     /// Waits for the daemon to exit on its own (a crash the test provoked)

@@ -16,8 +16,9 @@ pub(crate) mod smtp;
 pub(crate) mod stack;
 pub(crate) mod syslog;
 
+use std::process::{Child, Command, ExitStatus};
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The only mail domain the test stack delivers for.
 pub(crate) const DOMAIN: &str = "example.test";
@@ -64,4 +65,57 @@ fn to_base36(mut n: u64) -> String {
         }
     }
     out.iter().rev().collect()
+}
+
+/// Sends SIGTERM to `child` (named `what` in failures) and waits up to
+/// `timeout` for it to exit; kills it and fails the test if it does not.
+pub(crate) async fn terminate_child(mut child: Child, what: &str, timeout: Duration) -> ExitStatus {
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run kill: {e}"));
+    assert!(status.success(), "kill -TERM {} failed", child.id());
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child
+            .try_wait()
+            .unwrap_or_else(|e| panic!("waiting for {what}: {e}"))
+        {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not exit within {timeout:?} of SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Polls `lines` every `poll` until one matches `wanted` and returns the
+/// first that does; fails the test after `timeout`, listing what `source`
+/// received.
+pub(crate) async fn wait_for_line(
+    source: &str,
+    poll: Duration,
+    lines: impl Fn() -> Vec<String>,
+    wanted: impl Fn(&str) -> bool,
+    timeout: Duration,
+) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let lines = lines();
+        if let Some(line) = lines.iter().find(|l| wanted(l)) {
+            return line.clone();
+        }
+        if Instant::now() >= deadline {
+            panic!(
+                "{source}: no matching line after {timeout:?}; {} received:\n{}",
+                lines.len(),
+                lines.join("\n")
+            );
+        }
+        tokio::time::sleep(poll).await;
+    }
 }

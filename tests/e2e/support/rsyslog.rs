@@ -148,21 +148,7 @@ impl Rsyslog {
         wanted: impl Fn(&str) -> bool,
         timeout: Duration,
     ) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let lines = self.lines();
-            if let Some(line) = lines.iter().find(|l| wanted(l)) {
-                return line.clone();
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "rsyslog: no matching line after {timeout:?}; {} received:\n{}",
-                    lines.len(),
-                    lines.join("\n")
-                );
-            }
-            tokio::time::sleep(POLL).await;
-        }
+        super::wait_for_line("rsyslog", POLL, || self.lines(), wanted, timeout).await
     }
 
     /// Waits until `done` holds for the lines received so far and returns
@@ -193,35 +179,15 @@ impl Rsyslog {
     /// SIGTERM, then waits for the exit (rsyslogd writes out what it has
     /// queued before exiting). The output stays readable.
     pub(crate) async fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
+        let Some(child) = self.child.take() else {
             panic!("rsyslog stop: not running");
         };
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run kill: {e}"));
-        assert!(status.success(), "kill -TERM {} failed", child.id());
-        let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
-        loop {
-            if let Some(status) = child
-                .try_wait()
-                .unwrap_or_else(|e| panic!("waiting for rsyslogd: {e}"))
-            {
-                assert!(
-                    status.success(),
-                    "rsyslogd exited with {status} on SIGTERM:\n{}",
-                    self.own_output()
-                );
-                return;
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("rsyslogd did not exit within {SHUTDOWN_TIMEOUT:?} of SIGTERM");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let status = super::terminate_child(child, "rsyslogd", SHUTDOWN_TIMEOUT).await;
+        assert!(
+            status.success(),
+            "rsyslogd exited with {status} on SIGTERM:\n{}",
+            self.own_output()
+        );
     }
 
     /// Starts it again after [`Rsyslog::stop`], on the same port, appending

@@ -211,17 +211,7 @@ impl ReplyDraft {
             format!("Re: {subject}")
         };
         let in_reply_to = parsed.message_id().map(|id| format!("<{id}>"));
-        let mut references: Vec<String> = parsed
-            .references()
-            .as_text_list()
-            .map(|ids| ids.iter().map(|id| format!("<{id}>")).collect())
-            .or_else(|| {
-                parsed
-                    .references()
-                    .as_text()
-                    .map(|id| vec![format!("<{id}>")])
-            })
-            .unwrap_or_default();
+        let mut references = references_of(&parsed);
         references.extend(in_reply_to.clone());
         let date = parsed
             .date()
@@ -269,6 +259,22 @@ impl ReplyDraft {
             .body(self.body.clone())
             .unwrap_or_else(|e| panic!("cannot build the reply: {e}"))
     }
+}
+
+/// The References of `parsed`, each in angle brackets: what a reply
+/// carries forward before adding the original's own Message-ID.
+pub(crate) fn references_of(parsed: &mail_parser::Message<'_>) -> Vec<String> {
+    parsed
+        .references()
+        .as_text_list()
+        .map(|ids| ids.iter().map(|id| format!("<{id}>")).collect())
+        .or_else(|| {
+            parsed
+                .references()
+                .as_text()
+                .map(|id| vec![format!("<{id}>")])
+        })
+        .unwrap_or_default()
 }
 
 /// Quotes `text` as mail clients do: "> " before each line, ">" alone on

@@ -2,7 +2,7 @@
 //! over UDP, one RFC 5424 line per datagram.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
@@ -68,21 +68,7 @@ impl SyslogListener {
         wanted: impl Fn(&str) -> bool,
         timeout: Duration,
     ) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let lines = self.lines();
-            if let Some(line) = lines.iter().find(|l| wanted(l)) {
-                return line.clone();
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "no matching syslog line after {timeout:?}; {} received:\n{}",
-                    lines.len(),
-                    lines.join("\n")
-                );
-            }
-            tokio::time::sleep(POLL).await;
-        }
+        super::wait_for_line("syslog listener", POLL, || self.lines(), wanted, timeout).await
     }
 }
 

@@ -335,11 +335,8 @@ impl Approvals {
                 // Only someone who holds a valid token, or whom the policy
                 // knows, is answered: anyone else may be a forged From, and
                 // explaining to them would make approvald a spam relay.
-                let tell = match &refused.request {
-                    Some(_) => Some(refused.tell.unwrap_or(refused.why)),
-                    None if self.knows(&mail) => Some(refused.tell.unwrap_or(refused.why)),
-                    None => None,
-                };
+                let answerable = refused.request.is_some() || self.knows(&mail);
+                let tell = answerable.then(|| refused.tell.unwrap_or(refused.why));
                 self.refuse(key, Some(&mail), ev, tell, now)
             }
         }

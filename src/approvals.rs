@@ -8,14 +8,14 @@ use chrono::{DateTime, FixedOffset, Utc};
 
 use crate::audit::{AuditEvent, EventKind};
 use crate::config::SenderPolicy;
+use crate::domain::access_window::AccessWindow;
 use crate::domain::clock::Clock;
 use crate::domain::ids::{Address, RequestId};
 use crate::domain::policy::{FieldError, Policy, Submission};
 use crate::domain::reply::{self, ReplyDecision};
-use crate::domain::request::{Answer, Channel, Refusal, Request, Status, Transition};
+use crate::domain::request::{Answer, AnswerRefusal, Channel, Request, Status, Transition};
 use crate::domain::token::{Keyring, Token, TokenClaims};
 use crate::domain::verb::Verb;
-use crate::domain::window::Window;
 use crate::mail::compose::Composer;
 use crate::mail::message::OutboundMail;
 use crate::mail::parse::{parse_inbound_of_size, InboundMail, InboxAddress};
@@ -94,7 +94,7 @@ struct VerifiedReply {
     /// What the reply says.
     decision: ReplyDecision,
     /// The narrower window the approver granted, resolved to instants.
-    window: Option<Window>,
+    window: Option<AccessWindow>,
 }
 
 impl Approvals {
@@ -456,7 +456,7 @@ impl Approvals {
             (Some(change), Verb::Approve) => {
                 let current = (request.granted_window.start(), request.granted_window.end());
                 match reply::narrow_window(change, current, now, self.inbound.offset) {
-                    Ok((start, end)) => match Window::new(start, end) {
+                    Ok((start, end)) => match AccessWindow::new(start, end) {
                         Ok(w) => Some(w),
                         Err(e) => return refuse(e),
                     },
@@ -512,7 +512,7 @@ impl Approvals {
             match request.answer(answer, now) {
                 Err(refusal) => {
                     let kind = match refusal {
-                        Refusal::SelfApproval(_) => EventKind::SelfApprovalRefused,
+                        AnswerRefusal::SelfApproval(_) => EventKind::SelfApprovalRefused,
                         _ => EventKind::ReplyRefused,
                     };
                     let why = refusal.to_string();

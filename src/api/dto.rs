@@ -8,11 +8,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::domain::access_window::AccessWindow;
 use crate::domain::ids::Address;
 use crate::domain::policy::{FieldError, Submission};
 use crate::domain::request::{Channel, Decision, Request};
 use crate::domain::verb::Verb;
-use crate::domain::window::Window;
 
 /// Longest accepted value of a one-line text field, in characters: these
 /// values end up in mail subjects and audit lines, where an unbounded value
@@ -32,8 +32,8 @@ pub(crate) struct WindowView {
     pub(crate) end: DateTime<Utc>,
 }
 
-impl From<&Window> for WindowView {
-    fn from(w: &Window) -> Self {
+impl From<&AccessWindow> for WindowView {
+    fn from(w: &AccessWindow) -> Self {
         WindowView {
             start: w.start(),
             end: w.end(),
@@ -247,7 +247,7 @@ impl ErrorBody {
 
 /// Why a submission body could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum BodyError {
+pub(crate) enum RequestBodyError {
     /// The body is JSON but not an object: nothing can be said per field.
     NotAnObject,
     /// These fields are missing or invalid.
@@ -268,9 +268,9 @@ const SUBMIT_FIELDS: [&str; 7] = [
 /// Reads a submission from a JSON body, reporting every missing or invalid
 /// field at once. Unknown fields are refused so that a misspelt optional
 /// field cannot be silently ignored.
-pub(crate) fn parse_submission(body: &Value) -> Result<Submission, BodyError> {
+pub(crate) fn parse_submission(body: &Value) -> Result<Submission, RequestBodyError> {
     let Some(obj) = body.as_object() else {
-        return Err(BodyError::NotAnObject);
+        return Err(RequestBodyError::NotAnObject);
     };
     let mut errors = Vec::new();
     let mut fail = |field: &str, error: String| {
@@ -327,7 +327,7 @@ pub(crate) fn parse_submission(body: &Value) -> Result<Submission, BodyError> {
             governance_code,
             window,
         }),
-        _ => Err(BodyError::Fields(errors)),
+        _ => Err(RequestBodyError::Fields(errors)),
     }
 }
 
@@ -364,7 +364,7 @@ fn string<'a>(obj: &'a Map<String, Value>, field: &str, lines: Lines) -> Result<
 }
 
 /// The `window` field: an object of two RFC 3339 instants, start before end.
-fn window(obj: &Map<String, Value>) -> Result<Window, (&'static str, String)> {
+fn window(obj: &Map<String, Value>) -> Result<AccessWindow, (&'static str, String)> {
     let w = match obj.get("window") {
         None | Some(Value::Null) => return Err(("window", "window is required".to_owned())),
         Some(Value::Object(w)) => w,
@@ -381,7 +381,7 @@ fn window(obj: &Map<String, Value>) -> Result<Window, (&'static str, String)> {
     }
     let start = instant(w, "start").map_err(|e| ("window.start", e))?;
     let end = instant(w, "end").map_err(|e| ("window.end", e))?;
-    Window::new(start, end).map_err(|e| ("window", e))
+    AccessWindow::new(start, end).map_err(|e| ("window", e))
 }
 
 fn instant(w: &Map<String, Value>, field: &str) -> Result<DateTime<Utc>, String> {
@@ -439,7 +439,7 @@ mod tests {
 
     fn fields(body: &Value) -> Vec<String> {
         match parse_submission(body) {
-            Err(BodyError::Fields(errs)) => errs.into_iter().map(|e| e.field).collect(),
+            Err(RequestBodyError::Fields(errs)) => errs.into_iter().map(|e| e.field).collect(),
             other => panic!("expected field errors, got {other:?}"),
         }
     }
@@ -554,7 +554,7 @@ mod tests {
         for body in [json!([]), json!("x"), json!(null), json!(1)] {
             assert_eq!(
                 parse_submission(&body).unwrap_err(),
-                BodyError::NotAnObject,
+                RequestBodyError::NotAnObject,
                 "{body}"
             );
         }
@@ -645,7 +645,7 @@ mod tests {
                         prop_assert!(!text.chars().any(char::is_control));
                     }
                 }
-                Err(BodyError::Fields(errors)) => {
+                Err(RequestBodyError::Fields(errors)) => {
                     prop_assert!(!errors.is_empty());
                     for e in errors {
                         prop_assert!(
@@ -656,7 +656,7 @@ mod tests {
                         );
                     }
                 }
-                Err(BodyError::NotAnObject) => prop_assert!(false, "an object was refused whole"),
+                Err(RequestBodyError::NotAnObject) => prop_assert!(false, "an object was refused whole"),
             }
         }
     }

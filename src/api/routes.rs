@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::dto::{parse_submission, BodyError, ErrorBody, ListView, RequestView};
+use super::dto::{parse_submission, ErrorBody, ListView, RequestBodyError, RequestView};
 use super::RequestService;
 use crate::approvals::SubmitError;
 use crate::domain::ids::{Address, RequestId};
@@ -96,11 +96,11 @@ async fn submit<S: RequestService>(
         ApiError::rejected(r.status(), text, None)
     })?;
     let submission = parse_submission(&body).map_err(|e| match e {
-        BodyError::NotAnObject => ApiError::new(
+        RequestBodyError::NotAnObject => ApiError::new(
             StatusCode::BAD_REQUEST,
             ErrorBody::plain("the body must be a JSON object"),
         ),
-        BodyError::Fields(errors) => {
+        RequestBodyError::Fields(errors) => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorBody::fields(errors))
         }
     })?;

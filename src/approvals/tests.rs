@@ -77,7 +77,7 @@ fn submission() -> Submission {
         justification: "the certificate expires tomorrow".into(),
         reason: "Incident".into(),
         governance_code: "CHG-1".into(),
-        window: Window::new(t0() + Duration::hours(1), t0() + Duration::hours(3)).unwrap(),
+        window: AccessWindow::new(t0() + Duration::hours(1), t0() + Duration::hours(3)).unwrap(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The pure core: requests, policy, tokens and reply reading. No I/O, no
 //! system clock: every function here is deterministic in its inputs.
 
+pub(crate) mod access_window;
 pub(crate) mod clock;
 pub(crate) mod ids;
 pub(crate) mod policy;
@@ -8,4 +9,3 @@ pub(crate) mod reply;
 pub(crate) mod request;
 pub(crate) mod token;
 pub(crate) mod verb;
-pub(crate) mod window;

@@ -4,9 +4,9 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use super::access_window::AccessWindow;
 use super::ids::{Address, RequestId};
 use super::request::{Level, Request, Status};
-use super::window::Window;
 
 /// A group of requesters sharing actions and an approval chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub(crate) struct Submission {
     pub(crate) justification: String,
     pub(crate) reason: String,
     pub(crate) governance_code: String,
-    pub(crate) window: Window,
+    pub(crate) window: AccessWindow,
 }
 
 /// One reason a submission was refused, naming the field at fault so that an
@@ -204,7 +204,7 @@ mod tests {
             justification: "expiring".into(),
             reason: "Incident".into(),
             governance_code: "CHG-9".into(),
-            window: Window::new(t0(), t0() + Duration::hours(2)).unwrap(),
+            window: AccessWindow::new(t0(), t0() + Duration::hours(2)).unwrap(),
         }
     }
 
@@ -251,14 +251,15 @@ mod tests {
             ),
             (
                 "window longer than max_window",
-                |s| s.window = Window::new(t0(), t0() + Duration::hours(9)).unwrap(),
+                |s| s.window = AccessWindow::new(t0(), t0() + Duration::hours(9)).unwrap(),
                 "window",
             ),
             (
                 "window in the past",
                 |s| {
                     s.window =
-                        Window::new(t0() - Duration::hours(3), t0() - Duration::hours(1)).unwrap()
+                        AccessWindow::new(t0() - Duration::hours(3), t0() - Duration::hours(1))
+                            .unwrap()
                 },
                 "window",
             ),

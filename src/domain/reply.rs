@@ -10,6 +10,7 @@
 //! The work is pure and linear in the size of the input: no I/O, no clock, no panics.
 
 mod comment;
+mod decision_line;
 mod narrow;
 mod newtext;
 mod noise;
@@ -17,8 +18,7 @@ mod normalize;
 mod quote;
 mod refusal;
 mod signature;
-mod verb;
-mod window;
+mod window_change;
 mod words;
 
 #[cfg(test)]
@@ -116,15 +116,15 @@ pub(crate) fn parse_reply(text: &str) -> Result<ReplyDecision, ReplyRefusal> {
         let Some(line) = lines.get(index) else {
             continue;
         };
-        match verb::classify(line.text, n == 0) {
-            verb::LineVerdict::Nothing => {}
-            verb::LineVerdict::Both => return Err(ReplyRefusal::TwoVerbs),
-            verb::LineVerdict::Negated => negated = true,
-            verb::LineVerdict::Verb {
+        match decision_line::classify(line.text, n == 0) {
+            decision_line::LineVerdict::Nothing => {}
+            decision_line::LineVerdict::Both => return Err(ReplyRefusal::TwoVerbs),
+            decision_line::LineVerdict::Negated => negated = true,
+            decision_line::LineVerdict::Verb {
                 verb: Verb::Approve,
                 end,
             } => approve_lines.push((index, end)),
-            verb::LineVerdict::Verb {
+            decision_line::LineVerdict::Verb {
                 verb: Verb::Disapprove,
                 end,
             } => disapprove_lines.push((index, end)),
@@ -167,7 +167,7 @@ fn approve(
             .get(index)
             .and_then(|l| l.text.get(end..))
             .unwrap_or_default();
-        let (window, consumed) = window::parse_window(rest)?;
+        let (window, consumed) = window_change::parse_window(rest)?;
         match &chosen {
             None => chosen = Some((index, end + consumed, window)),
             Some((_, _, first_window)) if *first_window != window => {

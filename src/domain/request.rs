@@ -6,9 +6,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::access_window::AccessWindow;
 use super::ids::{Address, RequestId};
 use super::verb::Verb;
-use super::window::Window;
 
 /// One approval level, snapshotted from the group when the request is created
 /// so that later configuration changes never alter a request in flight.
@@ -73,7 +73,7 @@ pub(crate) struct Decision {
     pub(crate) channel: Channel,
     /// A narrower window the approver granted, if they narrowed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) window: Option<Window>,
+    pub(crate) window: Option<AccessWindow>,
 }
 
 /// An access request.
@@ -93,10 +93,10 @@ pub(crate) struct Request {
     /// The group whose policy admitted the request.
     pub(crate) group: String,
     /// The window the requester asked for.
-    pub(crate) requested_window: Window,
+    pub(crate) requested_window: AccessWindow,
     /// The window access is granted for: the requested window narrowed by
     /// every approver who narrowed it. Meaningful once approved.
-    pub(crate) granted_window: Window,
+    pub(crate) granted_window: AccessWindow,
     /// The approval chain, snapshotted at creation.
     pub(crate) levels: Vec<Level>,
     pub(crate) status: Status,
@@ -121,7 +121,7 @@ pub(crate) struct Answer {
     pub(crate) verb: Verb,
     pub(crate) comment: String,
     pub(crate) channel: Channel,
-    pub(crate) window: Option<Window>,
+    pub(crate) window: Option<AccessWindow>,
 }
 
 /// What applying an answer did.
@@ -139,7 +139,7 @@ pub(crate) enum Transition {
 
 /// Why an answer was not applied. Each leaves the request untouched.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum Refusal {
+pub(crate) enum AnswerRefusal {
     #[error("the request is already {}", .0.as_str())]
     Closed(Status),
     #[error("the request's deadline has passed")]
@@ -156,17 +156,19 @@ pub(crate) enum Refusal {
     WindowOutside,
 }
 
-impl Refusal {
+impl AnswerRefusal {
     /// The reason as told to whoever sent the answer: without addresses,
     /// since under the `token` sender policy that may be anyone holding the
     /// token. The audit log keeps the full [`Display`](std::fmt::Display).
     pub(crate) fn tell(&self) -> String {
         match self {
-            Refusal::NotAnApprover(_) => {
+            AnswerRefusal::NotAnApprover(_) => {
                 "the token does not belong to an approver of this level".into()
             }
-            Refusal::SelfApproval(_) => "a requester may not approve their own request".into(),
-            Refusal::AlreadyAnswered(_) => {
+            AnswerRefusal::SelfApproval(_) => {
+                "a requester may not approve their own request".into()
+            }
+            AnswerRefusal::AlreadyAnswered(_) => {
                 "this approver has already answered at this level".into()
             }
             other => other.to_string(),
@@ -204,37 +206,41 @@ impl Request {
 
     /// Applies an answer, or explains why it cannot be applied (leaving
     /// `self` unchanged).
-    pub(crate) fn answer(&mut self, a: Answer, now: DateTime<Utc>) -> Result<Transition, Refusal> {
+    pub(crate) fn answer(
+        &mut self,
+        a: Answer,
+        now: DateTime<Utc>,
+    ) -> Result<Transition, AnswerRefusal> {
         if self.status != Status::Pending {
-            return Err(Refusal::Closed(self.status));
+            return Err(AnswerRefusal::Closed(self.status));
         }
         if now >= self.deadline {
-            return Err(Refusal::PastDeadline);
+            return Err(AnswerRefusal::PastDeadline);
         }
         if a.level != self.level {
-            return Err(Refusal::WrongLevel {
+            return Err(AnswerRefusal::WrongLevel {
                 answered: a.level,
                 current: self.level,
             });
         }
         if a.approver == self.requester {
-            return Err(Refusal::SelfApproval(a.approver));
+            return Err(AnswerRefusal::SelfApproval(a.approver));
         }
         let level = self
             .current_level()
             .cloned()
-            .ok_or(Refusal::Closed(self.status))?;
+            .ok_or(AnswerRefusal::Closed(self.status))?;
         if !level.approvers.contains(&a.approver) {
-            return Err(Refusal::NotAnApprover(a.approver));
+            return Err(AnswerRefusal::NotAnApprover(a.approver));
         }
         if self.decisions_at(a.level).any(|d| d.approver == a.approver) {
-            return Err(Refusal::AlreadyAnswered(a.approver));
+            return Err(AnswerRefusal::AlreadyAnswered(a.approver));
         }
         let granted = match (a.verb, a.window) {
             (Verb::Approve, Some(w)) => self
                 .granted_window
                 .intersect(&w)
-                .ok_or(Refusal::WindowOutside)?,
+                .ok_or(AnswerRefusal::WindowOutside)?,
             _ => self.granted_window,
         };
         self.decisions.push(Decision {
@@ -307,7 +313,7 @@ pub(crate) mod tests {
 
     /// Two levels: alice or bob (quorum 1), then carol.
     pub(crate) fn two_level_request() -> Request {
-        let w = Window::new(t0() + Duration::hours(1), t0() + Duration::hours(5)).unwrap();
+        let w = AccessWindow::new(t0() + Duration::hours(1), t0() + Duration::hours(5)).unwrap();
         Request {
             id: RequestId::new(7),
             requester: addr("dave@example.test"),
@@ -375,7 +381,7 @@ pub(crate) mod tests {
         );
         assert_eq!(
             r.answer(ans(1, "alice@example.test", Verb::Approve), now),
-            Err(Refusal::Closed(Status::Rejected))
+            Err(AnswerRefusal::Closed(Status::Rejected))
         );
     }
 
@@ -391,7 +397,7 @@ pub(crate) mod tests {
         let before = r.clone();
         assert_eq!(
             r.answer(ans(1, "alice@example.test", Verb::Approve), now),
-            Err(Refusal::AlreadyAnswered(addr("alice@example.test")))
+            Err(AnswerRefusal::AlreadyAnswered(addr("alice@example.test")))
         );
         assert_eq!(r, before, "a refused answer leaves the request intact");
         assert_eq!(
@@ -407,7 +413,7 @@ pub(crate) mod tests {
         let before = r.clone();
         assert_eq!(
             r.answer(ans(1, "dave@example.test", Verb::Approve), t0()),
-            Err(Refusal::SelfApproval(addr("dave@example.test")))
+            Err(AnswerRefusal::SelfApproval(addr("dave@example.test")))
         );
         assert_eq!(r, before);
         let asked: Vec<_> = r.askable_approvers(1).into_iter().map(|(i, _)| i).collect();
@@ -421,11 +427,11 @@ pub(crate) mod tests {
     #[test]
     fn refusals_table() {
         let now = t0();
-        let cases: Vec<(&str, Answer, Refusal)> = vec![
+        let cases: Vec<(&str, Answer, AnswerRefusal)> = vec![
             (
                 "answer for a later level",
                 ans(2, "carol@example.test", Verb::Approve),
-                Refusal::WrongLevel {
+                AnswerRefusal::WrongLevel {
                     answered: 2,
                     current: 1,
                 },
@@ -433,12 +439,12 @@ pub(crate) mod tests {
             (
                 "stranger",
                 ans(1, "mallory@example.test", Verb::Approve),
-                Refusal::NotAnApprover(addr("mallory@example.test")),
+                AnswerRefusal::NotAnApprover(addr("mallory@example.test")),
             ),
             (
                 "level-2 approver answering at level 1",
                 ans(1, "carol@example.test", Verb::Approve),
-                Refusal::NotAnApprover(addr("carol@example.test")),
+                AnswerRefusal::NotAnApprover(addr("carol@example.test")),
             ),
         ];
         for (name, answer, want) in cases {
@@ -454,7 +460,7 @@ pub(crate) mod tests {
         let late = r.deadline;
         assert_eq!(
             r.answer(ans(1, "alice@example.test", Verb::Approve), late),
-            Err(Refusal::PastDeadline)
+            Err(AnswerRefusal::PastDeadline)
         );
         assert!(!r.expire_if_due(late - Duration::seconds(1)));
         assert!(r.expire_if_due(late));
@@ -466,9 +472,9 @@ pub(crate) mod tests {
     fn refusals_told_to_the_sender_name_no_address() {
         let a = addr("alice@example.test");
         for r in [
-            Refusal::NotAnApprover(a.clone()),
-            Refusal::SelfApproval(a.clone()),
-            Refusal::AlreadyAnswered(a.clone()),
+            AnswerRefusal::NotAnApprover(a.clone()),
+            AnswerRefusal::SelfApproval(a.clone()),
+            AnswerRefusal::AlreadyAnswered(a.clone()),
         ] {
             assert!(
                 r.to_string().contains("alice@example.test"),
@@ -481,7 +487,8 @@ pub(crate) mod tests {
     #[test]
     fn narrowed_window_is_intersected() {
         let mut r = two_level_request();
-        let narrow = Window::new(t0() + Duration::hours(1), t0() + Duration::hours(2)).unwrap();
+        let narrow =
+            AccessWindow::new(t0() + Duration::hours(1), t0() + Duration::hours(2)).unwrap();
         let mut a = ans(1, "alice@example.test", Verb::Approve);
         a.window = Some(narrow);
         r.answer(a, t0()).unwrap();

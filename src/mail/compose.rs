@@ -382,10 +382,10 @@ pub(crate) fn is_safe_message_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::access_window::AccessWindow;
     use crate::domain::request::{Channel, Decision};
     use crate::domain::token::{Keyring, TokenClaims};
     use crate::domain::verb::Verb;
-    use crate::domain::window::Window;
     use crate::mail::templates::{REPLY_MARKER, TOKEN_LINE_PREFIX};
     use crate::secret::SecretBytes;
     use chrono::Duration;
@@ -400,7 +400,7 @@ mod tests {
         r.justification = "The certificate expires tomorrow.".into();
         r.governance_code = "CHG-1234".into();
         r.group = "pki-operators".into();
-        let w = Window::new(t0() + Duration::hours(1), t0() + Duration::hours(3)).unwrap();
+        let w = AccessWindow::new(t0() + Duration::hours(1), t0() + Duration::hours(3)).unwrap();
         r.requested_window = w;
         r.granted_window = w;
         r
@@ -556,7 +556,8 @@ mod tests {
         let c = composer();
         let mut r = request();
         r.level = 2;
-        let narrowed = Window::new(t0() + Duration::hours(1), t0() + Duration::hours(2)).unwrap();
+        let narrowed =
+            AccessWindow::new(t0() + Duration::hours(1), t0() + Duration::hours(2)).unwrap();
         let mut d = decision(
             1,
             "alice@example.test",

@@ -14,7 +14,7 @@ mod entities;
 mod headers;
 mod html;
 mod inbox;
-mod token;
+mod token_candidates;
 
 #[cfg(test)]
 mod fixture_tests;
@@ -28,12 +28,12 @@ use mail_parser::{Address, HeaderName, HeaderValue, Message, MessageParser};
 
 pub(crate) use auth_results::AuthResults;
 pub(crate) use automated::Automated;
-pub(crate) use body::BodyError;
+pub(crate) use body::MessageBodyError;
 pub(crate) use inbox::InboxAddress;
 
 use auth_results::domain_of;
 use headers::{header_section, RawHeaders};
-use token::Candidates;
+use token_candidates::Candidates;
 
 /// Longest address accepted as a sender (RFC 5321 path limit).
 const MAX_ADDRESS_LEN: usize = 254;
@@ -68,7 +68,7 @@ pub(crate) struct InboundMail {
     pub(crate) automated: Option<Automated>,
     /// The text the reply parser reads (see [`body::reply_text`]), or why
     /// there is none.
-    pub(crate) text: Result<String, BodyError>,
+    pub(crate) text: Result<String, MessageBodyError>,
     /// Every `Authentication-Results` header, topmost first; see
     /// [`InboundMail::sender_authenticated`] for which one is trusted.
     pub(crate) authentication_results: Vec<AuthResults>,
@@ -100,7 +100,7 @@ impl InboundMail {
     /// The Subject with its `[ref:...]` tags blanked: the form to log,
     /// because the tag holds a reply token.
     pub(crate) fn redacted_subject(&self) -> String {
-        token::redact_subject_tags(&self.subject)
+        token_candidates::redact_subject_tags(&self.subject)
     }
 }
 
@@ -144,7 +144,7 @@ pub(crate) enum ParseError {
     Malformed(String),
     /// Larger than the limit, and not even its header section ends within
     /// the bound read from oversized messages. (An oversized message with
-    /// a normal header is parsed, with `text` = [`BodyError::TooLarge`].)
+    /// a normal header is parsed, with `text` = [`MessageBodyError::TooLarge`].)
     #[error("message of {size} bytes exceeds the limit of {limit} bytes")]
     TooLarge {
         /// Size of the raw message.
@@ -158,7 +158,7 @@ pub(crate) enum ParseError {
 ///
 /// A message larger than `max_message_size` is not decoded: only its header
 /// section is read (message id, From, Subject, plus-address and Subject
-/// tokens, automated), and `text` is `Err(BodyError::TooLarge)`. That keeps
+/// tokens, automated), and `text` is `Err(MessageBodyError::TooLarge)`. That keeps
 /// the cost bounded while the daemon can still log the message and tell
 /// the sender. Only if the header section itself does not end within a
 /// bound is [`ParseError::TooLarge`] returned.
@@ -203,14 +203,14 @@ pub(crate) fn parse_inbound_of_size(
     let mut candidates = Candidates::default();
     for name in ["delivered-to", "x-original-to", "envelope-to", "to", "cc"] {
         for value in headers.all(name) {
-            token::offer_plus_addresses_in(value, inbox, &mut candidates);
+            token_candidates::offer_plus_addresses_in(value, inbox, &mut candidates);
         }
     }
     let subject = message.subject().unwrap_or("").trim().to_string();
-    token::offer_subject_tags(&subject, &mut candidates);
+    token_candidates::offer_subject_tags(&subject, &mut candidates);
 
     let text = if oversized {
-        Err(BodyError::TooLarge {
+        Err(MessageBodyError::TooLarge {
             size: full_size.max(raw.len()),
             limit: max_message_size,
         })

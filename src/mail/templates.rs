@@ -12,11 +12,11 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{context, Environment, UndefinedBehavior, Value};
 
+use crate::domain::access_window::AccessWindow;
 use crate::domain::ids::{Address, RequestId};
 use crate::domain::policy::human;
 use crate::domain::request::{Channel, Decision, Level, Request, Status};
 use crate::domain::verb::Verb;
-use crate::domain::window::Window;
 
 /// First line of every approval request. The reply parser cuts the reply at
 /// this line, so it must stay exactly as it is.
@@ -362,7 +362,7 @@ fn decision_context(d: &Decision) -> Value {
     }
 }
 
-fn window_context(w: &Window) -> Value {
+fn window_context(w: &AccessWindow) -> Value {
     context! {
         start => time(w.start()),
         end => time(w.end()),
@@ -387,8 +387,8 @@ fn sample_address(local: &str) -> Result<Address, String> {
 /// multi-line comment and, for closed statuses, a final decision.
 fn sample_request(status: Status, level: u8) -> Result<Request, String> {
     let t0 = DateTime::<Utc>::UNIX_EPOCH + Duration::days(20_000);
-    let requested = Window::new(t0 + Duration::hours(1), t0 + Duration::hours(5))?;
-    let narrowed = Window::new(t0 + Duration::hours(1), t0 + Duration::hours(3))?;
+    let requested = AccessWindow::new(t0 + Duration::hours(1), t0 + Duration::hours(5))?;
+    let narrowed = AccessWindow::new(t0 + Duration::hours(1), t0 + Duration::hours(3))?;
     let mut decisions = Vec::new();
     if level >= 2 || status != Status::Pending {
         decisions.push(Decision {

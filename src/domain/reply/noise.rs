@@ -3,8 +3,8 @@
 //! before looking for the decision, so "Hi team," or "[EXTERNAL]" never becomes the
 //! line a decision is read from.
 
+use super::decision_line;
 use super::newtext::NewLine;
-use super::verb;
 use super::words::words;
 
 /// Most words of a greeting line ("Hello team," "Guten Tag Frau Müller,").
@@ -260,7 +260,7 @@ pub(super) fn is_valediction(text: &str) -> bool {
     }
     let lowered = text.to_lowercase();
     let words = words(&lowered);
-    if words.len() > 4 || verb::mentions_verb(text) {
+    if words.len() > 4 || decision_line::mentions_verb(text) {
         return false;
     }
     let phrase: Vec<&str> = words.iter().map(|w| w.raw).collect();
@@ -285,7 +285,7 @@ pub(super) fn is_bare_name(text: &str) -> bool {
         && words
             .iter()
             .all(|w| w.raw.chars().next().is_some_and(char::is_uppercase))
-        && !verb::mentions_verb(text)
+        && !decision_line::mentions_verb(text)
 }
 
 /// Whether the line is a sensitivity label, which gateways put above or below the
@@ -310,7 +310,7 @@ pub(super) fn is_placeholder(text: &str) -> bool {
 
 /// A short greeting line without a decision word.
 fn is_greeting(text: &str) -> bool {
-    if text.len() > 60 || verb::mentions_verb(text) {
+    if text.len() > 60 || decision_line::mentions_verb(text) {
         return false;
     }
     let words = words(text);
@@ -338,7 +338,10 @@ fn skip_banner(lines: &[NewLine<'_>], from: usize) -> usize {
     while let Some(line) = lines.get(i) {
         let stop = line.text.is_empty()
             || i - from >= MAX_BANNER_LINES
-            || !matches!(verb::classify(line.text, false), verb::LineVerdict::Nothing);
+            || !matches!(
+                decision_line::classify(line.text, false),
+                decision_line::LineVerdict::Nothing
+            );
         if stop {
             break;
         }
@@ -363,11 +366,14 @@ fn signature_block_end(lines: &[NewLine<'_>], from: usize) -> Option<usize> {
     let contact = block.iter().any(|l| is_contact(l.text));
     let plain = block
         .iter()
-        .all(|l| !verb::mentions_verb(l.text) && !l.text.ends_with('?'));
+        .all(|l| !decision_line::mentions_verb(l.text) && !l.text.ends_with('?'));
     if !(block.len() >= 2 && named && contact && plain) {
         return None;
     }
-    let answer_below = lines.iter().skip(end).any(|l| verb::mentions_verb(l.text));
+    let answer_below = lines
+        .iter()
+        .skip(end)
+        .any(|l| decision_line::mentions_verb(l.text));
     answer_below.then_some(end)
 }
 

@@ -4,7 +4,7 @@
 use mail_parser::{HeaderName, Message, MessagePart, MimeHeaders, PartType};
 
 use super::html::html_to_text;
-use super::token::{offer_footer_tokens, Candidates};
+use super::token_candidates::{offer_footer_tokens, Candidates};
 
 /// Nested `message/rfc822` levels searched for footer tokens (a reply that
 /// attaches the approval mail instead of quoting it).
@@ -12,7 +12,7 @@ const MAX_NESTED_MESSAGES: usize = 3;
 
 /// Why a message has no text for the reply parser.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum BodyError {
+pub(crate) enum MessageBodyError {
     /// Neither an inline `text/plain` nor a `text/html` part: nothing a
     /// person could have typed a decision into.
     #[error("the message has no text or HTML part")]
@@ -37,13 +37,13 @@ pub(crate) enum BodyError {
 /// decoded by the MIME parser (transfer encoding and charset), otherwise
 /// (or when that part is blank) the first inline HTML part converted so
 /// that quotes keep a `> ` prefix. Line ends are `\n` either way.
-pub(crate) fn reply_text(message: &Message<'_>) -> Result<String, BodyError> {
+pub(crate) fn reply_text(message: &Message<'_>) -> Result<String, MessageBodyError> {
     let mut blank_plain = None;
     for part in parts(message, &message.text_body) {
         if let PartType::Text(text) = &part.body {
             if is_plain(part) && !is_attachment(part) {
                 if is_undecodable(part) {
-                    return Err(BodyError::Undecodable);
+                    return Err(MessageBodyError::Undecodable);
                 }
                 if !text.trim().is_empty() {
                     return Ok(unix_newlines(text));
@@ -59,14 +59,14 @@ pub(crate) fn reply_text(message: &Message<'_>) -> Result<String, BodyError> {
         if let PartType::Html(html) = &part.body {
             if !is_attachment(part) {
                 return if is_undecodable(part) {
-                    Err(BodyError::Undecodable)
+                    Err(MessageBodyError::Undecodable)
                 } else {
                     Ok(html_to_text(html))
                 };
             }
         }
     }
-    blank_plain.ok_or(BodyError::NoTextPart)
+    blank_plain.ok_or(MessageBodyError::NoTextPart)
 }
 
 /// The text with `\n` line ends, as the HTML conversion produces, so the

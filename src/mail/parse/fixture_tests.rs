@@ -579,7 +579,7 @@ fn oversized_message_is_read_from_its_header_only() {
     assert!(mail.sender_authenticated(AUTHSERV));
     assert_eq!(
         mail.text,
-        Err(BodyError::TooLarge {
+        Err(MessageBodyError::TooLarge {
             size: raw.len(),
             limit
         })
@@ -662,7 +662,7 @@ fn body_errors() {
         ],
         "!!!! not base64 ****\r\n",
     );
-    assert_eq!(parse(&undecodable).text, Err(BodyError::Undecodable));
+    assert_eq!(parse(&undecodable).text, Err(MessageBodyError::Undecodable));
 
     let no_text = mail(
         &[
@@ -672,7 +672,7 @@ fn body_errors() {
         ],
         "JVBERi0xLjQK\r\n",
     );
-    assert_eq!(parse(&no_text).text, Err(BodyError::NoTextPart));
+    assert_eq!(parse(&no_text).text, Err(MessageBodyError::NoTextPart));
 }
 
 #[test]

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use super::auth_results::AuthResults;
 use super::fixture_tests::{fixture, inbox, FIXTURES};
 use super::html::html_to_text;
-use super::token::{offer_footer_tokens, Candidates, MAX_CANDIDATES, TOKEN_LEN};
+use super::token_candidates::{offer_footer_tokens, Candidates, MAX_CANDIDATES, TOKEN_LEN};
 use super::*;
 
 /// Checks what every caller relies on, whatever the input was.

@@ -4,28 +4,28 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A non-empty, half-open interval `[start, end)`. Built only through
-/// [`Window::new`], so an inverted window cannot exist.
+/// [`AccessWindow::new`], so an inverted window cannot exist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "RawWindow")]
-pub(crate) struct Window {
+#[serde(try_from = "RawAccessWindow")]
+pub(crate) struct AccessWindow {
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 }
 
 #[derive(Deserialize)]
-struct RawWindow {
+struct RawAccessWindow {
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 }
 
-impl TryFrom<RawWindow> for Window {
+impl TryFrom<RawAccessWindow> for AccessWindow {
     type Error = String;
-    fn try_from(raw: RawWindow) -> Result<Self, Self::Error> {
-        Window::new(raw.start, raw.end)
+    fn try_from(raw: RawAccessWindow) -> Result<Self, Self::Error> {
+        AccessWindow::new(raw.start, raw.end)
     }
 }
 
-impl Window {
+impl AccessWindow {
     pub(crate) fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Self, String> {
         if end <= start {
             return Err(format!(
@@ -34,7 +34,7 @@ impl Window {
                 start.to_rfc3339()
             ));
         }
-        Ok(Window { start, end })
+        Ok(AccessWindow { start, end })
     }
 
     pub(crate) fn start(&self) -> DateTime<Utc> {
@@ -50,8 +50,8 @@ impl Window {
     }
 
     /// The overlap of two windows, if they overlap at all.
-    pub(crate) fn intersect(&self, other: &Window) -> Option<Window> {
-        Window::new(self.start.max(other.start), self.end.min(other.end)).ok()
+    pub(crate) fn intersect(&self, other: &AccessWindow) -> Option<AccessWindow> {
+        AccessWindow::new(self.start.max(other.start), self.end.min(other.end)).ok()
     }
 }
 
@@ -68,23 +68,23 @@ mod tests {
 
     #[test]
     fn inverted_or_empty_window_is_refused() {
-        assert!(Window::new(t(10), t(9)).is_err());
-        assert!(Window::new(t(10), t(10)).is_err());
-        assert!(Window::new(t(9), t(10)).is_ok());
+        assert!(AccessWindow::new(t(10), t(9)).is_err());
+        assert!(AccessWindow::new(t(10), t(10)).is_err());
+        assert!(AccessWindow::new(t(9), t(10)).is_ok());
     }
 
     #[test]
     fn intersection_is_the_overlap_or_nothing() {
-        let a = Window::new(t(8), t(12)).unwrap();
-        let b = Window::new(t(10), t(14)).unwrap();
-        assert_eq!(a.intersect(&b), Window::new(t(10), t(12)).ok());
-        let c = Window::new(t(12), t(13)).unwrap();
+        let a = AccessWindow::new(t(8), t(12)).unwrap();
+        let b = AccessWindow::new(t(10), t(14)).unwrap();
+        assert_eq!(a.intersect(&b), AccessWindow::new(t(10), t(12)).ok());
+        let c = AccessWindow::new(t(12), t(13)).unwrap();
         assert_eq!(a.intersect(&c), None);
     }
 
     #[test]
     fn deserialising_an_inverted_window_fails() {
         let json = r#"{"start":"2026-11-21T10:00:00Z","end":"2026-11-21T09:00:00Z"}"#;
-        assert!(serde_json::from_str::<Window>(json).is_err());
+        assert!(serde_json::from_str::<AccessWindow>(json).is_err());
     }
 }

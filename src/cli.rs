@@ -11,6 +11,10 @@ use clap::{ArgGroup, Args, Parser, Subcommand};
 use hyper::Method;
 use serde_json::Value;
 
+use crate::domain::clock::Clock;
+
+use crate::system_clock::SystemClock;
+
 use crate::api::client::{ApiClient, ClientError};
 use crate::api::dto::{ErrorBody, ListView, RequestView, SubmitBody, WindowView};
 use crate::domain::ids::{Address, RequestId};
@@ -209,7 +213,7 @@ pub(crate) fn socket_from_config(path: &Path) -> Result<PathBuf, String> {
 /// configuration file cannot be read.
 pub(crate) async fn run_request_command(cmd: RequestCommand) -> ExitCode {
     // Printing ignores errors: a closed pipe (`| head`) must not panic.
-    match execute(cmd, Utc::now()).await {
+    match execute(cmd, SystemClock.now()).await {
         Ok(text) => {
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
             ExitCode::SUCCESS
@@ -744,7 +748,7 @@ mod tests {
         let args = ["approvald", "request", "list", "--socket"].map(String::from);
         let mut args = args.to_vec();
         args.push(socket.to_string_lossy().into_owned());
-        let got = execute(request(&args), Utc::now()).await.unwrap_err();
+        let got = execute(request(&args), SystemClock.now()).await.unwrap_err();
         assert_eq!(got.code, EXIT_UNAVAILABLE);
         assert!(
             got.message.contains("is approvald running?"),
@@ -763,7 +767,7 @@ mod tests {
             "/nonexistent/approvald.toml",
         ]
         .map(String::from);
-        let got = execute(request(&args), Utc::now()).await.unwrap_err();
+        let got = execute(request(&args), SystemClock.now()).await.unwrap_err();
         assert_eq!(got.code, EXIT_CONFIG);
     }
 

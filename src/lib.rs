@@ -7,14 +7,18 @@
 mod api;
 mod approvals;
 mod audit;
+mod backoff;
 mod cli;
 mod config;
 mod daemon;
 mod domain;
 pub mod entry;
 mod mail;
+mod records;
 mod secret;
+mod shutdown;
 mod store;
+mod system_clock;
 
 use std::process::ExitCode;
 
@@ -58,14 +62,15 @@ pub fn run() -> ExitCode {
             }
         },
         Command::Serve { config } => {
-            let config = match Config::load(&config) {
+            let path = config;
+            let config = match Config::load(&path) {
                 Ok(c) => c,
                 Err(problems) => {
                     eprint!("{problems}");
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
-            match runtime.block_on(daemon::run(config)) {
+            match runtime.block_on(daemon::run(config, &path)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("approvald: {e}");

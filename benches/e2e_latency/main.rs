@@ -27,6 +27,11 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
+// Timings of a real daemon on real time.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the benchmark runs against the real clock"
+)]
 
 mod backlog;
 mod latency;

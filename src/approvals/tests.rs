@@ -1,17 +1,27 @@
+use super::inbox::Handled;
 use super::*;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, FixedOffset, Utc};
 
-use crate::audit::AuditEvent;
+use crate::domain::access_window::AccessWindow;
 use crate::domain::policy::Group;
+use crate::domain::policy::{Policy, Submission};
 use crate::domain::request::tests::{addr, t0};
 use crate::domain::request::Level;
-use crate::mail::message::MailPurpose;
+use crate::domain::request::{Request, Status};
+use crate::domain::sender_rule::SenderRule;
+use crate::domain::token::{Keyring, Token, TokenClaims};
+use crate::mail::compose::Composer;
+use crate::mail::parse::InboxAddress;
 use crate::mail::templates::Templates;
+use crate::records::AuditEvent;
+use crate::records::MailPurpose;
+use crate::records::{Disposition, EventKind, MessageKey, OutboundMail};
 use crate::secret::SecretBytes;
+use crate::store::Store;
 
 /// A clock the test moves by hand, so deadlines and the daily explanation
 /// allowance can be crossed without waiting.
@@ -92,7 +102,7 @@ struct Fixture {
 }
 
 impl Fixture {
-    fn new(levels: Vec<Level>, sender_policy: SenderPolicy) -> Fixture {
+    fn new(levels: Vec<Level>, sender_policy: SenderRule) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let composer = Composer::new(
@@ -104,18 +114,17 @@ impl Fixture {
         let clock = Arc::new(TestClock(Mutex::new(t0())));
         let inbound = InboundSettings {
             inbox: InboxAddress::new(INBOX).unwrap(),
-            sender_policy,
+            sender_rule: sender_policy,
             max_message_size: 1 << 20,
             offset: FixedOffset::east_opt(0).unwrap(),
         };
-        let svc = Approvals::new(
-            store,
-            policy(levels),
-            keyring(),
+        let settings = SettingsHandle::new(Settings {
+            policy: policy(levels),
+            keyring: keyring(),
             composer,
             inbound,
-            clock.clone(),
-        );
+        });
+        let svc = Approvals::new(store, settings, clock.clone());
         Fixture {
             svc,
             clock,
@@ -126,7 +135,7 @@ impl Fixture {
 
     /// Two levels, From must be the approver.
     fn standard() -> Fixture {
-        Fixture::new(two_levels(), SenderPolicy::TokenAndFrom)
+        Fixture::new(two_levels(), SenderRule::TokenAndFrom)
     }
 
     fn advance(&self, d: Duration) {
@@ -151,9 +160,9 @@ impl Fixture {
     /// step's mails can be asserted on their own).
     fn take_outbox(&self) -> Vec<OutboundMail> {
         let store = self.svc.store();
-        let out = store.outbox(10_000).unwrap();
+        let out = store.outbox().peek(10_000).unwrap();
         for (seq, _) in &out {
-            store.outbox_sent(*seq).unwrap();
+            store.outbox().remove(*seq).unwrap();
         }
         out.into_iter().map(|(_, m)| m).collect()
     }
@@ -161,9 +170,9 @@ impl Fixture {
     /// Every audit event written since the last call.
     fn take_audit(&self) -> Vec<AuditEvent> {
         let store = self.svc.store();
-        let spool = store.audit_spool(10_000).unwrap();
+        let spool = store.audit().peek(10_000).unwrap();
         for (seq, _) in &spool {
-            store.audit_shipped(*seq).unwrap();
+            store.audit().remove(*seq).unwrap();
         }
         spool.into_iter().map(|(_, e)| e).collect()
     }
@@ -344,7 +353,7 @@ async fn submission_mails_receipt_and_every_approver_but_the_requester() {
     // The requester is also a level-1 approver: never asked about their own request.
     let mut levels = two_levels();
     levels[0].approvers.insert(1, addr(DAVE));
-    let f = Fixture::new(levels, SenderPolicy::TokenAndFrom);
+    let f = Fixture::new(levels, SenderRule::TokenAndFrom);
     let (r, mails) = f.submit().await;
 
     assert_eq!(r.status, Status::Pending);
@@ -501,7 +510,7 @@ async fn disapproval_rejects_and_tells_the_requester() {
 async fn quorum_of_two_is_not_reached_by_one_approver() {
     let mut levels = two_levels();
     levels[0].quorum = 2;
-    let f = Fixture::new(levels, SenderPolicy::TokenAndFrom);
+    let f = Fixture::new(levels, SenderRule::TokenAndFrom);
     let (r, mails) = f.submit().await;
     f.take_audit();
 
@@ -618,7 +627,7 @@ async fn same_message_id_after_uidvalidity_change_is_not_applied_again() {
 
 #[tokio::test]
 async fn token_policy_accepts_the_token_from_any_sender() {
-    let f = Fixture::new(two_levels(), SenderPolicy::Token);
+    let f = Fixture::new(two_levels(), SenderRule::Token);
     let (r, mails) = f.submit().await;
     f.take_audit();
     assert_eq!(
@@ -721,7 +730,7 @@ async fn dmarc_policy_trusts_only_our_own_servers_authentication_results() {
     for (name, headers, want) in cases {
         let f = Fixture::new(
             two_levels(),
-            SenderPolicy::TokenFromDmarc {
+            SenderRule::TokenFromDmarc {
                 authserv_id: AUTHSERV.into(),
             },
         );
@@ -745,7 +754,7 @@ async fn dmarc_policy_trusts_only_our_own_servers_authentication_results() {
 async fn dmarc_policy_still_requires_from_to_be_the_approver() {
     let f = Fixture::new(
         two_levels(),
-        SenderPolicy::TokenFromDmarc {
+        SenderRule::TokenFromDmarc {
             authserv_id: AUTHSERV.into(),
         },
     );
@@ -941,7 +950,7 @@ async fn level_one_token_after_the_request_moved_to_level_two_is_refused() {
 async fn requester_with_a_valid_token_for_themselves_cannot_approve() {
     let mut levels = two_levels();
     levels[0].approvers.push(addr(DAVE));
-    let f = Fixture::new(levels, SenderPolicy::TokenAndFrom);
+    let f = Fixture::new(levels, SenderRule::TokenAndFrom);
     let (r, mails) = f.submit().await;
     assert!(
         mails
@@ -1054,11 +1063,11 @@ async fn expiry_closes_due_requests_once_and_tells_the_requester() {
     f.take_audit();
 
     f.advance(deadline() - Duration::minutes(1));
-    assert_eq!(f.svc.expire_due().await.unwrap(), 0, "expired early");
+    assert_eq!(f.svc.apply_due().await.unwrap(), 0, "expired early");
     assert_eq!(f.request(r.id).status, Status::Pending);
 
     f.advance(Duration::minutes(1));
-    assert_eq!(f.svc.expire_due().await.unwrap(), 1);
+    assert_eq!(f.svc.apply_due().await.unwrap(), 1);
     let after = f.request(r.id);
     assert_eq!(after.status, Status::Expired);
     assert_eq!(after.closed_at, Some(r.deadline));
@@ -1077,7 +1086,7 @@ async fn expiry_closes_due_requests_once_and_tells_the_requester() {
     assert_eq!(audit[0].outcome, "expired");
 
     f.advance(Duration::hours(1));
-    assert_eq!(f.svc.expire_due().await.unwrap(), 0, "expired twice");
+    assert_eq!(f.svc.apply_due().await.unwrap(), 0, "expired twice");
     assert!(f.take_outbox().is_empty());
     assert!(f.take_audit().is_empty());
     assert_eq!(f.request(r.id), after);
@@ -1092,7 +1101,7 @@ async fn expiry_leaves_decided_requests_alone() {
     f.take_outbox();
     f.take_audit();
     f.advance(deadline() + Duration::hours(1));
-    assert_eq!(f.svc.expire_due().await.unwrap(), 0);
+    assert_eq!(f.svc.apply_due().await.unwrap(), 0);
     assert_eq!(f.request(r.id), decided);
     assert!(f.take_outbox().is_empty());
     assert!(f.take_audit().is_empty());

@@ -1,14 +1,12 @@
 //! The audit trail: every event a security reviewer may ask about, as
 //! RFC 5424 syslog lines for the SIEM.
 //!
-//! `event` defines what is recorded, `rfc5424` turns an event into one
+//! What is recorded is `records::AuditEvent` (beneath the store); `rfc5424` turns an event into one
 //! line, `transport` delivers lines to a collector, and `shipper` moves
 //! events from the durable spool to the transport.
 
-mod event;
 pub(crate) mod rfc5424;
 pub(crate) mod shipper;
 pub(crate) mod transport;
 
-pub(crate) use event::{AuditEvent, EventKind};
 pub(crate) use transport::SyslogTarget;

@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use chrono::{Datelike, Timelike};
 
-use super::event::AuditEvent;
+use crate::records::AuditEvent;
 
 /// Structured-data id for our parameters. 32473 is the private enterprise
 /// number RFC 5612 reserves for documentation; replace it if the product
@@ -286,7 +286,7 @@ fn flatten_control(c: char) -> char {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::event::{EventKind, Severity};
+    use crate::records::{EventKind, Severity};
     use chrono::{DateTime, TimeZone, Utc};
     use proptest::prelude::*;
 

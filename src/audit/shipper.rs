@@ -4,14 +4,22 @@
 
 use std::time::Duration;
 
-use tokio::sync::broadcast;
-
 use super::rfc5424::{self, Facility};
 use super::transport::{SyslogSender, SyslogTarget};
+use crate::backoff::Backoff;
+use crate::shutdown::Shutdown;
 use crate::store::Store;
 
 /// Events formatted and sent per spool read.
 const BATCH: usize = 256;
+
+/// Retries while the collector is unreachable: soon at first, then at
+/// most once a minute.
+const RETRY: Backoff = Backoff {
+    initial: Duration::from_millis(500),
+    max: Duration::from_secs(60),
+    jitter: false,
+};
 
 /// Identifies this process in every line.
 pub(crate) struct Origin {
@@ -26,10 +34,10 @@ pub(crate) async fn run_shipper(
     store: Store,
     target: SyslogTarget,
     origin: Origin,
-    mut shutdown: broadcast::Receiver<()>,
+    shutdown: Shutdown,
 ) {
     let mut sender = SyslogSender::new(target);
-    let ready = store.audit_ready();
+    let ready = store.audit().ready();
     let mut failures: u32 = 0;
     loop {
         match ship(&store, &mut sender, &origin).await {
@@ -38,20 +46,19 @@ pub(crate) async fn run_shipper(
                 tokio::select! {
                     _ = ready.notified() => {}
                     _ = tokio::time::sleep(Duration::from_secs(30)) => {}
-                    _ = shutdown.recv() => break,
+                    _ = shutdown.requested() => break,
                 }
             }
             Ok(_) => failures = 0,
             Err(e) => {
                 failures = failures.saturating_add(1);
-                let delay =
-                    Duration::from_millis(250u64 << failures.min(8)).min(Duration::from_secs(60));
+                let delay = RETRY.delay(failures);
                 if failures == 1 || failures % 20 == 0 {
                     tracing::warn!(error = %e, retry_in = ?delay, "syslog unreachable; audit events stay spooled");
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
-                    _ = shutdown.recv() => break,
+                    _ = shutdown.requested() => break,
                 }
             }
         }
@@ -73,7 +80,8 @@ pub(crate) async fn run_shipper(
 /// Sends one batch; returns how many events left the spool.
 async fn ship(store: &Store, sender: &mut SyslogSender, origin: &Origin) -> Result<usize, String> {
     let batch = store
-        .durable_audit_spool(BATCH)
+        .audit()
+        .durable(BATCH)
         .await
         .map_err(|e| e.to_string())?;
     let pid = std::process::id();
@@ -86,7 +94,7 @@ async fn ship(store: &Store, sender: &mut SyslogSender, origin: &Origin) -> Resu
             .send(&line)
             .await
             .map_err(|e| format!("{}: {e}", sender.target()))?;
-        store.audit_shipped(seq).map_err(|e| e.to_string())?;
+        store.audit().remove(seq).map_err(|e| e.to_string())?;
         sent += 1;
     }
     if sent > 0 {

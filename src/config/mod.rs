@@ -12,6 +12,7 @@ use crate::audit::SyslogTarget;
 use crate::domain::ids::Address;
 use crate::domain::policy::{Group, Policy};
 use crate::domain::request::Level;
+use crate::domain::sender_rule::SenderRule;
 use crate::secret::{Secret, SecretBytes};
 
 pub(crate) use secrets::read_secret;
@@ -70,23 +71,11 @@ pub(crate) struct SmtpConfig {
     pub(crate) credentials: Option<(String, Secret<String>)>,
 }
 
-/// How strongly a reply's sender must be authenticated.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum SenderPolicy {
-    /// The token alone authorises the answer.
-    Token,
-    /// The token, and From must be the token's approver.
-    TokenAndFrom,
-    /// As `TokenAndFrom`, and the organisation's own MTA (`authserv_id`) must
-    /// have seen DKIM or SPF pass aligned with the From domain.
-    TokenFromDmarc { authserv_id: String },
-}
-
 /// Settings for reading replies.
 #[derive(Debug)]
 pub(crate) struct InboundConfig {
     /// How strongly a reply's sender must be proven.
-    pub(crate) sender_policy: SenderPolicy,
+    pub(crate) sender_rule: SenderRule,
     /// Messages larger than this are not parsed beyond their headers.
     pub(crate) max_message_size: usize,
 }
@@ -232,10 +221,10 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
         raw.inbound.sender_policy.as_deref(),
         raw.inbound.authserv_id,
     ) {
-        (None | Some("token+from"), _) => Some(SenderPolicy::TokenAndFrom),
-        (Some("token"), _) => Some(SenderPolicy::Token),
+        (None | Some("token+from"), _) => Some(SenderRule::TokenAndFrom),
+        (Some("token"), _) => Some(SenderRule::Token),
         (Some("token+from+dmarc"), Some(id)) if !id.trim().is_empty() => {
-            Some(SenderPolicy::TokenFromDmarc { authserv_id: id })
+            Some(SenderRule::TokenFromDmarc { authserv_id: id })
         }
         (Some("token+from+dmarc"), _) => {
             p.push(
@@ -315,7 +304,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
         api_socket: PathBuf::from(raw.api.socket),
         syslog,
         inbound: InboundConfig {
-            sender_policy,
+            sender_rule: sender_policy,
             max_message_size,
         },
         policy,

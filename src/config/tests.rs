@@ -65,7 +65,7 @@ fn valid_configuration_loads_with_defaults() {
     assert_eq!(c.imap.processed_mailbox, "Processed");
     assert_eq!(c.imap.poll_interval, Duration::from_secs(30));
     assert_eq!(c.imap.password.expose(), "imap-secret");
-    assert_eq!(c.inbound.sender_policy, SenderPolicy::TokenAndFrom);
+    assert_eq!(c.inbound.sender_rule, SenderRule::TokenAndFrom);
     assert_eq!(c.inbound.max_message_size, 1024 * 1024);
     assert_eq!(
         c.policy.groups[0].levels[0].approvers[0].as_str(),

@@ -7,13 +7,3 @@ use chrono::{DateTime, Utc};
 pub(crate) trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
 }
-
-/// The real wall clock, used by the daemon.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}

@@ -7,5 +7,6 @@ pub(crate) mod ids;
 pub(crate) mod policy;
 pub(crate) mod reply;
 pub(crate) mod request;
+pub(crate) mod sender_rule;
 pub(crate) mod token;
 pub(crate) mod verb;

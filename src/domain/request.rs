@@ -289,6 +289,16 @@ impl Request {
         false
     }
 
+    /// The next instant at which time alone changes this request, if any:
+    /// the store indexes it so that timers wake exactly then instead of
+    /// scanning every request.
+    pub(crate) fn next_due(&self) -> Option<DateTime<Utc>> {
+        match self.status {
+            Status::Pending => Some(self.deadline),
+            Status::Approved | Status::Rejected | Status::Expired => None,
+        }
+    }
+
     fn close(&mut self, status: Status, now: DateTime<Utc>) {
         self.status = status;
         self.closed_at = Some(now);

@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 use crate::domain::ids::{Address, RequestId};
 use crate::domain::request::{Request, Status};
 use crate::domain::token::{Token, TOKEN_TEXT_LEN};
-use crate::mail::message::{MailPurpose, OutboundMail};
 use crate::mail::templates::{ApprovalView, ExplanationView, RenderError, Templates};
+use crate::records::{MailPurpose, OutboundMail};
 
 /// RFC 5321's limit on the part of an address before `@`; the plus-address
 /// carrying a token must fit in it.

@@ -3,7 +3,7 @@
 
 pub(crate) mod compose;
 pub(crate) mod inbound;
-pub(crate) mod message;
+
 pub(crate) mod outbound;
 pub(crate) mod parse;
 pub(crate) mod templates;

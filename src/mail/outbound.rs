@@ -27,25 +27,27 @@
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::transport::smtp::{AsyncSmtpTransportBuilder, PoolConfig};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use crate::audit::{AuditEvent, EventKind};
+use crate::backoff::Backoff;
 use crate::config::{SmtpConfig, TlsMode};
+use crate::domain::clock::Clock;
 use crate::domain::ids::Address;
 use crate::mail::compose::is_safe_message_id;
-use crate::mail::message::{MailPurpose, OutboundMail};
 use crate::mail::tls::ca_certificates;
+use crate::records::{AuditEvent, EventKind};
+use crate::records::{MailPurpose, OutboundMail};
+use crate::shutdown::Shutdown;
 use crate::store::Store;
 
 /// How long connecting (TCP, TLS, EHLO, AUTH) may take.
@@ -144,6 +146,8 @@ pub(crate) struct Mailer {
     from: Mailbox,
     /// Bound on one whole send; see [`SEND_TIMEOUT`].
     send_timeout: Duration,
+    /// Dates each mail.
+    clock: Arc<dyn Clock>,
 }
 
 impl Mailer {
@@ -156,6 +160,7 @@ impl Mailer {
         cfg: &SmtpConfig,
         from_name: &str,
         address: &Address,
+        clock: Arc<dyn Clock>,
     ) -> Result<Mailer, String> {
         let ep = &cfg.endpoint;
         let tls = match ep.tls {
@@ -177,12 +182,13 @@ impl Mailer {
             builder,
             from: from_mailbox(from_name, address)?,
             send_timeout: SEND_TIMEOUT,
+            clock,
         })
     }
 
     /// Sends one mail and waits for the server's verdict.
     pub(crate) async fn send(&self, m: &OutboundMail) -> Result<(), SendError> {
-        let message = build_message(&self.from, m, SystemTime::now())?;
+        let message = build_message(&self.from, m, SystemTime::from(self.clock.now()))?;
         let transport = self.transport().clone();
         match tokio::time::timeout(self.send_timeout, transport.send(message)).await {
             Err(_) => {
@@ -392,10 +398,12 @@ impl Default for OutboxPacing {
 impl OutboxPacing {
     /// `backoff_min` doubled per earlier failure, capped at `backoff_max`.
     fn backoff(&self, failures: u32) -> Duration {
-        let doublings = failures.saturating_sub(1).min(20);
-        self.backoff_min
-            .saturating_mul(1u32 << doublings)
-            .min(self.backoff_max)
+        Backoff {
+            initial: self.backoff_min,
+            max: self.backoff_max,
+            jitter: false,
+        }
+        .delay(failures)
     }
 }
 
@@ -422,8 +430,13 @@ enum Next {
 }
 
 /// Delivers the outbox until `shutdown` fires (or its sender is dropped).
-pub(crate) async fn run_outbox(store: Store, mailer: Mailer, shutdown: broadcast::Receiver<()>) {
-    run_outbox_with(store, mailer, OutboxPacing::default(), shutdown).await;
+pub(crate) async fn run_outbox(
+    store: Store,
+    mailer: Mailer,
+    clock: Arc<dyn Clock>,
+    shutdown: Shutdown,
+) {
+    run_outbox_with(store, mailer, OutboxPacing::default(), clock, shutdown).await;
 }
 
 /// [`run_outbox`] with any [`Deliver`] and pacing, for tests.
@@ -431,9 +444,10 @@ pub(crate) async fn run_outbox_with<D: Deliver>(
     store: Store,
     deliver: D,
     pacing: OutboxPacing,
-    mut shutdown: broadcast::Receiver<()>,
+    clock: Arc<dyn Clock>,
+    shutdown: Shutdown,
 ) {
-    let ready = store.outbox_ready();
+    let ready = store.outbox().ready();
     let mut worker = Worker {
         store,
         deliver,
@@ -441,12 +455,13 @@ pub(crate) async fn run_outbox_with<D: Deliver>(
         retries: HashMap::new(),
         delivered: HashSet::new(),
         outages: 0,
+        clock,
     };
     loop {
-        if stop_requested(&mut shutdown) {
+        if shutdown.is_requested() {
             return;
         }
-        let next = worker.pass(&mut shutdown).await;
+        let next = worker.pass(&shutdown).await;
         // One flush per pass makes the removals and `mailed` records durable
         // (and wakes the audit shipper for them).
         if let Err(e) = worker.store.flush().await {
@@ -454,8 +469,8 @@ pub(crate) async fn run_outbox_with<D: Deliver>(
         }
         let stop = match next {
             Next::Again => false,
-            Next::Idle(d) => wait(&mut shutdown, &ready, d, true).await,
-            Next::Pause(d) => wait(&mut shutdown, &ready, d, false).await,
+            Next::Idle(d) => wait(&shutdown, &ready, d, true).await,
+            Next::Pause(d) => wait(&shutdown, &ready, d, false).await,
             Next::Stop => true,
         };
         if stop {
@@ -479,15 +494,17 @@ struct Worker<D> {
     delivered: HashSet<u64>,
     /// Outages in a row (server or store), for the pause length.
     outages: u32,
+    /// Dates the audit records of deliveries.
+    clock: Arc<dyn Clock>,
 }
 
 impl<D: Deliver> Worker<D> {
     /// Tries every entry that is due, fresh entries first.
-    async fn pass(&mut self, shutdown: &mut broadcast::Receiver<()>) -> Next {
+    async fn pass(&mut self, shutdown: &Shutdown) -> Next {
         // Read past the entries known to be waiting for a retry, so that
         // they cannot hide newer mail from a fixed-size batch.
         let limit = self.pacing.batch.saturating_add(self.retries.len());
-        let batch = match self.store.durable_outbox(limit).await {
+        let batch = match self.store.outbox().durable(limit).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the outbox");
@@ -529,14 +546,14 @@ impl<D: Deliver> Worker<D> {
         // of its time waiting for the server, so this multiplies throughput
         // after a backlog without hammering the relay.
         for chunk in to_send.chunks(SEND_CONCURRENCY) {
-            if stop_requested(shutdown) {
+            if shutdown.is_requested() {
                 return Next::Stop;
             }
             let sends =
                 futures::future::join_all(chunk.iter().map(|(_, m)| self.deliver.deliver(m)));
             let results = tokio::select! {
                 r = sends => r,
-                _ = shutdown.recv() => return Next::Stop,
+                _ = shutdown.requested() => return Next::Stop,
             };
             // Settle every send of the chunk before acting on an outage:
             // mails the server accepted must leave the outbox either way.
@@ -569,7 +586,13 @@ impl<D: Deliver> Worker<D> {
                     purpose = purpose_name(mail.purpose),
                     "mail sent"
                 );
-                self.audit(mail_event(EventKind::Mailed, mail, "sent", None));
+                self.audit(mail_event(
+                    self.clock.now(),
+                    EventKind::Mailed,
+                    mail,
+                    "sent",
+                    None,
+                ));
                 if !self.remove(seq, mail) {
                     self.delivered.insert(seq);
                     return Some(self.pause());
@@ -584,6 +607,7 @@ impl<D: Deliver> Worker<D> {
                     "mail refused for good; dropped from the outbox"
                 );
                 self.audit(mail_event(
+                    self.clock.now(),
                     EventKind::MailFailed,
                     mail,
                     "failed",
@@ -628,6 +652,7 @@ impl<D: Deliver> Worker<D> {
         );
         if failures == self.pacing.audit_after {
             self.audit(mail_event(
+                self.clock.now(),
                 EventKind::MailFailed,
                 mail,
                 "deferred",
@@ -644,7 +669,7 @@ impl<D: Deliver> Worker<D> {
 
     /// Removes a finished entry; false (and logged) if the store failed.
     fn remove(&self, seq: u64, mail: &OutboundMail) -> bool {
-        match self.store.outbox_sent(seq) {
+        match self.store.outbox().remove(seq) {
             Ok(()) => true,
             Err(e) => {
                 tracing::error!(
@@ -664,24 +689,16 @@ impl<D: Deliver> Worker<D> {
     }
 }
 
-/// Whether shutdown was requested (or can no longer be signalled).
-fn stop_requested(shutdown: &mut broadcast::Receiver<()>) -> bool {
-    !matches!(
-        shutdown.try_recv(),
-        Err(broadcast::error::TryRecvError::Empty)
-    )
-}
-
 /// Waits `d`, or less if new mail arrives (when `wake_on_mail`); returns
 /// whether shutdown was requested meanwhile.
 async fn wait(
-    shutdown: &mut broadcast::Receiver<()>,
+    shutdown: &Shutdown,
     ready: &tokio::sync::Notify,
     d: Duration,
     wake_on_mail: bool,
 ) -> bool {
     tokio::select! {
-        _ = shutdown.recv() => true,
+        _ = shutdown.requested() => true,
         _ = tokio::time::sleep(d) => false,
         _ = ready.notified(), if wake_on_mail => false,
     }
@@ -700,7 +717,13 @@ fn purpose_name(p: MailPurpose) -> &'static str {
 /// request id for joining, and the mail named by purpose and Message-ID
 /// only. The subject and Reply-To carry the approval token, which must not
 /// reach the log.
-fn mail_event(kind: EventKind, m: &OutboundMail, outcome: &str, why: Option<&str>) -> AuditEvent {
+fn mail_event(
+    at: DateTime<Utc>,
+    kind: EventKind,
+    m: &OutboundMail,
+    outcome: &str,
+    why: Option<&str>,
+) -> AuditEvent {
     let reason = why.map(|w| {
         let mut r: String = w.chars().take(MAX_REASON_CHARS).collect();
         if w.chars().nth(MAX_REASON_CHARS).is_some() {
@@ -715,7 +738,7 @@ fn mail_event(kind: EventKind, m: &OutboundMail, outcome: &str, why: Option<&str
         m.to,
         m.message_id
     );
-    let mut event = AuditEvent::new(Utc::now(), kind, outcome, message).with_actor(m.to.as_str());
+    let mut event = AuditEvent::new(at, kind, outcome, message).with_actor(m.to.as_str());
     if let Some(id) = m.request {
         event = event.with_request(id.to_string());
     }
@@ -732,6 +755,7 @@ mod tests {
     use crate::domain::ids::RequestId;
     use crate::secret::Secret;
     use crate::store::Change;
+    use crate::system_clock::SystemClock;
     use mail_parser::{MessageParser, MimeHeaders};
     use std::sync::{Arc, Mutex};
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -1152,6 +1176,7 @@ mod tests {
             &smtp_config(port, TlsMode::None, None),
             "Access approvals",
             &addr("approvals@example.test"),
+            Arc::new(SystemClock),
         )
         .unwrap()
     }
@@ -1235,17 +1260,25 @@ mod tests {
     async fn mailer_checks_the_ca_file_at_startup() {
         let from = addr("approvals@example.test");
         for tls in [TlsMode::Implicit, TlsMode::StartTls, TlsMode::None] {
-            assert!(Mailer::new(&smtp_config(465, tls, None), "A", &from).is_ok());
+            assert!(Mailer::new(
+                &smtp_config(465, tls, None),
+                "A",
+                &from,
+                Arc::new(SystemClock)
+            )
+            .is_ok());
         }
         let not_pem = tempfile::NamedTempFile::new().unwrap();
         for tls in [TlsMode::Implicit, TlsMode::StartTls] {
             let cfg = smtp_config(465, tls, Some(not_pem.path().to_path_buf()));
-            let err = Mailer::new(&cfg, "A", &from).err().unwrap();
+            let err = Mailer::new(&cfg, "A", &from, Arc::new(SystemClock))
+                .err()
+                .unwrap();
             assert!(err.contains("no PEM certificate"), "{err}");
         }
         let mut cfg = smtp_config(465, TlsMode::Implicit, None);
         cfg.credentials = Some(("user".into(), Secret::new("hunter2".into())));
-        assert!(Mailer::new(&cfg, "A", &from).is_ok());
+        assert!(Mailer::new(&cfg, "A", &from, Arc::new(SystemClock)).is_ok());
     }
 
     // ---- The outbox worker, with a scripted deliverer and a real store ----
@@ -1312,19 +1345,26 @@ mod tests {
     /// Runs the worker until the outbox is empty (or 10 s pass), then stops
     /// it and returns the audit events written.
     async fn run_until_empty(store: &Store, deliver: Scripted) -> Vec<AuditEvent> {
-        let (stop, rx) = broadcast::channel(1);
-        let worker = tokio::spawn(run_outbox_with(store.clone(), deliver, pacing(), rx));
+        let (stop, rx) = crate::shutdown::channel();
+        let worker = tokio::spawn(run_outbox_with(
+            store.clone(),
+            deliver,
+            pacing(),
+            Arc::new(SystemClock),
+            rx,
+        ));
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !store.outbox(1).unwrap().is_empty() && Instant::now() < deadline {
+        while !store.outbox().peek(1).unwrap().is_empty() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        stop.send(()).unwrap();
+        stop.stop();
         tokio::time::timeout(Duration::from_secs(5), worker)
             .await
             .unwrap()
             .unwrap();
         store
-            .audit_spool(1000)
+            .audit()
+            .peek(1000)
             .unwrap()
             .into_iter()
             .map(|(_, e)| e)
@@ -1351,7 +1391,7 @@ mod tests {
         queue(&store, vec![mail(1), mail(2)]);
         let d = Scripted::default();
         let events = run_until_empty(&store, d.clone()).await;
-        assert!(store.outbox(10).unwrap().is_empty());
+        assert!(store.outbox().peek(10).unwrap().is_empty());
         assert_eq!(
             d.attempts(),
             vec!["approver1@example.test", "approver2@example.test"]
@@ -1490,19 +1530,26 @@ mod tests {
             "approver1@example.test",
             (0..1000).map(|_| transient(true)).collect(),
         );
-        let (stop, rx) = broadcast::channel(1);
-        let worker = tokio::spawn(run_outbox_with(store.clone(), d.clone(), pacing(), rx));
+        let (stop, rx) = crate::shutdown::channel();
+        let worker = tokio::spawn(run_outbox_with(
+            store.clone(),
+            d.clone(),
+            pacing(),
+            Arc::new(SystemClock),
+            rx,
+        ));
         let deadline = Instant::now() + Duration::from_secs(10);
-        while store.outbox(10).unwrap().len() > 1 && Instant::now() < deadline {
+        while store.outbox().peek(10).unwrap().len() > 1 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        stop.send(()).unwrap();
+        stop.stop();
         tokio::time::timeout(Duration::from_secs(5), worker)
             .await
             .unwrap()
             .unwrap();
         let left: Vec<String> = store
-            .outbox(10)
+            .outbox()
+            .peek(10)
             .unwrap()
             .into_iter()
             .map(|(_, m)| m.to.to_string())
@@ -1516,21 +1563,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let d = Scripted::default();
-        let (stop, rx) = broadcast::channel(1);
-        let worker = tokio::spawn(run_outbox_with(store.clone(), d.clone(), pacing(), rx));
+        let (stop, rx) = crate::shutdown::channel();
+        let worker = tokio::spawn(run_outbox_with(
+            store.clone(),
+            d.clone(),
+            pacing(),
+            Arc::new(SystemClock),
+            rx,
+        ));
         tokio::time::sleep(Duration::from_millis(50)).await;
         queue(&store, vec![mail(1)]);
         // Committed mail wakes the worker only once it is durable.
         store.flush().await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
-        while !store.outbox(1).unwrap().is_empty() && Instant::now() < deadline {
+        while !store.outbox().peek(1).unwrap().is_empty() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         assert!(
-            store.outbox(1).unwrap().is_empty(),
+            store.outbox().peek(1).unwrap().is_empty(),
             "sent well before the 30 s idle recheck"
         );
-        stop.send(()).unwrap();
+        stop.stop();
         tokio::time::timeout(Duration::from_secs(1), worker)
             .await
             .expect("the worker stops promptly")
@@ -1551,23 +1604,39 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         queue(&store, vec![mail(1)]);
-        let (stop, rx) = broadcast::channel(1);
-        let worker = tokio::spawn(run_outbox_with(store.clone(), Hangs, pacing(), rx));
+        let (stop, rx) = crate::shutdown::channel();
+        let worker = tokio::spawn(run_outbox_with(
+            store.clone(),
+            Hangs,
+            pacing(),
+            Arc::new(SystemClock),
+            rx,
+        ));
         tokio::time::sleep(Duration::from_millis(50)).await;
-        stop.send(()).unwrap();
+        stop.stop();
         tokio::time::timeout(Duration::from_secs(1), worker)
             .await
             .expect("the worker stops promptly")
             .unwrap();
-        assert_eq!(store.outbox(10).unwrap().len(), 1, "the mail stays queued");
+        assert_eq!(
+            store.outbox().peek(10).unwrap().len(),
+            1,
+            "the mail stays queued"
+        );
     }
 
     #[tokio::test]
     async fn dropped_shutdown_sender_also_stops_the_worker() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let (stop, rx) = broadcast::channel::<()>(1);
-        let worker = tokio::spawn(run_outbox_with(store, Scripted::default(), pacing(), rx));
+        let (stop, rx) = crate::shutdown::channel();
+        let worker = tokio::spawn(run_outbox_with(
+            store,
+            Scripted::default(),
+            pacing(),
+            Arc::new(SystemClock),
+            rx,
+        ));
         drop(stop);
         tokio::time::timeout(Duration::from_secs(1), worker)
             .await

@@ -1,7 +1,7 @@
 use super::*;
-use crate::audit::{AuditEvent, EventKind};
 use crate::domain::request::tests::{t0, two_level_request};
-use crate::mail::message::MailPurpose;
+use crate::records::MailPurpose;
+use crate::records::{AuditEvent, Disposition, EventKind};
 
 fn mail(n: u32) -> OutboundMail {
     OutboundMail {
@@ -54,14 +54,14 @@ fn a_change_writes_request_mail_audit_and_seen_together() {
         })
         .unwrap();
     assert_eq!(store.request(r.id).unwrap(), Some(r.clone()));
-    let out = store.outbox(10).unwrap();
+    let out = store.outbox().peek(10).unwrap();
     assert_eq!(
         out.iter()
             .map(|(_, m)| m.subject.as_str())
             .collect::<Vec<_>>(),
         ["mail 1", "mail 2"]
     );
-    assert_eq!(store.audit_spool(10).unwrap().len(), 1);
+    assert_eq!(store.audit().peek(10).unwrap().len(), 1);
     assert!(store
         .seen(
             MessageKey {
@@ -110,20 +110,22 @@ fn spooled_entries_leave_only_when_marked() {
             ..Change::nothing(())
         })
         .unwrap();
-    let out = store.outbox(2).unwrap();
+    let out = store.outbox().peek(2).unwrap();
     assert_eq!(out.len(), 2, "limit respected");
-    store.outbox_sent(out[0].0).unwrap();
+    store.outbox().remove(out[0].0).unwrap();
     let left: Vec<_> = store
-        .outbox(10)
+        .outbox()
+        .peek(10)
         .unwrap()
         .into_iter()
         .map(|(_, m)| m.subject)
         .collect();
     assert_eq!(left, ["mail 2", "mail 3"]);
-    let spool = store.audit_spool(10).unwrap();
-    store.audit_shipped(spool[1].0).unwrap();
+    let spool = store.audit().peek(10).unwrap();
+    store.audit().remove(spool[1].0).unwrap();
     let left: Vec<_> = store
-        .audit_spool(10)
+        .audit()
+        .peek(10)
         .unwrap()
         .into_iter()
         .map(|(_, e)| e.message)
@@ -175,6 +177,7 @@ fn unreadable_spool_entry_is_quarantined_not_blocking() {
     let store = Store::open(dir.path()).unwrap();
     store
         .outbox
+        .tree
         .insert(u64::MAX.to_be_bytes(), b"garbage".to_vec())
         .unwrap();
     store
@@ -183,7 +186,7 @@ fn unreadable_spool_entry_is_quarantined_not_blocking() {
             ..Change::nothing(())
         })
         .unwrap();
-    let out = store.outbox(10).unwrap();
+    let out = store.outbox().peek(10).unwrap();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].1.subject, "mail 1");
     assert_eq!(store.db.open_tree("quarantine").unwrap().len(), 1);
@@ -229,7 +232,7 @@ fn explanations_are_counted_per_sender_and_day() {
 async fn workers_are_woken_only_after_the_flush() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let ready = store.outbox_ready();
+    let ready = store.outbox().ready();
     store
         .commit(None, |_| Change {
             mails: vec![mail(1)],

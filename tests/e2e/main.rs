@@ -14,6 +14,12 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
+// The tests drive a real daemon and real servers, on real time: dates in
+// mails and windows in requests come from the wall clock.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "end-to-end tests run against the real clock"
+)]
 
 mod audit;
 mod cli;

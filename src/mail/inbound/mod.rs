@@ -14,11 +14,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use tokio::sync::broadcast;
 
-use crate::approvals::Approvals;
+use crate::approvals::{Approvals, InboxMessage};
+use crate::backoff::Backoff;
 use crate::config::ImapConfig;
-use crate::store::{Disposition, MessageKey};
+use crate::records::{Disposition, MessageKey};
+use crate::shutdown::Shutdown;
 
 pub(crate) use connection::{connect, Fetched, ImapSession, InboxError};
 
@@ -30,43 +31,39 @@ const BATCH: usize = 200;
 /// limit of RFC 2177, and short enough to notice a silently dead connection.
 const IDLE_RENEW: Duration = Duration::from_secs(5 * 60);
 
+/// Reconnects after 1 s, 2 s, 4 s … at most 60 s, each with up to 50 %
+/// random jitter so that several daemons do not hammer a recovering server
+/// in step.
+const RECONNECT: Backoff = Backoff {
+    initial: Duration::from_secs(1),
+    max: Duration::from_secs(60),
+    jitter: true,
+};
+
 /// Runs until `shutdown` fires, reconnecting with capped exponential backoff
 /// and jitter whenever the server goes away.
 pub(crate) async fn run_inbox(
     cfg: Arc<ImapConfig>,
     tls: Arc<rustls::ClientConfig>,
     approvals: Arc<Approvals>,
-    mut shutdown: broadcast::Receiver<()>,
+    shutdown: Shutdown,
 ) {
     let mut failures: u32 = 0;
     loop {
         let outcome = tokio::select! {
             r = watch(&cfg, &tls, &approvals, &mut failures) => r,
-            _ = shutdown.recv() => return,
+            _ = shutdown.requested() => return,
         };
         if let Err(e) = outcome {
             failures = failures.saturating_add(1);
-            let delay = backoff(failures);
+            let delay = RECONNECT.delay(failures);
             tracing::warn!(error = %e, retry_in = ?delay, "IMAP connection lost");
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
-                _ = shutdown.recv() => return,
+                _ = shutdown.requested() => return,
             }
         }
     }
-}
-
-/// 1 s, 2 s, 4 s … capped at 60 s, each with up to 50 % random jitter so that
-/// several daemons do not hammer a recovering server in step.
-fn backoff(failures: u32) -> Duration {
-    let base = 1u64 << failures.saturating_sub(1).min(6);
-    let base = Duration::from_secs(base.min(60));
-    let mut b = [0u8; 2];
-    let jitter = match getrandom::getrandom(&mut b) {
-        Ok(()) => u64::from(u16::from_le_bytes(b)) % 500,
-        Err(_) => 250,
-    };
-    base + base * u32::try_from(jitter).unwrap_or(0) / 1000
 }
 
 /// One connection's life: log in, then drain and wait until an error.
@@ -111,12 +108,24 @@ async fn drain(
                     "the server listed messages it would not return; they stay in the inbox"
                 );
             }
+            let batch: Vec<InboxMessage<'_>> = messages
+                .iter()
+                .map(|m| InboxMessage {
+                    key: MessageKey {
+                        uidvalidity,
+                        uid: m.uid,
+                    },
+                    raw: &m.raw,
+                    size: m.size,
+                })
+                .collect();
+            // Group commit: the service makes the whole batch durable with
+            // one fsync before it returns, before any message leaves the inbox.
+            let handled = approvals.handle_batch(&batch).await?;
             let mut processed = Vec::new();
             let mut rejected = Vec::new();
-            for m in &messages {
-                let uid = m.uid;
-                let key = MessageKey { uidvalidity, uid };
-                let handled = approvals.handle_fetched(key, &m.raw, m.size)?;
+            for (m, handled) in batch.iter().zip(handled) {
+                let uid = m.key.uid;
                 if handled.duplicate {
                     tracing::info!(uid, "message was already handled; moving it aside");
                 }
@@ -125,9 +134,6 @@ async fn drain(
                     Disposition::Rejected => rejected.push(uid),
                 }
             }
-            // Group commit: one fsync for the whole batch, before any message
-            // leaves the inbox.
-            approvals.store().flush().await?;
             crash_point_after_commit();
             moved += move_batch(session, &processed, &cfg.processed_mailbox).await?;
             moved += move_batch(session, &rejected, &cfg.rejected_mailbox).await?;
@@ -263,15 +269,6 @@ mod tests {
         ];
         for (uids, want) in cases {
             assert_eq!(uid_set(uids), *want, "{uids:?}");
-        }
-    }
-
-    #[test]
-    fn backoff_is_capped_and_grows() {
-        assert!(backoff(1) >= Duration::from_secs(1) && backoff(1) < Duration::from_secs(2));
-        assert!(backoff(3) >= Duration::from_secs(4));
-        for n in [10, 100, u32::MAX] {
-            assert!(backoff(n) <= Duration::from_secs(90), "{n}");
         }
     }
 }

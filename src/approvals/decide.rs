@@ -1,0 +1,369 @@
+//! An approver's answer, whatever channel brought it: one path that checks
+//! the token, who answered, and the answer itself, then applies it to the
+//! request's current state in one transaction with its effects.
+//!
+//! The channel shows only in [`Origin`]: what proves the answerer (for mail,
+//! the sender rule) and what else is recorded with the answer (for mail,
+//! the memory that the message was handled, and any explanation).
+
+use chrono::{DateTime, Utc};
+
+use super::effects::{effects, render, with_request, Happening};
+use super::explain::Allowance;
+use super::inbox::EmailReply;
+use super::settings::Settings;
+use super::Approvals;
+use crate::domain::access_window::AccessWindow;
+use crate::domain::ids::{Address, RequestId};
+use crate::domain::reply::{self, WindowChange};
+use crate::domain::request::{Answer as StateAnswer, AnswerRefusal, Channel, Request, Transition};
+use crate::domain::sender_rule::SenderProblem;
+use crate::domain::token::{Token, TokenClaims};
+use crate::domain::verb::Verb;
+use crate::records::{AuditEvent, Disposition, EventKind};
+use crate::store::{Change, StoreError};
+
+/// What an approver answered, as any channel hands it over.
+pub(crate) struct Answer {
+    /// The token the answer came with: request, level and approver.
+    pub(crate) token: Token,
+    pub(crate) verb: Verb,
+    /// A narrower window, as the approver wrote it.
+    pub(crate) window: Option<WindowChange>,
+    pub(crate) comment: String,
+}
+
+/// Where an answer came from. More channels (a decision link, an admin
+/// override) join here as variants.
+pub(crate) enum Origin<'a> {
+    /// A reply in the approvals inbox.
+    Email(&'a EmailReply<'a>),
+}
+
+impl Origin<'_> {
+    fn channel(&self) -> Channel {
+        match self {
+            Origin::Email(_) => Channel::Email,
+        }
+    }
+}
+
+/// What deciding amounted to. Either way it is recorded (audit, and the
+/// origin's own records) before `decide` returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Decided {
+    /// The answer changed the request.
+    Applied(Transition),
+    /// The answer changed nothing.
+    Refused,
+}
+
+/// A token that verified, and what it names.
+pub(super) struct Verified {
+    /// The request as it was when the token was checked; the transaction
+    /// re-applies the answer to the current state.
+    pub(super) request: Request,
+    pub(super) claims: TokenClaims,
+    /// The approver the token was issued to.
+    pub(super) approver: Address,
+}
+
+/// An answer that cannot be used.
+pub(super) struct Refused {
+    /// The request the answer was about, when its token identified one.
+    pub(super) request: Option<Box<Request>>,
+    /// Why, for the audit log.
+    pub(super) why: String,
+    /// Why, for the sender, when the audit reason must not be told to
+    /// whoever sent the answer.
+    pub(super) tell: Option<String>,
+}
+
+impl Refused {
+    pub(super) fn new(request: Option<&Request>, why: String) -> Refused {
+        Refused {
+            request: request.map(|r| Box::new(r.clone())),
+            why,
+            tell: None,
+        }
+    }
+}
+
+impl Approvals {
+    /// Decides `answer` from `origin`: verifies the token, checks the
+    /// answerer, resolves the window, and applies the answer with its
+    /// effects. Only a store failure is an error; every refusal is recorded.
+    pub(crate) fn decide(
+        &self,
+        answer: &Answer,
+        origin: &Origin<'_>,
+    ) -> Result<Decided, StoreError> {
+        let now = self.clock.now();
+        let s = self.settings.current();
+        let verified = match self.verify_token(&s, &answer.token, now)? {
+            Ok(v) => v,
+            Err(why) => return self.refuse(&s, origin, Refused::new(None, why), now),
+        };
+        if let Err(refused) = check_origin(&s, origin, &verified) {
+            return self.refuse(&s, origin, refused, now);
+        }
+        let window = match resolve_window(&s, answer, &verified.request, now) {
+            Ok(w) => w,
+            Err(why) => {
+                return self.refuse(&s, origin, Refused::new(Some(&verified.request), why), now)
+            }
+        };
+        self.apply(&s, answer, origin, verified, window, now)
+    }
+
+    /// Checks `token`'s signature, expiry and binding to the approver it
+    /// names. `Ok(Err(why))` when it does not verify.
+    pub(super) fn verify_token(
+        &self,
+        s: &Settings,
+        token: &Token,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Verified, String>, StoreError> {
+        let claims = token.claims();
+        let id = RequestId::new(claims.request);
+        let Some(request) = self.store.request(id)? else {
+            return Ok(Err(format!("token names unknown request {id}")));
+        };
+        let Some(approver) = request
+            .levels
+            .get(usize::from(claims.level.saturating_sub(1)))
+            .and_then(|l| l.approvers.get(usize::from(claims.approver_index)))
+            .cloned()
+        else {
+            return Ok(Err(format!("token names no approver of {id}")));
+        };
+        Ok(match s.keyring.verify(token, approver.as_str(), now) {
+            Ok(claims) => Ok(Verified {
+                request,
+                claims,
+                approver,
+            }),
+            Err(e) => Err(format!("token {} refused: {e}", token.log_prefix())),
+        })
+    }
+
+    /// Applies a checked answer to the request's current state, in one
+    /// transaction with its mail, audit and the origin's records.
+    fn apply(
+        &self,
+        s: &Settings,
+        answer: &Answer,
+        origin: &Origin<'_>,
+        v: Verified,
+        window: Option<AccessWindow>,
+        now: DateTime<Utc>,
+    ) -> Result<Decided, StoreError> {
+        let id = v.request.id;
+        let sender = answerer_if_not_approver(origin, &v.approver);
+        let allowance = match origin {
+            Origin::Email(reply) => self.allowance_for(reply.mail, now)?,
+        };
+        let outcome = self.store.commit(Some(id), |current| {
+            let Some(mut request) = current else {
+                return Change::nothing(Err(format!("request {id} vanished")));
+            };
+            let state_answer = StateAnswer {
+                level: v.claims.level,
+                approver: v.approver.clone(),
+                verb: answer.verb,
+                comment: answer.comment.clone(),
+                channel: origin.channel(),
+                window,
+            };
+            match request.answer(state_answer, now) {
+                Err(refusal) => {
+                    let kind = match refusal {
+                        AnswerRefusal::SelfApproval(_) => EventKind::SelfApprovalRefused,
+                        _ => EventKind::ReplyRefused,
+                    };
+                    let ev = super::effects::event(&request, now, kind, "refused", "reply refused")
+                        .with_actor(v.approver.as_str())
+                        .with_level(v.claims.level)
+                        .with_reason(refusal.to_string());
+                    let mut change = Change {
+                        audit: vec![ev],
+                        ..Change::nothing(Ok(Decided::Refused))
+                    };
+                    self.origin_records(
+                        s,
+                        origin,
+                        &mut change,
+                        Disposition::Rejected,
+                        Some((&refusal.tell(), Some(id))),
+                        allowance.as_ref(),
+                        now,
+                    );
+                    change
+                }
+                Ok(transition) => {
+                    let happening = Happening::Answered {
+                        by: &v.approver,
+                        level: v.claims.level,
+                        reason: decision_reason(answer, sender.as_ref()),
+                        transition,
+                    };
+                    let fx = effects(&request, &happening, now);
+                    let mut change = Change {
+                        mails: render(s, &request, &fx.notices),
+                        audit: fx.audit,
+                        request: Some(request),
+                        ..Change::nothing(Ok(Decided::Applied(transition)))
+                    };
+                    self.origin_records(
+                        s,
+                        origin,
+                        &mut change,
+                        Disposition::Processed,
+                        None,
+                        None,
+                        now,
+                    );
+                    change
+                }
+            }
+        })?;
+        match outcome {
+            Ok(decided) => Ok(decided),
+            Err(why) => self.refuse(s, origin, Refused::new(Some(&v.request), why), now),
+        }
+    }
+
+    /// Adds to `change` what the origin records with an answer: for mail,
+    /// the memory that the message was handled and, when `tell` is given
+    /// and the sender may be answered, an explanation.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site per outcome; a struct would only rename them"
+    )]
+    fn origin_records<R>(
+        &self,
+        s: &Settings,
+        origin: &Origin<'_>,
+        change: &mut Change<R>,
+        disposition: Disposition,
+        tell: Option<(&str, Option<RequestId>)>,
+        allowance: Option<&Allowance>,
+        now: DateTime<Utc>,
+    ) {
+        match origin {
+            Origin::Email(reply) => {
+                change.seen = Some(reply.seen(disposition, now));
+                if let (Some((why, request)), Some(allowance)) = (tell, allowance) {
+                    if let Some(mail) = self.explanation_for(s, reply.mail, why, request, allowance)
+                    {
+                        change.mails.push(mail);
+                        change.explained = Some(allowance.explained.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records a refused answer: its audit event and the origin's records
+    /// (for mail, an explanation to a sender who may be answered).
+    pub(super) fn refuse(
+        &self,
+        s: &Settings,
+        origin: &Origin<'_>,
+        refused: Refused,
+        now: DateTime<Utc>,
+    ) -> Result<Decided, StoreError> {
+        match origin {
+            Origin::Email(reply) => {
+                let mut ev =
+                    AuditEvent::new(now, EventKind::ReplyRefused, "refused", "reply refused")
+                        .with_actor(reply.actor())
+                        .with_reason(refused.why.as_str());
+                if let Some(r) = &refused.request {
+                    ev = with_request(ev, r);
+                }
+                // Only someone who holds a valid token, or whom the policy
+                // knows, is answered: anyone else may be a forged From, and
+                // explaining to them would make approvald a spam relay.
+                let answerable = refused.request.is_some() || self.knows(s, reply);
+                let tell = answerable.then(|| refused.tell.unwrap_or(refused.why));
+                self.refuse_message(s, reply.key, Some(reply.mail), ev, tell, now)?;
+            }
+        }
+        Ok(Decided::Refused)
+    }
+}
+
+/// Whether the answerer is who the token's approver must be, by the rules
+/// of the channel the answer came through.
+pub(super) fn check_origin(s: &Settings, origin: &Origin<'_>, v: &Verified) -> Result<(), Refused> {
+    match origin {
+        Origin::Email(reply) => {
+            let refuse = |why: String| Refused::new(Some(&v.request), why);
+            match s.inbound.sender_rule.check(&reply.sender, &v.approver) {
+                Ok(()) => Ok(()),
+                Err(SenderProblem::NoFrom) => {
+                    Err(refuse("the message has no usable From address".into()))
+                }
+                Err(SenderProblem::NotTheApprover { from }) => {
+                    let mut r = refuse(format!(
+                        "sent by {from}, but the token belongs to {}",
+                        v.approver
+                    ));
+                    // The sender may be anyone: do not tell them who the approver is.
+                    r.tell = Some(
+                        "the answer must come from the address the approval request was sent to"
+                            .into(),
+                    );
+                    Err(r)
+                }
+                Err(SenderProblem::NotAuthenticated { from, authserv_id }) => Err(refuse(format!(
+                    "{from} is not authenticated: no DKIM or SPF pass aligned with its domain from {authserv_id}"
+                ))),
+            }
+        }
+    }
+}
+
+/// The narrower window an APPROVE grants, resolved to instants; `None` when
+/// the answer does not narrow it.
+fn resolve_window(
+    s: &Settings,
+    answer: &Answer,
+    request: &Request,
+    now: DateTime<Utc>,
+) -> Result<Option<AccessWindow>, String> {
+    let (Some(change), Verb::Approve) = (&answer.window, answer.verb) else {
+        return Ok(None);
+    };
+    let current = (request.granted_window.start(), request.granted_window.end());
+    let (start, end) = reply::narrow_window(change, current, now, s.inbound.offset)
+        .map_err(|refusal| refusal.explain())?;
+    AccessWindow::new(start, end).map(Some)
+}
+
+/// Who answered, when that is not the approver the token names (the `token`
+/// sender rule lets anyone holding the token answer): kept in the audit.
+fn answerer_if_not_approver(origin: &Origin<'_>, approver: &Address) -> Option<String> {
+    match origin {
+        Origin::Email(reply) => reply
+            .mail
+            .from
+            .clone()
+            .filter(|from| !from.eq_ignore_ascii_case(approver.as_str())),
+    }
+}
+
+/// The audit reason of an accepted decision: the verb, the comment, and the
+/// real sender when it is not the approver.
+fn decision_reason(answer: &Answer, sender: Option<&String>) -> String {
+    let mut reason = answer.verb.as_str().to_string();
+    if !answer.comment.is_empty() {
+        reason.push_str(": ");
+        reason.push_str(&answer.comment);
+    }
+    if let Some(sender) = sender {
+        reason.push_str(&format!(" (sent by {sender})"));
+    }
+    reason
+}

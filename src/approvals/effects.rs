@@ -1,0 +1,270 @@
+//! What each happening to a request causes: the one table from "this
+//! transition" to "these mails and these audit events". [`effects`] is pure;
+//! [`render`] turns its notices into composed mails.
+
+use chrono::{DateTime, Utc};
+
+use super::settings::Settings;
+use crate::domain::ids::Address;
+use crate::domain::request::{Request, Transition};
+use crate::domain::token::TokenClaims;
+use crate::records::{AuditEvent, EventKind, OutboundMail};
+
+/// Something that happened to a request that others must hear of.
+#[derive(Clone, Debug)]
+pub(super) enum Happening<'a> {
+    /// The request was admitted.
+    Submitted,
+    /// An approver's answer was applied.
+    Answered {
+        /// Whose answer.
+        by: &'a Address,
+        /// The level the answer was given at.
+        level: u8,
+        /// The audit reason: verb, comment, and the real sender if not the
+        /// approver.
+        reason: String,
+        /// What the answer did to the request.
+        transition: Transition,
+    },
+    /// The deadline passed with the request undecided.
+    Expired,
+}
+
+/// A mail a happening causes, before it is composed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Notice {
+    /// "Your request was received", to the requester.
+    Receipt,
+    /// An approval request to every askable approver of the level.
+    AskLevel(u8),
+    /// The final outcome, to the requester.
+    Outcome,
+}
+
+/// Everything a happening causes.
+#[derive(Debug, PartialEq)]
+pub(super) struct Effects {
+    /// Mails to compose and queue, in this order.
+    pub(super) notices: Vec<Notice>,
+    /// Audit events to spool, in this order.
+    pub(super) audit: Vec<AuditEvent>,
+}
+
+/// The table: what `happening` to `r` (already in its new state) causes.
+pub(super) fn effects(r: &Request, happening: &Happening<'_>, now: DateTime<Utc>) -> Effects {
+    let ev = |kind, outcome, message: String| event(r, now, kind, outcome, message);
+    match happening {
+        Happening::Submitted => Effects {
+            notices: vec![Notice::Receipt, Notice::AskLevel(1)],
+            audit: vec![
+                ev(EventKind::Submitted, "pending", "request submitted".into())
+                    .with_actor(r.requester.as_str())
+                    .with_level(1),
+            ],
+        },
+        Happening::Expired => Effects {
+            notices: vec![Notice::Outcome],
+            audit: vec![ev(
+                EventKind::Expired,
+                "expired",
+                "request expired undecided".into(),
+            )
+            .with_level(r.level)],
+        },
+        Happening::Answered {
+            by,
+            level,
+            reason,
+            transition,
+        } => {
+            let accepted = ev(
+                EventKind::DecisionAccepted,
+                "accepted",
+                "decision accepted".into(),
+            )
+            .with_actor(by.as_str())
+            .with_level(*level)
+            .with_reason(reason.as_str());
+            let (notices, then) = match *transition {
+                Transition::Recorded { .. } => (vec![], None),
+                Transition::LevelAdvanced { to, .. } => (
+                    vec![Notice::AskLevel(to)],
+                    Some(
+                        ev(
+                            EventKind::LevelAdvanced,
+                            "pending",
+                            format!("level {level} approved; asking level {to}"),
+                        )
+                        .with_level(to),
+                    ),
+                ),
+                Transition::Approved => (
+                    vec![Notice::Outcome],
+                    Some(
+                        ev(EventKind::Approved, "approved", "request approved".into())
+                            .with_level(*level),
+                    ),
+                ),
+                Transition::Rejected => (
+                    vec![Notice::Outcome],
+                    Some(
+                        ev(
+                            EventKind::Rejected,
+                            "rejected",
+                            format!("request rejected by {by}"),
+                        )
+                        .with_actor(by.as_str())
+                        .with_level(*level),
+                    ),
+                ),
+            };
+            Effects {
+                notices,
+                audit: std::iter::once(accepted).chain(then).collect(),
+            }
+        }
+    }
+}
+
+/// Composes the mails `notices` stand for. A mail that cannot be composed
+/// is logged and left out: the state change and its audit still happen.
+pub(super) fn render(s: &Settings, r: &Request, notices: &[Notice]) -> Vec<OutboundMail> {
+    let mut mails = Vec::new();
+    for notice in notices {
+        match notice {
+            Notice::Receipt => match s.composer.received(r) {
+                Ok(m) => mails.push(m),
+                Err(e) => {
+                    tracing::error!(request = %r.id, error = %e, "cannot compose the receipt")
+                }
+            },
+            Notice::AskLevel(level) => mails.extend(level_mails(s, r, *level)),
+            Notice::Outcome => match s.composer.decided(r) {
+                Ok(m) => mails.push(m),
+                Err(e) => {
+                    tracing::error!(request = %r.id, error = %e, "cannot compose the outcome mail")
+                }
+            },
+        }
+    }
+    mails
+}
+
+/// Approval mails for every askable approver of `level`, each with its
+/// own token.
+fn level_mails(s: &Settings, r: &Request, level: u8) -> Vec<OutboundMail> {
+    r.askable_approvers(level)
+        .into_iter()
+        .filter_map(|(index, approver)| {
+            let claims = TokenClaims {
+                request: r.id.get(),
+                level,
+                approver_index: index,
+                expires_at: r.deadline,
+            };
+            let token = s.keyring.sign(&claims, approver.as_str());
+            s.composer
+                .approval_request(r, level, index, approver, &token)
+                .map_err(|e| tracing::error!(request = %r.id, error = %e, "cannot compose approval mail"))
+                .ok()
+        })
+        .collect()
+}
+
+/// An audit event about `r`, with its identifying fields filled in.
+pub(super) fn event(
+    r: &Request,
+    at: DateTime<Utc>,
+    kind: EventKind,
+    outcome: &str,
+    message: impl Into<String>,
+) -> AuditEvent {
+    with_request(AuditEvent::new(at, kind, outcome, message), r)
+}
+
+pub(super) fn with_request(ev: AuditEvent, r: &Request) -> AuditEvent {
+    ev.with_request(r.id.to_string())
+        .with_action(r.action.as_str())
+        .with_resource(r.resource.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::request::tests::{addr, t0, two_level_request};
+
+    /// Each happening's notices and audit kinds, outcomes and levels: the
+    /// table read back.
+    #[test]
+    fn effects_table() {
+        let r = two_level_request();
+        let alice = addr("alice@example.test");
+        let answered = |transition| Happening::Answered {
+            by: &alice,
+            level: 1,
+            reason: "APPROVE".into(),
+            transition,
+        };
+        type Row<'a> = (
+            Happening<'a>,
+            Vec<Notice>,
+            Vec<(EventKind, &'a str, Option<u8>)>,
+        );
+        let table: Vec<Row<'_>> = vec![
+            (
+                Happening::Submitted,
+                vec![Notice::Receipt, Notice::AskLevel(1)],
+                vec![(EventKind::Submitted, "pending", Some(1))],
+            ),
+            (
+                Happening::Expired,
+                vec![Notice::Outcome],
+                vec![(EventKind::Expired, "expired", Some(r.level))],
+            ),
+            (
+                answered(Transition::Recorded { missing: 1 }),
+                vec![],
+                vec![(EventKind::DecisionAccepted, "accepted", Some(1))],
+            ),
+            (
+                answered(Transition::LevelAdvanced { from: 1, to: 2 }),
+                vec![Notice::AskLevel(2)],
+                vec![
+                    (EventKind::DecisionAccepted, "accepted", Some(1)),
+                    (EventKind::LevelAdvanced, "pending", Some(2)),
+                ],
+            ),
+            (
+                answered(Transition::Approved),
+                vec![Notice::Outcome],
+                vec![
+                    (EventKind::DecisionAccepted, "accepted", Some(1)),
+                    (EventKind::Approved, "approved", Some(1)),
+                ],
+            ),
+            (
+                answered(Transition::Rejected),
+                vec![Notice::Outcome],
+                vec![
+                    (EventKind::DecisionAccepted, "accepted", Some(1)),
+                    (EventKind::Rejected, "rejected", Some(1)),
+                ],
+            ),
+        ];
+        for (happening, notices, audit) in table {
+            let got = effects(&r, &happening, t0());
+            assert_eq!(got.notices, notices, "{happening:?}");
+            let kinds: Vec<_> = got
+                .audit
+                .iter()
+                .map(|e| (e.kind, e.outcome.as_str(), e.level))
+                .collect();
+            assert_eq!(kinds, audit, "{happening:?}");
+            for e in &got.audit {
+                assert_eq!(e.request.as_deref(), Some(r.id.to_string().as_str()));
+                assert_eq!(e.at, t0());
+            }
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! Inbox messages: parsed into facts, recognised when seen before, refused
+//! when they cannot be an answer (automated, no token, wrong sender, no
+//! clear decision), and otherwise handed to [`decide`](super::decide) as an
+//! emailed answer.
+//!
+//! A batch is made durable with one flush before it is handed back, so the
+//! caller may move the messages out of the inbox as soon as it returns.
+
+use chrono::{DateTime, Utc};
+
+use super::decide::{check_origin, Answer, Decided, Origin, Refused, Verified};
+use super::settings::Settings;
+use super::Approvals;
+use crate::domain::ids::{Address, RequestId};
+use crate::domain::reply;
+use crate::domain::sender_rule::SenderFacts;
+use crate::domain::token::Token;
+use crate::mail::parse::{parse_inbound_of_size, InboundMail};
+use crate::records::{AuditEvent, Disposition, EventKind, MessageKey, Seen};
+use crate::store::{Change, StoreError};
+
+/// One message as fetched from the inbox.
+pub(crate) struct InboxMessage<'a> {
+    /// Its IMAP identity.
+    pub(crate) key: MessageKey,
+    /// The message, or only its header section when it is larger than the
+    /// daemon reads.
+    pub(crate) raw: &'a [u8],
+    /// Its full size in bytes.
+    pub(crate) size: usize,
+}
+
+/// What handling one inbox message amounted to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Handled {
+    /// Where the message belongs in IMAP now.
+    pub(crate) disposition: Disposition,
+    /// True when the message had been handled before (a restart or a
+    /// redelivery) and nothing was applied this time.
+    pub(crate) duplicate: bool,
+}
+
+/// A parsed reply, as the origin of an emailed answer.
+pub(crate) struct EmailReply<'a> {
+    /// Its IMAP identity, remembered with whatever it caused.
+    pub(crate) key: MessageKey,
+    /// What the message says about itself.
+    pub(crate) mail: &'a InboundMail,
+    /// Who sent it, as far as the mail proves it.
+    pub(crate) sender: SenderFacts,
+}
+
+impl EmailReply<'_> {
+    /// The memory that this message was handled, and where it belongs.
+    pub(super) fn seen(&self, disposition: Disposition, now: DateTime<Utc>) -> Seen {
+        Seen {
+            key: self.key,
+            message_id: self.mail.message_id.clone(),
+            disposition,
+            at: now,
+        }
+    }
+
+    /// Who the audit log names as having sent it.
+    pub(super) fn actor(&self) -> &str {
+        self.mail.from.as_deref().unwrap_or("unknown sender")
+    }
+}
+
+impl Approvals {
+    /// Handles a batch of inbox messages in order and makes all their
+    /// effects durable with one flush (group commit) before returning, so
+    /// the caller may then move them out of the inbox.
+    pub(crate) async fn handle_batch(
+        &self,
+        messages: &[InboxMessage<'_>],
+    ) -> Result<Vec<Handled>, StoreError> {
+        let mut handled = Vec::with_capacity(messages.len());
+        for m in messages {
+            handled.push(self.handle_fetched(m.key, m.raw, m.size)?);
+        }
+        self.store.flush().await?;
+        Ok(handled)
+    }
+
+    /// Handles one whole message (see [`Approvals::handle_fetched`]).
+    #[cfg(test)]
+    pub(crate) fn handle_message(
+        &self,
+        key: MessageKey,
+        raw: &[u8],
+    ) -> Result<Handled, StoreError> {
+        self.handle_fetched(key, raw, raw.len())
+    }
+
+    /// Handles one message from the inbox and records its effects (not yet
+    /// flushed: [`Approvals::handle_batch`] flushes a batch at once).
+    /// The message is `full_size` bytes long; `raw` may be only its header
+    /// section when it is larger than the daemon reads.
+    pub(super) fn handle_fetched(
+        &self,
+        key: MessageKey,
+        raw: &[u8],
+        full_size: usize,
+    ) -> Result<Handled, StoreError> {
+        let now = self.clock.now();
+        let s = self.settings.current();
+        let parsed =
+            parse_inbound_of_size(raw, full_size, &s.inbound.inbox, s.inbound.max_message_size);
+        let mail = match parsed {
+            Ok(m) => m,
+            Err(e) => {
+                if let Some(seen) = self.store.seen(key, None)? {
+                    return Ok(duplicate(seen));
+                }
+                let ev =
+                    AuditEvent::new(now, EventKind::ReplyRefused, "refused", "unusable message")
+                        .with_reason(e.to_string());
+                return self
+                    .refuse_message(&s, key, None, ev, None, now)
+                    .map(|()| rejected());
+            }
+        };
+        if let Some(seen) = self.store.seen(key, mail.message_id.as_deref())? {
+            if seen.key != key {
+                return self.redelivered(key, &mail, seen, now);
+            }
+            return Ok(duplicate(seen));
+        }
+        if let Some(auto) = &mail.automated {
+            let ev = AuditEvent::new(
+                now,
+                EventKind::ReplyIgnored,
+                "ignored",
+                "automated message ignored",
+            )
+            .with_actor(mail.from.clone().unwrap_or_else(|| "unknown sender".into()))
+            .with_reason(format!("automated message: {auto}"));
+            // Never answered: answering machines is how mail loops start.
+            return self
+                .refuse_message(&s, key, Some(&mail), ev, None, now)
+                .map(|()| rejected());
+        }
+        let reply = EmailReply {
+            key,
+            mail: &mail,
+            sender: SenderFacts {
+                from: mail.from.as_deref().and_then(|f| f.parse().ok()),
+                authenticated: s
+                    .inbound
+                    .sender_rule
+                    .authserv_id()
+                    .is_some_and(|id| mail.sender_authenticated(id)),
+            },
+        };
+        let origin = Origin::Email(&reply);
+        // A store error is not the sender's fault: it leaves the message in
+        // the inbox (the batch fails) to be handled once the store is back.
+        let decided = match self.read_answer(&s, &reply, &origin, now)? {
+            Ok(answer) => self.decide(&answer, &origin)?,
+            Err(refused) => self.refuse(&s, &origin, refused, now)?,
+        };
+        Ok(Handled {
+            disposition: match decided {
+                Decided::Applied(_) => Disposition::Processed,
+                Decided::Refused => Disposition::Rejected,
+            },
+            duplicate: false,
+        })
+    }
+
+    /// The answer a reply carries: its token, then (in the order refusals
+    /// are explained) the sender, the text, and the decision in it.
+    fn read_answer(
+        &self,
+        s: &Settings,
+        reply: &EmailReply<'_>,
+        origin: &Origin<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Answer, Refused>, StoreError> {
+        let (token, verified) = match self.find_token(s, reply, now)? {
+            Ok(found) => found,
+            Err(why) => return Ok(Err(Refused::new(None, why))),
+        };
+        if let Err(refused) = check_origin(s, origin, &verified) {
+            return Ok(Err(refused));
+        }
+        let refuse = |why: String| Ok(Err(Refused::new(Some(&verified.request), why)));
+        let text = match &reply.mail.text {
+            Ok(t) => t,
+            Err(e) => return refuse(format!("unreadable body: {e}")),
+        };
+        match reply::parse_reply(text) {
+            Ok(d) => Ok(Ok(Answer {
+                token,
+                verb: d.verb,
+                window: d.window,
+                comment: d.comment,
+            })),
+            Err(refusal) => refuse(refusal.explain()),
+        }
+    }
+
+    /// Finds the token that authorises the reply: the first candidate that
+    /// verifies, preferring one issued to the sender (a reply-all can carry
+    /// another approver's plus-address first). `Ok(Err(why))` when none does.
+    fn find_token(
+        &self,
+        s: &Settings,
+        reply: &EmailReply<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(Token, Verified), String>, StoreError> {
+        let mut last_error =
+            String::from("no approval token found (plus-address, subject or quoted footer)");
+        let mut found = None;
+        for candidate in &reply.mail.token_candidates {
+            let token = match Token::parse(candidate) {
+                Ok(t) => t,
+                Err(e) => {
+                    last_error = format!("malformed token: {e}");
+                    continue;
+                }
+            };
+            match self.verify_token(s, &token, now)? {
+                Ok(v) if reply.sender.from.as_ref() == Some(&v.approver) => {
+                    return Ok(Ok((token, v)));
+                }
+                Ok(v) => found = found.or(Some((token, v))),
+                Err(why) => last_error = why,
+            }
+        }
+        Ok(found.ok_or(last_error))
+    }
+
+    /// Whether the sender is someone the policy knows (a requester or an
+    /// approver), authenticated as strongly as the sender rule asks.
+    pub(super) fn knows(&self, s: &Settings, reply: &EmailReply<'_>) -> bool {
+        let Some(from) = reply.sender.from.as_ref() else {
+            return false;
+        };
+        if !s.inbound.sender_rule.may_answer_unknown(&reply.sender) {
+            return false;
+        }
+        known_to(s, from)
+    }
+
+    /// A message already handled under another IMAP identity: a second
+    /// delivery of the same mail, a copy put back into the inbox, or a
+    /// rescan after UIDVALIDITY changed. Nothing is applied again; the new
+    /// identity is remembered and the event audited.
+    fn redelivered(
+        &self,
+        key: MessageKey,
+        mail: &InboundMail,
+        first: Seen,
+        now: DateTime<Utc>,
+    ) -> Result<Handled, StoreError> {
+        let ev = AuditEvent::new(now, EventKind::ReplyIgnored, "ignored", "message already handled")
+            .with_actor(mail.from.as_deref().unwrap_or("unknown sender"))
+            .with_reason(format!(
+                "same Message-ID as a message handled at {} (UIDVALIDITY {} UID {}); nothing applied again",
+                first.at.to_rfc3339(),
+                first.key.uidvalidity,
+                first.key.uid
+            ));
+        self.store.commit(None, |_| Change {
+            audit: vec![ev.clone()],
+            seen: Some(Seen {
+                key,
+                message_id: None,
+                disposition: first.disposition,
+                at: now,
+            }),
+            ..Change::nothing(())
+        })?;
+        Ok(duplicate(first))
+    }
+
+    /// Records a refused or ignored message: its audit event, the memory
+    /// that it was handled (so it is never looked at again) and, when `tell`
+    /// is given and the sender may be answered, an explanation of what to
+    /// send instead.
+    pub(super) fn refuse_message(
+        &self,
+        s: &Settings,
+        key: MessageKey,
+        mail: Option<&InboundMail>,
+        ev: AuditEvent,
+        tell: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        tracing::info!(
+            uid = key.uid,
+            reason = ev.reason.as_deref().unwrap_or(""),
+            "message refused"
+        );
+        let allowance = match (mail, &tell) {
+            (Some(m), Some(_)) => self.allowance_for(m, now)?,
+            _ => None,
+        };
+        let request = ev
+            .request
+            .as_deref()
+            .and_then(|r| r.parse::<RequestId>().ok());
+        let explanation = match (mail, &tell, &allowance) {
+            (Some(m), Some(why), Some(a)) => self.explanation_for(s, m, why, request, a),
+            _ => None,
+        };
+        let message_id = mail.and_then(|m| m.message_id.clone());
+        self.store.commit(None, |_| Change {
+            audit: vec![ev.clone()],
+            seen: Some(Seen {
+                key,
+                message_id: message_id.clone(),
+                disposition: Disposition::Rejected,
+                at: now,
+            }),
+            explained: explanation
+                .as_ref()
+                .and(allowance.as_ref().map(|a| a.explained.clone())),
+            mails: explanation.clone().into_iter().collect(),
+            ..Change::nothing(())
+        })
+    }
+}
+
+/// Whether `who` is a requester or an approver of some group.
+fn known_to(s: &Settings, who: &Address) -> bool {
+    s.policy.groups.iter().any(|g| {
+        g.members
+            .iter()
+            .chain(g.levels.iter().flat_map(|l| l.approvers.iter()))
+            .any(|a| a == who)
+    })
+}
+
+fn duplicate(seen: Seen) -> Handled {
+    Handled {
+        disposition: seen.disposition,
+        duplicate: true,
+    }
+}
+
+fn rejected() -> Handled {
+    Handled {
+        disposition: Disposition::Rejected,
+        duplicate: false,
+    }
+}

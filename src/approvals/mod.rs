@@ -1,0 +1,86 @@
+//! The application service: what comes in (a submission, an answer, an
+//! inbox message, the passing of time) becomes a state change with its mail
+//! and audit records, written in one store transaction. Transports (the API,
+//! the IMAP worker, timers) call these use cases; the use cases call the
+//! pure domain and the store.
+//!
+//! One file per use case: `submit`, `decide` (every channel's answers),
+//! `inbox` (reading mail into answers, refusals), `explain` (answers to
+//! people whose reply could not be used), `timers` (deadlines), and
+//! `effects` (which mails and audit events each happening causes).
+
+mod decide;
+mod effects;
+mod explain;
+mod inbox;
+mod settings;
+mod submit;
+mod timers;
+
+use std::sync::Arc;
+
+use crate::domain::clock::Clock;
+use crate::domain::ids::{Address, RequestId};
+use crate::domain::request::{Request, Status};
+use crate::store::{Store, StoreError};
+
+pub(crate) use inbox::InboxMessage;
+pub(crate) use settings::{InboundSettings, Settings, SettingsHandle};
+pub(crate) use submit::SubmitError;
+
+/// The approvals service.
+pub(crate) struct Approvals {
+    /// Where every change, with its mail and audit records, is written.
+    store: Store,
+    /// Everything derived from the configuration (policy, keys, templates,
+    /// inbound rules), swappable by a reload without stopping any worker.
+    settings: SettingsHandle,
+    /// The only source of "now": decisions are replayable in tests.
+    clock: Arc<dyn Clock>,
+}
+
+impl Approvals {
+    pub(crate) fn new(store: Store, settings: SettingsHandle, clock: Arc<dyn Clock>) -> Self {
+        Approvals {
+            store,
+            settings,
+            clock,
+        }
+    }
+
+    /// The store, for tests that inspect what a use case wrote.
+    #[cfg(test)]
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Messages larger than this are only read as far as their headers.
+    pub(crate) fn max_message_size(&self) -> usize {
+        self.settings.current().inbound.max_message_size
+    }
+
+    pub(crate) fn get(&self, id: RequestId) -> Result<Option<Request>, StoreError> {
+        self.store.request(id)
+    }
+
+    /// Requests, oldest first; with a status, read through the status index.
+    pub(crate) fn list(
+        &self,
+        status: Option<Status>,
+        requester: Option<&Address>,
+    ) -> Result<Vec<Request>, StoreError> {
+        let mine = |r: &Request| requester.is_none_or(|a| r.requester == *a);
+        match status {
+            Some(s) => Ok(self
+                .store
+                .requests_with_status(s)?
+                .into_iter()
+                .filter(mine)
+                .collect()),
+            None => self.store.requests(mine),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,70 @@
+//! A new request: admitted by the policy, stored with its receipt, level-1
+//! mails and audit record in one transaction, durable before the caller
+//! hears of it.
+
+use super::effects::{effects, render, Happening};
+use super::Approvals;
+use crate::domain::ids::RequestId;
+use crate::domain::policy::{FieldError, Submission};
+use crate::domain::request::Request;
+use crate::records::{AuditEvent, EventKind};
+use crate::store::{Change, StoreError};
+
+/// Why a submission failed.
+#[derive(Debug)]
+pub(crate) enum SubmitError {
+    /// The submission breaks the policy; every problem is listed.
+    Invalid(Vec<FieldError>),
+    /// Nothing is wrong with the submission, but it could not be stored.
+    Store(StoreError),
+}
+
+impl From<StoreError> for SubmitError {
+    fn from(e: StoreError) -> Self {
+        SubmitError::Store(e)
+    }
+}
+
+impl Approvals {
+    /// Admits a request, mails level 1 and the requester, and makes all of
+    /// it durable before returning.
+    pub(crate) async fn submit(&self, sub: Submission) -> Result<Request, SubmitError> {
+        let now = self.clock.now();
+        let s = self.settings.current();
+        let requester = sub.requester.clone();
+        let (action, resource) = (sub.action.clone(), sub.resource.clone());
+        // Admitted under a placeholder id: a refused submission must not use
+        // up an id, so the ids people quote stay dense.
+        let mut request = match s.policy.admit(sub, RequestId::new(0), now) {
+            Ok(r) => r,
+            Err(errors) => {
+                let why = errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.error))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                self.store.audit_only(
+                    AuditEvent::new(now, EventKind::Submitted, "refused", "submission refused")
+                        .with_actor(requester.as_str())
+                        .with_action(action)
+                        .with_resource(resource)
+                        .with_reason(why),
+                )?;
+                self.store.flush().await?;
+                return Err(SubmitError::Invalid(errors));
+            }
+        };
+        request.id = self.store.new_request_id()?;
+        let fx = effects(&request, &Happening::Submitted, now);
+        let mails = render(&s, &request, &fx.notices);
+        let stored = request.clone();
+        self.store.commit(Some(request.id), move |_| Change {
+            request: Some(stored.clone()),
+            mails: mails.clone(),
+            audit: fx.audit.clone(),
+            ..Change::nothing(())
+        })?;
+        self.store.flush().await?;
+        Ok(request)
+    }
+}

@@ -1,0 +1,58 @@
+//! The passing of time: requests whose due instant (today, an undecided
+//! request's deadline) has come. Read from the store's due index, so the
+//! cost is the number of due requests, not of all requests ever stored;
+//! idempotent, so a restart simply applies whatever is overdue once.
+
+use chrono::{DateTime, Utc};
+
+use super::effects::{effects, render, Happening};
+use super::Approvals;
+use crate::store::{Change, StoreError};
+
+impl Approvals {
+    /// Applies every timer due now: closes each pending request whose
+    /// deadline has passed, telling its requester. Returns how many changed.
+    pub(crate) async fn apply_due(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let s = self.settings.current();
+        let mut expired = 0;
+        for id in self.store.due(now)? {
+            let closed = self.store.commit(Some(id), |current| {
+                let Some(mut request) = current else {
+                    return Change::nothing(false);
+                };
+                if !request.expire_if_due(now) {
+                    return Change::nothing(false);
+                }
+                let fx = effects(&request, &Happening::Expired, now);
+                Change {
+                    mails: render(&s, &request, &fx.notices),
+                    request: Some(request),
+                    audit: fx.audit,
+                    ..Change::nothing(true)
+                }
+            });
+            // One request that cannot be read or written must not keep
+            // every other from expiring.
+            match closed {
+                Ok(closed) => expired += usize::from(closed),
+                Err(e) => tracing::error!(request = %id, error = %e, "cannot apply a due timer"),
+            }
+        }
+        if expired > 0 {
+            self.store.flush().await?;
+        }
+        Ok(expired)
+    }
+
+    /// When the next timer is due, if any is: the timer worker sleeps until
+    /// then (or until a change moves it).
+    pub(crate) fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.store.next_due()
+    }
+
+    /// Notified when a change may have moved the next due instant.
+    pub(crate) fn due_changed(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.store.due_changed()
+    }
+}

@@ -1,0 +1,238 @@
+//! Wiring and supervision: builds every part from the validated
+//! configuration, runs the workers, and answers control requests — stop
+//! (SIGTERM, SIGINT) and reload (SIGHUP) — until told to stop.
+
+mod control;
+mod timers;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{Offset, Utc};
+
+use crate::approvals::{Approvals, InboundSettings, Settings, SettingsHandle};
+use crate::audit::rfc5424::{self, Facility};
+use crate::audit::shipper::{run_shipper, Origin};
+use crate::config::Config;
+use crate::domain::clock::Clock;
+use crate::domain::token::Keyring;
+use crate::mail::compose::Composer;
+use crate::mail::inbound::run_inbox;
+use crate::mail::outbound::{run_outbox, Mailer};
+use crate::mail::parse::InboxAddress;
+use crate::mail::templates::Templates;
+use crate::mail::tls;
+use crate::records::{AuditEvent, EventKind};
+use crate::secret::SecretBytes;
+use crate::shutdown;
+use crate::store::Store;
+use crate::system_clock::SystemClock;
+use control::Control;
+
+/// How long running work gets to finish after a stop signal.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs the daemon until a stop signal. `path` is where `config` came
+/// from, read again on reload.
+pub(crate) async fn run(mut config: Config, path: &Path) -> Result<(), String> {
+    let mut control = control::listen().map_err(|e| e.to_string())?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = Store::open(&config.store_path)
+        .map_err(|e| format!("{}: {e}", config.store_path.display()))?;
+    let keys = take_keys(&mut config);
+    let settings = SettingsHandle::new(settings(&config, keys)?);
+    let imap_tls = tls::client_config(config.imap.endpoint.ca_file.as_deref())?;
+    let mailer = Mailer::new(
+        &config.smtp,
+        &config.from_name,
+        &config.mail_address,
+        clock.clone(),
+    )
+    .map_err(|e| format!("smtp: {e}"))?;
+    let approvals = Arc::new(Approvals::new(
+        store.clone(),
+        settings.clone(),
+        clock.clone(),
+    ));
+    let listener = crate::api::bind(&config.api_socket)
+        .map_err(|e| format!("{}: {e}", config.api_socket.display()))?;
+
+    let (stopper, shutdown) = shutdown::channel();
+    let origin = Origin {
+        host: rfc5424::local_hostname(),
+        app: "approvald".into(),
+        facility: Facility::Authpriv,
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(run_shipper(
+        store.clone(),
+        config.syslog.clone(),
+        origin,
+        shutdown.clone(),
+    ));
+    tasks.spawn(run_outbox(
+        store.clone(),
+        mailer,
+        clock.clone(),
+        shutdown.clone(),
+    ));
+    tasks.spawn(run_inbox(
+        Arc::new(config.imap),
+        imap_tls,
+        approvals.clone(),
+        shutdown.clone(),
+    ));
+    {
+        let approvals = approvals.clone();
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            if let Err(e) =
+                crate::api::serve(
+                    listener,
+                    approvals,
+                    async move { shutdown.requested().await },
+                )
+                .await
+            {
+                tracing::error!(error = %e, "API server failed");
+            }
+        });
+    }
+    tasks.spawn(timers::run_timers(
+        approvals.clone(),
+        clock.clone(),
+        shutdown.clone(),
+    ));
+    record(
+        &store,
+        AuditEvent::new(
+            clock.now(),
+            EventKind::DaemonStarted,
+            "ok",
+            "approvald started",
+        ),
+    )
+    .await;
+    tracing::info!(socket = %config.api_socket.display(), "approvald running");
+
+    while let Some(request) = control.recv().await {
+        match request {
+            Control::Stop => break,
+            Control::Reload => reload(path, &settings, &store, clock.as_ref()).await,
+        }
+    }
+    tracing::info!("stopping");
+    record(
+        &store,
+        AuditEvent::new(
+            clock.now(),
+            EventKind::DaemonStopped,
+            "ok",
+            "approvald stopping",
+        ),
+    )
+    .await;
+    stopper.stop();
+    let drained = tokio::time::timeout(STOP_GRACE, async {
+        while let Some(r) = tasks.join_next().await {
+            if let Err(e) = r {
+                tracing::error!(error = %e, "a task failed while stopping");
+            }
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("some tasks did not stop within {STOP_GRACE:?}; aborting them");
+        tasks.abort_all();
+    }
+    store.flush().await.map_err(|e| e.to_string())?;
+    if let Err(e) = std::fs::remove_file(&config.api_socket) {
+        tracing::warn!(error = %e, "cannot remove the API socket");
+    }
+    Ok(())
+}
+
+/// The configuration-derived parts of the service.
+fn settings(
+    config: &Config,
+    (current, previous): (SecretBytes, Vec<SecretBytes>),
+) -> Result<Settings, String> {
+    let keyring = Keyring::new(current, previous).map_err(|e| format!("tokens: {e}"))?;
+    let templates =
+        Templates::load(config.templates.as_deref()).map_err(|e| format!("templates: {e}"))?;
+    let composer = Composer::new(
+        templates,
+        config.from_name.clone(),
+        config.mail_address.clone(),
+    )?;
+    let inbox = InboxAddress::new(config.mail_address.as_str())
+        .map_err(|e| format!("mail.address: {e}"))?;
+    Ok(Settings {
+        policy: config.policy.clone(),
+        keyring,
+        composer,
+        inbound: InboundSettings {
+            inbox,
+            sender_rule: config.inbound.sender_rule.clone(),
+            max_message_size: config.inbound.max_message_size,
+            offset: Utc.fix(),
+        },
+    })
+}
+
+/// Re-reads the configuration and puts its policy, keys, templates and
+/// inbound rules in force for everything that starts from now on (requests
+/// in flight keep their snapshot). An invalid configuration changes
+/// nothing: the one in force stays, and every problem is audited.
+async fn reload(path: &Path, handle: &SettingsHandle, store: &Store, clock: &dyn Clock) {
+    let loaded = Config::load(path)
+        .map_err(|problems| problems.to_string())
+        .and_then(|mut c| {
+            let keys = take_keys(&mut c);
+            settings(&c, keys)
+        });
+    let event = match loaded {
+        Ok(new) => {
+            handle.replace(new);
+            tracing::info!(config = %path.display(), "configuration reloaded");
+            AuditEvent::new(
+                clock.now(),
+                EventKind::ConfigReloaded,
+                "ok",
+                "configuration reloaded",
+            )
+        }
+        Err(problems) => {
+            tracing::error!(config = %path.display(), %problems, "configuration not reloaded; the previous one stays in force");
+            AuditEvent::new(
+                clock.now(),
+                EventKind::ConfigReloadFailed,
+                "refused",
+                "configuration reload refused; the previous one stays in force",
+            )
+            .with_reason(problems.trim_end().replace('\n', "; "))
+        }
+    };
+    record(store, event.with_actor(path.display().to_string())).await;
+}
+
+/// Moves the token keys out of `config`: they go into the keyring, and a
+/// secret is never copied.
+fn take_keys(config: &mut Config) -> (SecretBytes, Vec<SecretBytes>) {
+    std::mem::replace(
+        &mut config.token_keys,
+        (SecretBytes::new(Vec::new()), Vec::new()),
+    )
+}
+
+/// Spools `event` and makes it durable at once: the daemon's own events
+/// must survive a crash right after them.
+async fn record(store: &Store, event: AuditEvent) {
+    if let Err(e) = store.audit_only(event) {
+        tracing::error!(error = %e, "cannot record audit event");
+    }
+    if let Err(e) = store.flush().await {
+        tracing::error!(error = %e, "cannot flush the audit spool");
+    }
+}

@@ -1,0 +1,52 @@
+//! The timer worker: sleeps until the next instant the store's due index
+//! names (or until a change moves it), then applies whatever is due. On
+//! start it applies everything overdue once, so a restart misses nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::approvals::Approvals;
+use crate::domain::clock::Clock;
+use crate::shutdown::Shutdown;
+
+/// Longest sleep without looking again: the index is read by wall-clock
+/// time while sleeps are monotonic, so a clock stepped forward (NTP, a
+/// resumed VM) is noticed within this long.
+const RECHECK: Duration = Duration::from_secs(300);
+
+/// Pause after a failure, or while something stays due that could not be
+/// applied (an unreadable record), so the worker never spins.
+const STUCK: Duration = Duration::from_secs(30);
+
+/// Runs until `shutdown`.
+pub(crate) async fn run_timers(
+    approvals: Arc<Approvals>,
+    clock: Arc<dyn Clock>,
+    shutdown: Shutdown,
+) {
+    let wake = approvals.due_changed();
+    loop {
+        match approvals.apply_due().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "expired undecided requests"),
+            Err(e) => tracing::error!(error = %e, "cannot apply due timers"),
+        }
+        let sleep = match approvals.next_due() {
+            Ok(Some(at)) => match (at - clock.now()).to_std() {
+                Ok(until) => until.min(RECHECK),
+                // Still due after applying: it could not be applied.
+                Err(_) => STUCK,
+            },
+            Ok(None) => RECHECK,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the due index");
+                STUCK
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            _ = wake.notified() => {}
+            _ = shutdown.requested() => return,
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Who may answer by mail: how strongly a reply's sender must be tied to the
+//! approver its token was issued to. Pure: the mail adapter states the facts
+//! (From, whether our own MTA authenticated its domain); this decides.
+
+use super::ids::Address;
+
+/// How strongly a mailed answer's sender must be proven.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum SenderRule {
+    /// The token alone authorises the answer.
+    Token,
+    /// The token, and From must be the token's approver.
+    TokenAndFrom,
+    /// As `TokenAndFrom`, and the organisation's own MTA (`authserv_id`) must
+    /// have seen DKIM or SPF pass aligned with the From domain.
+    TokenFromDmarc { authserv_id: String },
+}
+
+/// What the mail adapter established about who sent an answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SenderFacts {
+    /// The single From address; `None` when absent, unparseable or several.
+    pub(crate) from: Option<Address>,
+    /// Whether the MTA the rule trusts vouched for the From domain (always
+    /// false when the rule trusts none).
+    pub(crate) authenticated: bool,
+}
+
+/// Why a sender does not satisfy the rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum SenderProblem {
+    /// The rule needs a From, and there is no usable one.
+    NoFrom,
+    /// From is someone other than the token's approver.
+    NotTheApprover { from: Address },
+    /// From is the approver, but nothing vouches for it.
+    NotAuthenticated { from: Address, authserv_id: String },
+}
+
+impl SenderRule {
+    /// The MTA whose `Authentication-Results` the rule trusts, if any.
+    pub(crate) fn authserv_id(&self) -> Option<&str> {
+        match self {
+            SenderRule::TokenFromDmarc { authserv_id } => Some(authserv_id),
+            SenderRule::Token | SenderRule::TokenAndFrom => None,
+        }
+    }
+
+    /// Whether `facts` satisfy the rule for an answer with `approver`'s token.
+    pub(crate) fn check(
+        &self,
+        facts: &SenderFacts,
+        approver: &Address,
+    ) -> Result<(), SenderProblem> {
+        if *self == SenderRule::Token {
+            return Ok(());
+        }
+        let Some(from) = &facts.from else {
+            return Err(SenderProblem::NoFrom);
+        };
+        if from != approver {
+            return Err(SenderProblem::NotTheApprover { from: from.clone() });
+        }
+        match self {
+            SenderRule::TokenFromDmarc { authserv_id } if !facts.authenticated => {
+                Err(SenderProblem::NotAuthenticated {
+                    from: from.clone(),
+                    authserv_id: authserv_id.clone(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the sender is proven well enough to be answered at all, when
+    /// no token ties them to a request: the rule's authentication demand
+    /// alone (who they are is checked against the policy by the caller).
+    pub(crate) fn may_answer_unknown(&self, facts: &SenderFacts) -> bool {
+        facts.from.is_some() && (self.authserv_id().is_none() || facts.authenticated)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> Address {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn rule_table() {
+        let alice = addr("alice@example.test");
+        let facts = |from: Option<&str>, authenticated| SenderFacts {
+            from: from.map(addr),
+            authenticated,
+        };
+        let dmarc = SenderRule::TokenFromDmarc {
+            authserv_id: "mx.example.test".into(),
+        };
+        let not_alice = Err(SenderProblem::NotTheApprover {
+            from: addr("mallory@example.test"),
+        });
+        let cases: Vec<(SenderRule, SenderFacts, Result<(), SenderProblem>)> = vec![
+            (SenderRule::Token, facts(None, false), Ok(())),
+            (
+                SenderRule::Token,
+                facts(Some("mallory@example.test"), false),
+                Ok(()),
+            ),
+            (
+                SenderRule::TokenAndFrom,
+                facts(None, false),
+                Err(SenderProblem::NoFrom),
+            ),
+            (
+                SenderRule::TokenAndFrom,
+                facts(Some("alice@example.test"), false),
+                Ok(()),
+            ),
+            (
+                SenderRule::TokenAndFrom,
+                facts(Some("mallory@example.test"), true),
+                not_alice.clone(),
+            ),
+            (
+                dmarc.clone(),
+                facts(Some("alice@example.test"), true),
+                Ok(()),
+            ),
+            (
+                dmarc.clone(),
+                facts(Some("alice@example.test"), false),
+                Err(SenderProblem::NotAuthenticated {
+                    from: alice.clone(),
+                    authserv_id: "mx.example.test".into(),
+                }),
+            ),
+            (
+                dmarc.clone(),
+                facts(Some("mallory@example.test"), true),
+                not_alice,
+            ),
+            (dmarc, facts(None, true), Err(SenderProblem::NoFrom)),
+        ];
+        for (rule, facts, want) in cases {
+            assert_eq!(rule.check(&facts, &alice), want, "{rule:?} {facts:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_senders_are_answered_only_when_proven_as_the_rule_demands() {
+        let dmarc = SenderRule::TokenFromDmarc {
+            authserv_id: "mx.example.test".into(),
+        };
+        let from = |authenticated| SenderFacts {
+            from: Some(addr("dave@example.test")),
+            authenticated,
+        };
+        assert!(SenderRule::TokenAndFrom.may_answer_unknown(&from(false)));
+        assert!(!dmarc.may_answer_unknown(&from(false)));
+        assert!(dmarc.may_answer_unknown(&from(true)));
+        let nobody = SenderFacts {
+            from: None,
+            authenticated: true,
+        };
+        assert!(!SenderRule::Token.may_answer_unknown(&nobody));
+    }
+}

@@ -1,0 +1,66 @@
+//! What is remembered about inbox messages: which were handled (so none is
+//! applied twice, even across restarts and UIDVALIDITY changes) and whom
+//! approvald answered (so explanations stay under their daily cap).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Identifies a message in the IMAP inbox for all time: a UID is only
+/// meaningful together with the mailbox's UIDVALIDITY.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub(crate) struct MessageKey {
+    /// The mailbox incarnation; a new value means every UID was reassigned.
+    pub(crate) uidvalidity: u32,
+    /// The message within that incarnation.
+    pub(crate) uid: u32,
+}
+
+impl MessageKey {
+    /// Big-endian UIDVALIDITY then UID, so keys sort by mailbox incarnation
+    /// and arrival.
+    pub(crate) fn bytes(self) -> [u8; 8] {
+        let mut b = [0u8; 8];
+        b[..4].copy_from_slice(&self.uidvalidity.to_be_bytes());
+        b[4..].copy_from_slice(&self.uid.to_be_bytes());
+        b
+    }
+}
+
+/// Where a handled message belongs in IMAP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Disposition {
+    Processed,
+    Rejected,
+}
+
+/// The memory that a message was handled, written in the same transaction as
+/// its effects so that a restart never applies it twice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Seen {
+    /// The IMAP identity it was handled under.
+    pub(crate) key: MessageKey,
+    /// Its Message-ID, to recognise it under another IMAP identity.
+    pub(crate) message_id: Option<String>,
+    /// Where it belongs, so a restart can finish the move.
+    pub(crate) disposition: Disposition,
+    /// When it was handled.
+    pub(crate) at: DateTime<Utc>,
+}
+
+/// One explanation sent to `sender` on `day` (a UTC date, `YYYY-MM-DD`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Explained {
+    /// Who was answered (lower-case address).
+    pub(crate) sender: String,
+    /// The UTC day the cap applies to.
+    pub(crate) day: String,
+}
+
+impl Explained {
+    /// The counter's key: day first, so one day's counters sit together and
+    /// old days can be pruned by range.
+    pub(crate) fn key(&self) -> Vec<u8> {
+        format!("{}/{}", self.day, self.sender).into_bytes()
+    }
+}

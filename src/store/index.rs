@@ -1,0 +1,120 @@
+//! Secondary indexes over requests, maintained in the same transaction as
+//! the request itself: by status (listing without scanning every request
+//! ever stored) and by due instant (timers that sleep until the next one).
+//!
+//! Keys only; the values are empty. Both sort as bytes in the order they
+//! are read: status then id, instant then id.
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use crate::domain::ids::RequestId;
+use crate::domain::request::{Request, Status};
+
+/// Version of the index layout. A store whose indexes were written by an
+/// older layout (or by a build without them) is reindexed on open.
+pub(super) const INDEX_VERSION: u32 = 1;
+
+/// The stable on-disk code of a status. Never renumber: add new ones.
+fn status_code(s: Status) -> u8 {
+    match s {
+        Status::Pending => 1,
+        Status::Approved => 2,
+        Status::Rejected => 3,
+        Status::Expired => 4,
+    }
+}
+
+/// The prefix under which every request of `status` is indexed.
+pub(super) fn status_prefix(status: Status) -> [u8; 1] {
+    [status_code(status)]
+}
+
+pub(super) fn status_key(r: &Request) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = status_code(r.status);
+    k[1..].copy_from_slice(&r.id.get().to_be_bytes());
+    k
+}
+
+/// Milliseconds since the epoch with the sign bit flipped, so that byte
+/// order is time order for instants before and after 1970 alike.
+fn instant_bytes(at: DateTime<Utc>) -> [u8; 8] {
+    let ms = at.timestamp_millis();
+    (u64::from_be_bytes(ms.to_be_bytes()) ^ (1 << 63)).to_be_bytes()
+}
+
+fn instant_of(bytes: [u8; 8]) -> Option<DateTime<Utc>> {
+    let ms = i64::from_be_bytes((u64::from_be_bytes(bytes) ^ (1 << 63)).to_be_bytes());
+    Utc.timestamp_millis_opt(ms).single()
+}
+
+pub(super) fn due_key(r: &Request) -> Option<[u8; 16]> {
+    let at = r.next_due()?;
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&instant_bytes(at));
+    k[8..].copy_from_slice(&r.id.get().to_be_bytes());
+    Some(k)
+}
+
+/// The greatest key of an entry due at or before `now` (read inclusively).
+pub(super) fn due_bound(now: DateTime<Utc>) -> [u8; 16] {
+    let mut k = [0xffu8; 16];
+    k[..8].copy_from_slice(&instant_bytes(now));
+    k
+}
+
+/// Reads a due-index key back: when, and which request.
+pub(super) fn parse_due_key(k: &[u8]) -> Option<(DateTime<Utc>, RequestId)> {
+    let at = instant_of(<[u8; 8]>::try_from(k.get(..8)?).ok()?)?;
+    let id = u64::from_be_bytes(<[u8; 8]>::try_from(k.get(8..16)?).ok()?);
+    Some((at, RequestId::new(id)))
+}
+
+/// Reads the id out of a status-index key.
+pub(super) fn parse_status_key(k: &[u8]) -> Option<RequestId> {
+    let id = u64::from_be_bytes(<[u8; 8]>::try_from(k.get(1..9)?).ok()?);
+    Some(RequestId::new(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    #[test]
+    fn instants_sort_as_bytes_and_read_back() {
+        let base = Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).unwrap();
+        let instants = [
+            Utc.with_ymd_and_hms(1960, 1, 1, 0, 0, 0).unwrap(),
+            Utc.timestamp_millis_opt(-1).unwrap(),
+            Utc.timestamp_millis_opt(0).unwrap(),
+            base,
+            base + Duration::milliseconds(1),
+            base + Duration::days(3650),
+        ];
+        for pair in instants.windows(2) {
+            assert!(instant_bytes(pair[0]) < instant_bytes(pair[1]), "{pair:?}");
+        }
+        for at in instants {
+            assert_eq!(instant_of(instant_bytes(at)), Some(at));
+        }
+    }
+
+    #[test]
+    fn the_bound_covers_everything_due_at_now_and_nothing_later() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).unwrap();
+        let key = |at: DateTime<Utc>, id: u64| {
+            let mut k = [0u8; 16];
+            k[..8].copy_from_slice(&instant_bytes(at));
+            k[8..].copy_from_slice(&id.to_be_bytes());
+            k
+        };
+        assert!(key(now, u64::MAX) <= due_bound(now));
+        assert!(key(now - Duration::milliseconds(1), 1) < due_bound(now));
+        assert!(key(now + Duration::milliseconds(1), 0) > due_bound(now));
+        assert_eq!(
+            parse_due_key(&key(now, 42)),
+            Some((now, RequestId::new(42)))
+        );
+    }
+}

@@ -1,0 +1,433 @@
+//! Durable state in sled: requests and their indexes, the mail outbox, the
+//! audit spool and the record of handled IMAP messages. The only module that
+//! knows about sled.
+//!
+//! Every state change is one transaction over all trees it touches, so a
+//! decision, the mail it causes and its audit record are written together or
+//! not at all. Workers deliver from the outbox and the audit spool later.
+
+mod codec;
+mod index;
+mod spool;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::Transactional;
+use tokio::sync::Notify;
+
+use crate::domain::ids::RequestId;
+use crate::domain::request::{Request, Status};
+use crate::records::{AuditEvent, Explained, MessageKey, OutboundMail, Seen};
+use codec::{decode, encode, RECORD_VERSION};
+use spool::{Flusher, Signal};
+
+pub(crate) use spool::Spool;
+
+/// What can go wrong with the store.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StoreError {
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("store record {key} cannot be read: {why}")]
+    Corrupt { key: String, why: String },
+    #[error("store: flush failed: {0}")]
+    Flush(String),
+    #[error("store record {key} has version {found}; this build reads version {RECORD_VERSION}")]
+    UnknownVersion { key: String, found: u32 },
+}
+
+/// Everything one state change writes.
+pub(crate) struct Change<R> {
+    /// The request's new state, if it changed.
+    pub(crate) request: Option<Request>,
+    /// Mails the change causes, queued in the outbox.
+    pub(crate) mails: Vec<OutboundMail>,
+    /// Audit events it causes, queued in the spool.
+    pub(crate) audit: Vec<AuditEvent>,
+    /// The inbox message whose handling this change is.
+    pub(crate) seen: Option<Seen>,
+    /// A sender who is sent an explanation by this change, counted against
+    /// their daily allowance.
+    pub(crate) explained: Option<Explained>,
+    /// What the caller wants back (the outcome).
+    pub(crate) result: R,
+}
+
+impl<R> Change<R> {
+    /// A change that writes nothing but returns `result`.
+    pub(crate) fn nothing(result: R) -> Self {
+        Change {
+            request: None,
+            mails: Vec::new(),
+            audit: Vec::new(),
+            seen: None,
+            explained: None,
+            result,
+        }
+    }
+}
+
+/// The sled database and its trees.
+#[derive(Clone)]
+pub(crate) struct Store {
+    /// The database, for id counters and the quarantine.
+    db: sled::Db,
+    /// Requests by id (big-endian u64, so iteration is oldest first).
+    requests: sled::Tree,
+    /// Request ids by status, so listing one status reads only those.
+    by_status: sled::Tree,
+    /// Request ids by the next instant time alone changes them, so timers
+    /// sleep until exactly then.
+    by_due: sled::Tree,
+    /// Composed mails waiting for the SMTP worker, in commit order.
+    outbox: Spool<OutboundMail>,
+    /// Audit events waiting for the syslog shipper, in commit order.
+    audit: Spool<AuditEvent>,
+    /// Handled messages by UIDVALIDITY+UID.
+    seen_uid: sled::Tree,
+    /// Handled messages by Message-ID, for redeliveries and rescans.
+    seen_message_id: sled::Tree,
+    /// Explanations sent per sender and day, for the rate limit.
+    explained: sled::Tree,
+    /// Counters (the request id sequence) and the index layout version.
+    meta: sled::Tree,
+    /// Makes every spool's new entries durable, then wakes its worker.
+    flusher: Flusher,
+    /// Wakes the timer when a change may have moved the next due instant.
+    due_changed: Arc<Notify>,
+}
+
+fn abort<E: std::fmt::Display>(e: E) -> ConflictableTransactionError<String> {
+    ConflictableTransactionError::Abort(e.to_string())
+}
+
+fn seq_key(tree: &TransactionalTree) -> Result<[u8; 8], ConflictableTransactionError<String>> {
+    Ok(tree.generate_id()?.to_be_bytes())
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`.
+    pub(crate) fn open(dir: &Path) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            // A daemon with a small working set: sled's default 1 GiB cache
+            // would be wasted memory.
+            .cache_capacity(64 * 1024 * 1024)
+            .open()?;
+        let mail_signal = Arc::new(Signal::default());
+        let audit_signal = Arc::new(Signal::default());
+        let flusher = Flusher::new(db.clone(), vec![mail_signal.clone(), audit_signal.clone()]);
+        let store = Store {
+            requests: db.open_tree("requests")?,
+            by_status: db.open_tree("requests_by_status")?,
+            by_due: db.open_tree("requests_by_due")?,
+            outbox: Spool::new(
+                db.clone(),
+                db.open_tree("outbox")?,
+                mail_signal,
+                flusher.clone(),
+            ),
+            audit: Spool::new(
+                db.clone(),
+                db.open_tree("audit")?,
+                audit_signal,
+                flusher.clone(),
+            ),
+            seen_uid: db.open_tree("seen_uid")?,
+            seen_message_id: db.open_tree("seen_message_id")?,
+            explained: db.open_tree("explained")?,
+            meta: db.open_tree("meta")?,
+            db,
+            flusher,
+            due_changed: Arc::new(Notify::new()),
+        };
+        store.reindex_if_needed()?;
+        Ok(store)
+    }
+
+    /// Builds the indexes from the requests when they were written by
+    /// another layout or by a build that had none: a store carried over
+    /// from an older release lists and expires its requests like a new one.
+    fn reindex_if_needed(&self) -> Result<(), StoreError> {
+        let current = self
+            .meta
+            .get(b"index_version")?
+            .and_then(|b| <[u8; 4]>::try_from(b.as_ref()).ok())
+            .map(u32::from_be_bytes);
+        if current == Some(index::INDEX_VERSION) {
+            return Ok(());
+        }
+        self.by_status.clear()?;
+        self.by_due.clear()?;
+        let mut indexed = 0usize;
+        for r in self.requests(|_| true)? {
+            self.by_status.insert(index::status_key(&r), &[])?;
+            if let Some(k) = index::due_key(&r) {
+                self.by_due.insert(k, &[])?;
+            }
+            indexed += 1;
+        }
+        self.meta
+            .insert(b"index_version", &index::INDEX_VERSION.to_be_bytes())?;
+        self.db.flush()?;
+        tracing::info!(requests = indexed, "request indexes rebuilt");
+        Ok(())
+    }
+
+    /// A fresh, never reused request id: AR-1, AR-2, … from a counter of
+    /// its own, so that ids people quote stay small and dense.
+    pub(crate) fn new_request_id(&self) -> Result<RequestId, StoreError> {
+        let next = self.meta.update_and_fetch(b"request_seq", |old| {
+            let n = old
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            Some(n.saturating_add(1).to_be_bytes().to_vec())
+        })?;
+        let n = next
+            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(1);
+        Ok(RequestId::new(n))
+    }
+
+    pub(crate) fn request(&self, id: RequestId) -> Result<Option<Request>, StoreError> {
+        let key = id.get().to_be_bytes();
+        self.requests
+            .get(key)?
+            .map(|v| decode(id.to_string().as_bytes(), &v))
+            .transpose()
+    }
+
+    /// Every request `keep` selects, oldest first. A record this build cannot
+    /// read is logged and left out, so that one bad record does not stop
+    /// listing all the others (reading it by id still fails).
+    pub(crate) fn requests(
+        &self,
+        keep: impl Fn(&Request) -> bool,
+    ) -> Result<Vec<Request>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.requests.iter() {
+            let (k, v) = item?;
+            match decode::<Request>(&k, &v) {
+                Ok(r) if keep(&r) => out.push(r),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "unreadable request record skipped"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every request with `status`, oldest first, read through the status
+    /// index. Unreadable records are logged and left out, as in
+    /// [`Store::requests`].
+    pub(crate) fn requests_with_status(&self, status: Status) -> Result<Vec<Request>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.by_status.scan_prefix(index::status_prefix(status)) {
+            let (k, _) = item?;
+            let Some(id) = index::parse_status_key(&k) else {
+                tracing::error!("malformed status index key skipped");
+                continue;
+            };
+            match self.request(id) {
+                // The index is written with the record; a mismatch would be
+                // a bug, and the record is the truth.
+                Ok(Some(r)) if r.status == status => out.push(r),
+                Ok(_) => tracing::error!(request = %id, "status index out of step; entry skipped"),
+                Err(e) => tracing::error!(error = %e, "unreadable request record skipped"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The requests due at or before `now`, earliest first.
+    pub(crate) fn due(&self, now: DateTime<Utc>) -> Result<Vec<RequestId>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.by_due.range(..=index::due_bound(now)) {
+            let (k, _) = item?;
+            match index::parse_due_key(&k) {
+                Some((_, id)) => out.push(id),
+                None => tracing::error!("malformed due index key skipped"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The earliest instant at which some request is due, if any is.
+    pub(crate) fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self
+            .by_due
+            .first()?
+            .and_then(|(k, _)| index::parse_due_key(&k))
+            .map(|(at, _)| at))
+    }
+
+    /// Notified whenever a change may have moved the next due instant.
+    pub(crate) fn due_changed(&self) -> Arc<Notify> {
+        self.due_changed.clone()
+    }
+
+    /// Reads request `id` (if given), lets `f` decide the change, and writes
+    /// the change atomically, indexes included. `f` must be pure: sled may
+    /// run it again when a concurrent transaction conflicts.
+    pub(crate) fn commit<R>(
+        &self,
+        id: Option<RequestId>,
+        f: impl Fn(Option<Request>) -> Change<R>,
+    ) -> Result<R, StoreError> {
+        let trees = (
+            &self.requests,
+            &self.by_status,
+            &self.by_due,
+            &self.outbox.tree,
+            &self.audit.tree,
+            &self.seen_uid,
+            &self.seen_message_id,
+            &self.explained,
+        );
+        let read = |requests: &TransactionalTree, id: RequestId| {
+            requests
+                .get(id.get().to_be_bytes())?
+                .map(|v| decode::<Request>(id.to_string().as_bytes(), &v))
+                .transpose()
+                .map_err(abort)
+        };
+        let outcome = trees.transaction(
+            |(requests, by_status, by_due, outbox, audit, seen_uid, seen_mid, explained)| {
+                let current = match id {
+                    Some(id) => read(requests, id)?,
+                    None => None,
+                };
+                let change = f(current.clone());
+                let mut moved_due = false;
+                if let Some(r) = &change.request {
+                    let old = match current.as_ref().filter(|c| c.id == r.id) {
+                        Some(c) => Some(c.clone()),
+                        None => read(requests, r.id)?,
+                    };
+                    if let Some(old) = &old {
+                        by_status.remove(&index::status_key(old))?;
+                        if let Some(k) = index::due_key(old) {
+                            by_due.remove(&k)?;
+                        }
+                    }
+                    requests.insert(&r.id.get().to_be_bytes(), encode(r).map_err(abort)?)?;
+                    by_status.insert(&index::status_key(r), &[])?;
+                    if let Some(k) = index::due_key(r) {
+                        by_due.insert(&k, &[])?;
+                    }
+                    moved_due = old.and_then(|o| o.next_due()) != r.next_due();
+                }
+                for m in &change.mails {
+                    outbox.insert(&seq_key(outbox)?, encode(m).map_err(abort)?)?;
+                }
+                for e in &change.audit {
+                    audit.insert(&seq_key(audit)?, encode(e).map_err(abort)?)?;
+                }
+                if let Some(s) = &change.seen {
+                    let v = encode(s).map_err(abort)?;
+                    seen_uid.insert(&s.key.bytes(), v.clone())?;
+                    if let Some(mid) = &s.message_id {
+                        seen_mid.insert(mid.as_bytes(), v)?;
+                    }
+                }
+                if let Some(x) = &change.explained {
+                    let key = x.key();
+                    let count = explained.get(&key)?.map(|v| count_of(&v)).unwrap_or(0);
+                    explained.insert(key, &count.saturating_add(1).to_be_bytes())?;
+                }
+                let wrote_mail = !change.mails.is_empty();
+                let wrote_audit = !change.audit.is_empty();
+                Ok((change.result, wrote_mail, wrote_audit, moved_due))
+            },
+        );
+        let (result, wrote_mail, wrote_audit, moved_due) = outcome.map_err(|e| match e {
+            TransactionError::Abort(why) => StoreError::Corrupt {
+                key: id.map(|i| i.to_string()).unwrap_or_default(),
+                why,
+            },
+            TransactionError::Storage(e) => StoreError::Sled(e),
+        })?;
+        // Workers are woken only once this is on disk (see `flush`): a mail
+        // or audit line must never go out for a change a crash could undo.
+        if wrote_mail {
+            self.outbox.signal.appended();
+        }
+        if wrote_audit {
+            self.audit.signal.appended();
+        }
+        // The timer only re-reads the index, and whatever it then decides
+        // is its own flushed change: waking it early is harmless.
+        if moved_due {
+            self.due_changed.notify_one();
+        }
+        Ok(result)
+    }
+
+    /// Forces everything written so far to disk. Call before acknowledging
+    /// anything to the outside world (an API answer, an IMAP move).
+    /// Wakes the mail and audit workers for what the flush made durable.
+    pub(crate) async fn flush(&self) -> Result<(), StoreError> {
+        self.flusher.flush().await
+    }
+
+    /// Whether a message was already handled, by its IMAP identity or, when
+    /// that is new (a redelivery, a UIDVALIDITY change), by its Message-ID.
+    pub(crate) fn seen(
+        &self,
+        key: MessageKey,
+        message_id: Option<&str>,
+    ) -> Result<Option<Seen>, StoreError> {
+        if let Some(v) = self.seen_uid.get(key.bytes())? {
+            return decode(b"seen_uid", &v).map(Some);
+        }
+        match message_id {
+            Some(mid) => self
+                .seen_message_id
+                .get(mid.as_bytes())?
+                .map(|v| decode(mid.as_bytes(), &v))
+                .transpose(),
+            None => Ok(None),
+        }
+    }
+
+    /// How many explanations `sender` was sent on `day`.
+    pub(crate) fn explained_count(&self, sender: &str, day: &str) -> Result<u32, StoreError> {
+        let key = Explained {
+            sender: sender.to_string(),
+            day: day.to_string(),
+        }
+        .key();
+        Ok(self.explained.get(key)?.map(|v| count_of(&v)).unwrap_or(0))
+    }
+
+    /// Mails waiting to be sent.
+    pub(crate) fn outbox(&self) -> &Spool<OutboundMail> {
+        &self.outbox
+    }
+
+    /// Audit events not yet shipped to syslog.
+    pub(crate) fn audit(&self) -> &Spool<AuditEvent> {
+        &self.audit
+    }
+
+    /// Records an audit event that goes with no other change.
+    pub(crate) fn audit_only(&self, event: AuditEvent) -> Result<(), StoreError> {
+        self.commit(None, |_| Change {
+            audit: vec![event.clone()],
+            ..Change::nothing(())
+        })
+    }
+}
+
+fn count_of(v: &[u8]) -> u32 {
+    <[u8; 4]>::try_from(v)
+        .map(u32::from_be_bytes)
+        .unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests;

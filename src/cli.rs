@@ -748,7 +748,9 @@ mod tests {
         let args = ["approvald", "request", "list", "--socket"].map(String::from);
         let mut args = args.to_vec();
         args.push(socket.to_string_lossy().into_owned());
-        let got = execute(request(&args), SystemClock.now()).await.unwrap_err();
+        let got = execute(request(&args), SystemClock.now())
+            .await
+            .unwrap_err();
         assert_eq!(got.code, EXIT_UNAVAILABLE);
         assert!(
             got.message.contains("is approvald running?"),
@@ -767,7 +769,9 @@ mod tests {
             "/nonexistent/approvald.toml",
         ]
         .map(String::from);
-        let got = execute(request(&args), SystemClock.now()).await.unwrap_err();
+        let got = execute(request(&args), SystemClock.now())
+            .await
+            .unwrap_err();
         assert_eq!(got.code, EXIT_CONFIG);
     }
 

@@ -7,8 +7,9 @@ use std::time::Duration;
 use super::rfc5424::{self, Facility};
 use super::transport::{SyslogSender, SyslogTarget};
 use crate::backoff::Backoff;
+use crate::records::AuditEvent;
 use crate::shutdown::Shutdown;
-use crate::store::Store;
+use crate::store::Spool;
 
 /// Events formatted and sent per spool read.
 const BATCH: usize = 256;
@@ -31,16 +32,16 @@ pub(crate) struct Origin {
 /// Sends spooled events until `shutdown`, then makes one last attempt to
 /// empty the spool so that the stop event itself is shipped.
 pub(crate) async fn run_shipper(
-    store: Store,
+    spool: Spool<AuditEvent>,
     target: SyslogTarget,
     origin: Origin,
     shutdown: Shutdown,
 ) {
     let mut sender = SyslogSender::new(target);
-    let ready = store.audit().ready();
+    let ready = spool.ready();
     let mut failures: u32 = 0;
     loop {
-        match ship(&store, &mut sender, &origin).await {
+        match ship(&spool, &mut sender, &origin).await {
             Ok(0) => {
                 failures = 0;
                 tokio::select! {
@@ -66,7 +67,7 @@ pub(crate) async fn run_shipper(
     // Give the final events (the stop record) a bounded chance to go out.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
     while tokio::time::Instant::now() < deadline {
-        match ship(&store, &mut sender, &origin).await {
+        match ship(&spool, &mut sender, &origin).await {
             Ok(0) => break,
             Ok(_) => {}
             Err(e) => {
@@ -78,12 +79,12 @@ pub(crate) async fn run_shipper(
 }
 
 /// Sends one batch; returns how many events left the spool.
-async fn ship(store: &Store, sender: &mut SyslogSender, origin: &Origin) -> Result<usize, String> {
-    let batch = store
-        .audit()
-        .durable(BATCH)
-        .await
-        .map_err(|e| e.to_string())?;
+async fn ship(
+    spool: &Spool<AuditEvent>,
+    sender: &mut SyslogSender,
+    origin: &Origin,
+) -> Result<usize, String> {
+    let batch = spool.durable(BATCH).await.map_err(|e| e.to_string())?;
     let pid = std::process::id();
     let mut sent = 0;
     for (seq, mut event) in batch {
@@ -94,12 +95,12 @@ async fn ship(store: &Store, sender: &mut SyslogSender, origin: &Origin) -> Resu
             .send(&line)
             .await
             .map_err(|e| format!("{}: {e}", sender.target()))?;
-        store.audit().remove(seq).map_err(|e| e.to_string())?;
+        spool.remove(seq).map_err(|e| e.to_string())?;
         sent += 1;
     }
     if sent > 0 {
         // Durable removal keeps a restart from sending these lines again.
-        store.flush().await.map_err(|e| e.to_string())?;
+        spool.flush().await.map_err(|e| e.to_string())?;
     }
     Ok(sent)
 }

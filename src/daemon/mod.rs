@@ -66,7 +66,7 @@ pub(crate) async fn run(mut config: Config, path: &Path) -> Result<(), String> {
     };
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(run_shipper(
-        store.clone(),
+        store.audit().clone(),
         config.syslog.clone(),
         origin,
         shutdown.clone(),

@@ -163,6 +163,11 @@ impl<T: DeserializeOwned> Spool<T> {
         Ok(())
     }
 
+    /// Makes removals durable, so a restart does not deliver them again.
+    pub(crate) async fn flush(&self) -> Result<(), StoreError> {
+        self.flusher.flush().await
+    }
+
     /// Notified when the spool gains durable entries.
     pub(crate) fn ready(&self) -> Arc<Notify> {
         self.signal.ready.clone()

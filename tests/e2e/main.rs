@@ -24,6 +24,7 @@
 mod audit;
 mod cli;
 mod flow;
+mod reload;
 mod replies;
 mod resilience;
 mod stack;

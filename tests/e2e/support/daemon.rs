@@ -158,6 +158,38 @@ impl TestDaemon {
         }
     }
 
+    /// Rewrites the config file from [`TestDaemon::config`] and sends
+    /// SIGHUP, as `systemctl reload` would.
+    pub(crate) fn reload(&self) {
+        self.rewrite_config(&self.config.write(&self.dir));
+        self.signal("-HUP");
+    }
+
+    /// Replaces the config file with `toml` as it is (a broken config) and
+    /// sends SIGHUP.
+    pub(crate) fn reload_with(&self, toml: &str) {
+        self.rewrite_config(toml);
+        self.signal("-HUP");
+    }
+
+    fn rewrite_config(&self, toml: &str) {
+        let path = self.config_path();
+        std::fs::write(&path, toml)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    }
+
+    fn signal(&self, which: &str) {
+        let pid = self
+            .pid()
+            .unwrap_or_else(|| panic!("kill {which}: the daemon is not running"));
+        let status = Command::new("kill")
+            .arg(which)
+            .arg(pid.to_string())
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run kill: {e}"));
+        assert!(status.success(), "kill {which} {pid} failed");
+    }
+
     /// SIGTERM, then waits for the exit (fails the test after 20 s) and
     /// returns how it ended.
     pub(crate) async fn terminate(&mut self) -> ExitStatus {

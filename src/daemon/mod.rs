@@ -3,7 +3,7 @@
 //! (SIGTERM, SIGINT) and reload (SIGHUP) — until told to stop.
 
 mod control;
-mod timers;
+pub(crate) mod timers;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -268,3 +268,110 @@ fn one_unreadable_request_does_not_hide_the_others() {
         "read by id still fails loudly"
     );
 }
+
+#[test]
+fn status_and_due_indexes_follow_the_request_through_its_transitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let pending = two_level_request();
+    let id = pending.id;
+    let write = |r: &Request| {
+        let r = r.clone();
+        store
+            .commit(Some(id), move |_| Change {
+                request: Some(r.clone()),
+                ..Change::nothing(())
+            })
+            .unwrap()
+    };
+    write(&pending);
+    assert_eq!(
+        store.requests_with_status(Status::Pending).unwrap(),
+        vec![pending.clone()]
+    );
+    assert!(store
+        .requests_with_status(Status::Expired)
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.next_due().unwrap(), Some(pending.deadline));
+    let just_before = pending.deadline - chrono::Duration::milliseconds(1);
+    assert!(store.due(just_before).unwrap().is_empty(), "not due early");
+    assert_eq!(
+        store.due(pending.deadline).unwrap(),
+        vec![id],
+        "due at the deadline"
+    );
+
+    let mut expired = pending.clone();
+    assert!(expired.expire_if_due(pending.deadline));
+    write(&expired);
+    assert!(store
+        .requests_with_status(Status::Pending)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.requests_with_status(Status::Expired).unwrap(),
+        vec![expired]
+    );
+    assert_eq!(
+        store.next_due().unwrap(),
+        None,
+        "a closed request has no timer"
+    );
+    assert!(store
+        .due(pending.deadline + chrono::Duration::days(1))
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn a_store_written_without_indexes_is_indexed_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = two_level_request();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .commit(Some(r.id), |_| Change {
+                request: Some(r.clone()),
+                ..Change::nothing(())
+            })
+            .unwrap();
+        // As an older build left it: requests, and no indexes at all.
+        store.by_status.clear().unwrap();
+        store.by_due.clear().unwrap();
+        store.meta.remove(b"index_version").unwrap();
+        store.db.flush().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        store.requests_with_status(Status::Pending).unwrap(),
+        vec![r.clone()]
+    );
+    assert_eq!(store.next_due().unwrap(), Some(r.deadline));
+}
+
+#[tokio::test]
+async fn the_timer_is_woken_when_a_change_moves_the_next_due_instant() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let wake = store.due_changed();
+    let r = two_level_request();
+    store
+        .commit(Some(r.id), |_| Change {
+            request: Some(r.clone()),
+            ..Change::nothing(())
+        })
+        .unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(1), wake.notified())
+        .await
+        .expect("woken by a new due instant");
+    // Rewriting the request without moving its instant wakes nobody.
+    store
+        .commit(Some(r.id), |_| Change {
+            request: Some(r.clone()),
+            ..Change::nothing(())
+        })
+        .unwrap();
+    let idle = tokio::time::timeout(std::time::Duration::from_millis(50), wake.notified()).await;
+    assert!(idle.is_err(), "woken though nothing moved");
+}

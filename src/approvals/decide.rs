@@ -17,7 +17,7 @@ use crate::domain::access_window::AccessWindow;
 use crate::domain::ids::{Address, RequestId};
 use crate::domain::reply::{self, WindowChange};
 use crate::domain::request::{Answer as StateAnswer, AnswerRefusal, Channel, Request, Transition};
-use crate::domain::sender_rule::SenderProblem;
+use crate::domain::sender_rule::{SenderProblem, SenderRule};
 use crate::domain::token::{Token, TokenClaims};
 use crate::domain::verb::Verb;
 use crate::records::{AuditEvent, Disposition, EventKind};
@@ -160,6 +160,9 @@ impl Approvals {
     ) -> Result<Decided, StoreError> {
         let id = v.request.id;
         let sender = answerer_if_not_approver(origin, &v.approver);
+        let unverified = match origin {
+            Origin::Email(_) => s.inbound.sender_rule == SenderRule::Token,
+        };
         let allowance = match origin {
             Origin::Email(reply) => self.allowance_for(reply.mail, now)?,
         };
@@ -204,7 +207,7 @@ impl Approvals {
                     let happening = Happening::Answered {
                         by: &v.approver,
                         level: v.claims.level,
-                        reason: decision_reason(answer, sender.as_ref()),
+                        reason: decision_reason(answer, sender.as_ref(), unverified),
                         transition,
                     };
                     let fx = effects(&request, &happening, now);
@@ -300,7 +303,11 @@ pub(super) fn check_origin(s: &Settings, origin: &Origin<'_>, v: &Verified) -> R
     match origin {
         Origin::Email(reply) => {
             let refuse = |why: String| Refused::new(Some(&v.request), why);
-            match s.inbound.sender_rule.check(&reply.sender, &v.approver) {
+            match s
+                .inbound
+                .sender_rule
+                .check(&reply.sender, &v.approver, &v.request)
+            {
                 Ok(()) => Ok(()),
                 Err(SenderProblem::NoFrom) => {
                     Err(refuse("the message has no usable From address".into()))
@@ -313,6 +320,17 @@ pub(super) fn check_origin(s: &Settings, origin: &Origin<'_>, v: &Verified) -> R
                     // The sender may be anyone: do not tell them who the approver is.
                     r.tell = Some(
                         "the answer must come from the address the approval request was sent to"
+                            .into(),
+                    );
+                    Err(r)
+                }
+                Err(SenderProblem::Participant { from }) => {
+                    let mut r = refuse(format!(
+                        "sent by {from}, who takes part in this request, but the token belongs to {}: a forwarded approval request cannot be answered by its requester or another approver",
+                        v.approver
+                    ));
+                    r.tell = Some(
+                        "the answer must come from the address the approval request was sent to; a forwarded approval request cannot be answered"
                             .into(),
                     );
                     Err(r)
@@ -354,9 +372,10 @@ fn answerer_if_not_approver(origin: &Origin<'_>, approver: &Address) -> Option<S
     }
 }
 
-/// The audit reason of an accepted decision: the verb, the comment, and the
-/// real sender when it is not the approver.
-fn decision_reason(answer: &Answer, sender: Option<&String>) -> String {
+/// The audit reason of an accepted decision: the verb, the comment, the real
+/// sender when it is not the approver, and whether nothing verified the
+/// sender at all.
+fn decision_reason(answer: &Answer, sender: Option<&String>, unverified: bool) -> String {
     let mut reason = answer.verb.as_str().to_string();
     if !answer.comment.is_empty() {
         reason.push_str(": ");
@@ -364,6 +383,9 @@ fn decision_reason(answer: &Answer, sender: Option<&String>) -> String {
     }
     if let Some(sender) = sender {
         reason.push_str(&format!(" (sent by {sender})"));
+    }
+    if unverified {
+        reason.push_str(" [sender not verified: sender_policy = token]");
     }
     reason
 }

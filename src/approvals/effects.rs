@@ -78,14 +78,16 @@ pub(super) fn effects(r: &Request, happening: &Happening<'_>, now: DateTime<Utc>
             reason,
             transition,
         } => {
-            let accepted = ev(
-                EventKind::DecisionAccepted,
-                "accepted",
-                "decision accepted".into(),
-            )
-            .with_actor(by.as_str())
-            .with_level(*level)
-            .with_reason(reason.as_str());
+            let changed = matches!(transition, Transition::Rejected { changed: true });
+            let (outcome, message) = if changed {
+                ("changed", "decision changed: an earlier APPROVE withdrawn")
+            } else {
+                ("accepted", "decision accepted")
+            };
+            let accepted = ev(EventKind::DecisionAccepted, outcome, message.into())
+                .with_actor(by.as_str())
+                .with_level(*level)
+                .with_reason(reason.as_str());
             let (notices, then) = match *transition {
                 Transition::Recorded { .. } => (vec![], None),
                 Transition::LevelAdvanced { to, .. } => (
@@ -106,7 +108,7 @@ pub(super) fn effects(r: &Request, happening: &Happening<'_>, now: DateTime<Utc>
                             .with_level(*level),
                     ),
                 ),
-                Transition::Rejected => (
+                Transition::Rejected { .. } => (
                     vec![Notice::Outcome],
                     Some(
                         ev(
@@ -244,10 +246,18 @@ mod tests {
                 ],
             ),
             (
-                answered(Transition::Rejected),
+                answered(Transition::Rejected { changed: false }),
                 vec![Notice::Outcome],
                 vec![
                     (EventKind::DecisionAccepted, "accepted", Some(1)),
+                    (EventKind::Rejected, "rejected", Some(1)),
+                ],
+            ),
+            (
+                answered(Transition::Rejected { changed: true }),
+                vec![Notice::Outcome],
+                vec![
+                    (EventKind::DecisionAccepted, "changed", Some(1)),
                     (EventKind::Rejected, "rejected", Some(1)),
                 ],
             ),

@@ -463,6 +463,23 @@ fn policy(p: &mut Problems, reasons: Vec<String>, raw_groups: Vec<raw::RawGroup>
                 quorum: l.quorum,
             });
         }
+        // One person decides at most once per request: listed at two levels,
+        // they would approve twice.
+        let mut first_level = std::collections::HashMap::new();
+        for (i, l) in levels.iter().enumerate() {
+            for a in &l.approvers {
+                if let Some(j) = first_level.insert(a.clone(), i) {
+                    p.push(
+                        &format!("{key}.levels"),
+                        format!(
+                            "{a} is an approver at levels {} and {}: one person decides at most once per request",
+                            j + 1,
+                            i + 1
+                        ),
+                    );
+                }
+            }
+        }
         if let (Some(deadline), Some(max_window)) = (deadline, max_window) {
             groups.push(Group {
                 name: g.name,

@@ -122,3 +122,18 @@ fn dmarc_policy_needs_authserv_id() {
     let err = Config::load(&f.write(&cfg)).unwrap_err();
     assert!(err.to_string().contains("authserv_id"), "{err}");
 }
+
+#[test]
+fn an_approver_listed_at_two_levels_is_refused() {
+    let f = Fixture::new();
+    let cfg = VALID.replace(
+        "levels = [ { approvers = [\"alice@example.test\"], quorum = 1 } ]",
+        "levels = [ { approvers = [\"alice@example.test\"], quorum = 1 }, { approvers = [\"bob@example.test\", \"Alice@example.test\"], quorum = 1 } ]",
+    );
+    let err = Config::load(&f.write(&cfg)).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("alice@example.test is an approver at levels 1 and 2"),
+        "{text}"
+    );
+}

@@ -133,8 +133,10 @@ pub(crate) enum Transition {
     LevelAdvanced { from: u8, to: u8 },
     /// The last level reached its quorum.
     Approved,
-    /// A disapproval closed the request.
-    Rejected,
+    /// A disapproval closed the request. `changed` when it came from an
+    /// approver who had approved at this still-open level and changed their
+    /// mind.
+    Rejected { changed: bool },
 }
 
 /// Why an answer was not applied. Each leaves the request untouched.
@@ -150,7 +152,7 @@ pub(crate) enum AnswerRefusal {
     NotAnApprover(Address),
     #[error("{0} requested this access and may not approve it")]
     SelfApproval(Address),
-    #[error("{0} has already answered at this level")]
+    #[error("{0} has already answered this request")]
     AlreadyAnswered(Address),
     #[error("the narrowed window does not overlap the window granted so far")]
     WindowOutside,
@@ -169,7 +171,7 @@ impl AnswerRefusal {
                 "a requester may not approve their own request".into()
             }
             AnswerRefusal::AlreadyAnswered(_) => {
-                "this approver has already answered at this level".into()
+                "this approver has already answered this request".into()
             }
             other => other.to_string(),
         }
@@ -233,9 +235,19 @@ impl Request {
         if !level.approvers.contains(&a.approver) {
             return Err(AnswerRefusal::NotAnApprover(a.approver));
         }
-        if self.decisions_at(a.level).any(|d| d.approver == a.approver) {
-            return Err(AnswerRefusal::AlreadyAnswered(a.approver));
-        }
+        // One person, one vote per request, across all levels; the only
+        // second answer taken is an APPROVE withdrawn by a DISAPPROVE while
+        // its level is still open (the level is the current one: checked
+        // above).
+        let changed = match self.decisions.iter().find(|d| d.approver == a.approver) {
+            None => false,
+            Some(d)
+                if d.level == a.level && d.verb == Verb::Approve && a.verb == Verb::Disapprove =>
+            {
+                true
+            }
+            Some(_) => return Err(AnswerRefusal::AlreadyAnswered(a.approver)),
+        };
         let granted = match (a.verb, a.window) {
             (Verb::Approve, Some(w)) => self
                 .granted_window
@@ -254,7 +266,7 @@ impl Request {
         });
         if a.verb == Verb::Disapprove {
             self.close(Status::Rejected, now);
-            return Ok(Transition::Rejected);
+            return Ok(Transition::Rejected { changed });
         }
         self.granted_window = granted;
         let approvals = self
@@ -387,12 +399,85 @@ pub(crate) mod tests {
         let now = t0();
         assert_eq!(
             r.answer(ans(1, "bob@example.test", Verb::Disapprove), now),
-            Ok(Transition::Rejected)
+            Ok(Transition::Rejected { changed: false })
         );
         assert_eq!(
             r.answer(ans(1, "alice@example.test", Verb::Approve), now),
             Err(AnswerRefusal::Closed(Status::Rejected))
         );
+    }
+
+    #[test]
+    fn an_approver_may_withdraw_an_approve_while_the_level_is_open() {
+        let mut r = two_level_request();
+        r.levels[0].quorum = 2;
+        let now = t0();
+        assert_eq!(
+            r.answer(ans(1, "alice@example.test", Verb::Approve), now),
+            Ok(Transition::Recorded { missing: 1 })
+        );
+        assert_eq!(
+            r.answer(ans(1, "alice@example.test", Verb::Disapprove), now),
+            Ok(Transition::Rejected { changed: true })
+        );
+        assert_eq!(r.status, Status::Rejected);
+        let verbs: Vec<_> = r.decisions.iter().map(|d| d.verb).collect();
+        assert_eq!(
+            verbs,
+            [Verb::Approve, Verb::Disapprove],
+            "the earlier APPROVE stays on record"
+        );
+    }
+
+    /// Every second answer by one person that is not an APPROVE withdrawn
+    /// by a DISAPPROVE at the same open level is refused, whatever the level.
+    #[test]
+    fn one_person_decides_at_most_once_per_request() {
+        let alice = "alice@example.test";
+        // alice at both levels: a configuration check-config refuses, and
+        // the state machine refuses anyway.
+        let both_levels = || {
+            let mut r = two_level_request();
+            r.levels[1].approvers.push(addr(alice));
+            r
+        };
+        let now = t0();
+        let cases: Vec<(&str, Request, Vec<Answer>, Answer)> = vec![
+            (
+                "approve twice at one level",
+                {
+                    let mut r = two_level_request();
+                    r.levels[0].quorum = 2;
+                    r
+                },
+                vec![ans(1, alice, Verb::Approve)],
+                ans(1, alice, Verb::Approve),
+            ),
+            (
+                "approve at level 1, then again at level 2",
+                both_levels(),
+                vec![ans(1, alice, Verb::Approve)],
+                ans(2, alice, Verb::Approve),
+            ),
+            (
+                "approve at level 1, then withdraw at level 2",
+                both_levels(),
+                vec![ans(1, alice, Verb::Approve)],
+                ans(2, alice, Verb::Disapprove),
+            ),
+        ];
+        for (name, mut r, before, again) in cases {
+            for a in before {
+                assert!(r.answer(a, now).is_ok(), "{name}: setup");
+            }
+            let kept = r.clone();
+            assert_eq!(
+                r.answer(again, now),
+                Err(AnswerRefusal::AlreadyAnswered(addr(alice))),
+                "{name}"
+            );
+            assert_eq!(r, kept, "{name}: a refused answer changes nothing");
+        }
     }
 
     #[test]

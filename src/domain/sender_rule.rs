@@ -3,6 +3,7 @@
 //! (From, whether our own MTA authenticated its domain); this decides.
 
 use super::ids::Address;
+use super::request::Request;
 
 /// How strongly a mailed answer's sender must be proven.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +34,10 @@ pub(crate) enum SenderProblem {
     NoFrom,
     /// From is someone other than the token's approver.
     NotTheApprover { from: Address },
+    /// From is the requester or another approver of the same request,
+    /// answering with someone else's token: a forwarded approval mail must
+    /// never let its recipient vote, whatever the rule.
+    Participant { from: Address },
     /// From is the approver, but nothing vouches for it.
     NotAuthenticated { from: Address, authserv_id: String },
 }
@@ -46,12 +51,21 @@ impl SenderRule {
         }
     }
 
-    /// Whether `facts` satisfy the rule for an answer with `approver`'s token.
+    /// Whether `facts` satisfy the rule for an answer to `request` with
+    /// `approver`'s token.
     pub(crate) fn check(
         &self,
         facts: &SenderFacts,
         approver: &Address,
+        request: &Request,
     ) -> Result<(), SenderProblem> {
+        if let Some(from) = facts.from.as_ref().filter(|f| *f != approver) {
+            let participant = *from == request.requester
+                || request.levels.iter().any(|l| l.approvers.contains(from));
+            if participant {
+                return Err(SenderProblem::Participant { from: from.clone() });
+            }
+        }
         if *self == SenderRule::Token {
             return Ok(());
         }
@@ -84,9 +98,7 @@ impl SenderRule {
 mod tests {
     use super::*;
 
-    fn addr(s: &str) -> Address {
-        s.parse().unwrap()
-    }
+    use crate::domain::request::tests::{addr, two_level_request};
 
     #[test]
     fn rule_table() {
@@ -143,8 +155,46 @@ mod tests {
             ),
             (dmarc, facts(None, true), Err(SenderProblem::NoFrom)),
         ];
+        let r = two_level_request();
         for (rule, facts, want) in cases {
-            assert_eq!(rule.check(&facts, &alice), want, "{rule:?} {facts:?}");
+            assert_eq!(rule.check(&facts, &alice, &r), want, "{rule:?} {facts:?}");
+        }
+    }
+
+    /// The requester (dave) or another approver (bob, carol) holding alice's
+    /// token, from a forwarded approval mail, is refused under every rule.
+    #[test]
+    fn a_forwarded_token_never_lets_a_participant_vote() {
+        let r = two_level_request();
+        let alice = addr("alice@example.test");
+        let rules = [
+            SenderRule::Token,
+            SenderRule::TokenAndFrom,
+            SenderRule::TokenFromDmarc {
+                authserv_id: "mx.example.test".into(),
+            },
+        ];
+        for rule in rules {
+            for who in [
+                "dave@example.test",
+                "bob@example.test",
+                "carol@example.test",
+            ] {
+                let facts = SenderFacts {
+                    from: Some(addr(who)),
+                    authenticated: true,
+                };
+                assert_eq!(
+                    rule.check(&facts, &alice, &r),
+                    Err(SenderProblem::Participant { from: addr(who) }),
+                    "{rule:?} {who}"
+                );
+            }
+            let own = SenderFacts {
+                from: Some(alice.clone()),
+                authenticated: true,
+            };
+            assert_eq!(rule.check(&own, &alice, &r), Ok(()), "{rule:?}");
         }
     }
 

@@ -107,6 +107,63 @@ async fn token_policy_accepts_the_token_from_any_sender() {
         reason.contains("sent by alice.private@elsewhere.test"),
         "the real sender is on record: {reason}"
     );
+    assert!(
+        reason.contains("sender not verified"),
+        "the audit says nothing verified the sender: {reason}"
+    );
+}
+
+/// A forwarded approval mail: the requester, or another approver, answers
+/// with the token it carries. Refused under every sender rule, even the one
+/// that lets anyone holding a token answer.
+#[tokio::test]
+async fn forwarded_approval_mail_never_lets_the_requester_or_another_approver_vote() {
+    let rules = [
+        SenderRule::Token,
+        SenderRule::TokenAndFrom,
+        SenderRule::TokenFromDmarc {
+            authserv_id: AUTHSERV.into(),
+        },
+    ];
+    for rule in rules {
+        for (who, verb) in [(DAVE, "APPROVE"), (BOB, "APPROVE"), (BOB, "DISAPPROVE")] {
+            let f = Fixture::new(two_levels(), rule.clone());
+            let (r, mails) = f.submit().await;
+            f.take_audit();
+            assert_eq!(
+                f.answer(ask(&mails, ALICE), who, verb),
+                rejected(),
+                "{rule:?}: {who} with alice's token"
+            );
+            assert_eq!(f.request(r.id), r, "{rule:?}: {who} changed the request");
+            let audit = f.take_audit();
+            assert_eq!(kinds(&audit), [EventKind::ReplyRefused], "{rule:?} {who}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_approver_changes_approve_to_disapprove_while_the_level_is_open() {
+    let mut levels = two_levels();
+    levels[0].quorum = 2;
+    let f = Fixture::new(levels, SenderRule::TokenAndFrom);
+    let (r, mails) = f.submit().await;
+    f.take_audit();
+    assert_eq!(f.answer(ask(&mails, ALICE), ALICE, "APPROVE"), processed());
+    assert_eq!(
+        f.answer(ask(&mails, ALICE), ALICE, "DISAPPROVE - found a problem"),
+        processed()
+    );
+    let after = f.request(r.id);
+    assert_eq!(after.status, Status::Rejected);
+    let audit = f.take_audit();
+    let changed = audit
+        .iter()
+        .find(|e| e.kind == EventKind::DecisionAccepted && e.outcome == "changed")
+        .unwrap_or_else(|| panic!("no changed decision audited: {audit:#?}"));
+    assert!(changed.message.contains("decision changed"), "{changed:?}");
+    // A second change of mind is not taken.
+    assert_eq!(f.answer(ask(&mails, ALICE), ALICE, "APPROVE"), rejected());
 }
 
 #[tokio::test]

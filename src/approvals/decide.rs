@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 
 use super::effects::{effects, render, with_request, Happening};
-use super::explain::Allowance;
+use super::explain::{self, why, Explanation};
 use super::inbox::EmailReply;
 use super::settings::Settings;
 use super::Approvals;
@@ -74,17 +74,27 @@ pub(super) struct Refused {
     pub(super) request: Option<Box<Request>>,
     /// Why, for the audit log.
     pub(super) why: String,
-    /// Why, for the sender, when the audit reason must not be told to
-    /// whoever sent the answer.
-    pub(super) tell: Option<String>,
+    /// What the token's approver may be told, when it is the approver who
+    /// answered: one of approvald's own sentences, never the answer's words.
+    /// `None`: nobody is told anything.
+    pub(super) tell: Option<(Address, &'static str)>,
 }
 
 impl Refused {
+    /// A refusal told to nobody.
     pub(super) fn new(request: Option<&Request>, why: String) -> Refused {
         Refused {
             request: request.map(|r| Box::new(r.clone())),
             why,
             tell: None,
+        }
+    }
+
+    /// A refusal of `v`'s answer that its approver may be told about.
+    pub(super) fn told(v: &Verified, why: String, tell: &'static str) -> Refused {
+        Refused {
+            tell: Some((v.approver.clone(), tell)),
+            ..Refused::new(Some(&v.request), why)
         }
     }
 }
@@ -109,8 +119,9 @@ impl Approvals {
         }
         let window = match resolve_window(&s, answer, &verified.request, now) {
             Ok(w) => w,
-            Err(why) => {
-                return self.refuse(&s, origin, Refused::new(Some(&verified.request), why), now)
+            Err(reason) => {
+                let refused = Refused::told(&verified, reason, why::WINDOW);
+                return self.refuse(&s, origin, refused, now);
             }
         };
         self.apply(&s, answer, origin, verified, window, now)
@@ -163,9 +174,11 @@ impl Approvals {
         let unverified = match origin {
             Origin::Email(_) => s.inbound.sender_rule == SenderRule::Token,
         };
-        let allowance = match origin {
-            Origin::Email(reply) => self.allowance_for(reply.mail, now)?,
-        };
+        // Decided before the transaction, which must not read beyond its
+        // own trees: whether a refusal may be explained, caps included.
+        let explain_to = match origin {
+            Origin::Email(reply) => self.is_verified_approver(s, reply, &v.approver),
+        } && self.may_explain_to(s, &v.approver, now)?;
         let outcome = self.store.commit(Some(id), |current| {
             let Some(mut request) = current else {
                 return Change::nothing(Err(format!("request {id} vanished")));
@@ -192,15 +205,12 @@ impl Approvals {
                         audit: vec![ev],
                         ..Change::nothing(Ok(Decided::Refused))
                     };
-                    self.origin_records(
-                        s,
-                        origin,
-                        &mut change,
-                        Disposition::Rejected,
-                        Some((&refusal.tell(), Some(id))),
-                        allowance.as_ref(),
-                        now,
-                    );
+                    let tell = explain_to.then(|| Explanation {
+                        to: v.approver.clone(),
+                        request: id,
+                        why: refusal.tell(),
+                    });
+                    self.origin_records(s, origin, &mut change, Disposition::Rejected, tell, now);
                     change
                 }
                 Ok(transition) => {
@@ -217,15 +227,7 @@ impl Approvals {
                         request: Some(request),
                         ..Change::nothing(Ok(Decided::Applied(transition)))
                     };
-                    self.origin_records(
-                        s,
-                        origin,
-                        &mut change,
-                        Disposition::Processed,
-                        None,
-                        None,
-                        now,
-                    );
+                    self.origin_records(s, origin, &mut change, Disposition::Processed, None, now);
                     change
                 }
             }
@@ -237,38 +239,32 @@ impl Approvals {
     }
 
     /// Adds to `change` what the origin records with an answer: for mail,
-    /// the memory that the message was handled and, when `tell` is given
-    /// and the sender may be answered, an explanation.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one call site per outcome; a struct would only rename them"
-    )]
+    /// the memory that the message was handled and, when given, an
+    /// explanation to the approver.
     fn origin_records<R>(
         &self,
         s: &Settings,
         origin: &Origin<'_>,
         change: &mut Change<R>,
         disposition: Disposition,
-        tell: Option<(&str, Option<RequestId>)>,
-        allowance: Option<&Allowance>,
+        tell: Option<Explanation>,
         now: DateTime<Utc>,
     ) {
         match origin {
             Origin::Email(reply) => {
                 change.seen = Some(reply.seen(disposition, now));
-                if let (Some((why, request)), Some(allowance)) = (tell, allowance) {
-                    if let Some(mail) = self.explanation_for(s, reply.mail, why, request, allowance)
-                    {
-                        change.mails.push(mail);
-                        change.explained = Some(allowance.explained.clone());
-                    }
+                let composed = tell
+                    .and_then(|x| explain::compose(s, reply.mail.message_id.as_deref(), &x, now));
+                if let Some((mail, explained)) = composed {
+                    change.mails.push(mail);
+                    change.explained = Some(explained);
                 }
             }
         }
     }
 
     /// Records a refused answer: its audit event and the origin's records
-    /// (for mail, an explanation to a sender who may be answered).
+    /// (for mail, an explanation when the token's own approver sent it).
     pub(super) fn refuse(
         &self,
         s: &Settings,
@@ -285,11 +281,21 @@ impl Approvals {
                 if let Some(r) = &refused.request {
                     ev = with_request(ev, r);
                 }
-                // Only someone who holds a valid token, or whom the policy
-                // knows, is answered: anyone else may be a forged From, and
-                // explaining to them would make approvald a spam relay.
-                let answerable = refused.request.is_some() || self.knows(s, reply);
-                let tell = answerable.then(|| refused.tell.unwrap_or(refused.why));
+                // Only the token's own approver, proven as such, is told
+                // anything: anyone else may be a forged From, and answering
+                // them would make approvald a spam relay.
+                let tell = match (&refused.request, refused.tell) {
+                    (Some(r), Some((approver, why))) => {
+                        let proven = self.is_verified_approver(s, reply, &approver)
+                            && self.may_explain_to(s, &approver, now)?;
+                        proven.then(|| Explanation {
+                            to: approver,
+                            request: r.id,
+                            why: why.to_string(),
+                        })
+                    }
+                    _ => None,
+                };
                 self.refuse_message(s, reply.key, Some(reply.mail), ev, tell, now)?;
             }
         }
@@ -312,29 +318,15 @@ pub(super) fn check_origin(s: &Settings, origin: &Origin<'_>, v: &Verified) -> R
                 Err(SenderProblem::NoFrom) => {
                     Err(refuse("the message has no usable From address".into()))
                 }
-                Err(SenderProblem::NotTheApprover { from }) => {
-                    let mut r = refuse(format!(
-                        "sent by {from}, but the token belongs to {}",
-                        v.approver
-                    ));
-                    // The sender may be anyone: do not tell them who the approver is.
-                    r.tell = Some(
-                        "the answer must come from the address the approval request was sent to"
-                            .into(),
-                    );
-                    Err(r)
-                }
-                Err(SenderProblem::Participant { from }) => {
-                    let mut r = refuse(format!(
-                        "sent by {from}, who takes part in this request, but the token belongs to {}: a forwarded approval request cannot be answered by its requester or another approver",
-                        v.approver
-                    ));
-                    r.tell = Some(
-                        "the answer must come from the address the approval request was sent to; a forwarded approval request cannot be answered"
-                            .into(),
-                    );
-                    Err(r)
-                }
+                // The sender may be anyone: nobody is told anything.
+                Err(SenderProblem::NotTheApprover { from }) => Err(refuse(format!(
+                    "sent by {from}, but the token belongs to {}",
+                    v.approver
+                ))),
+                Err(SenderProblem::Participant { from }) => Err(refuse(format!(
+                    "sent by {from}, who takes part in this request, but the token belongs to {}: a forwarded approval request cannot be answered by its requester or another approver",
+                    v.approver
+                ))),
                 Err(SenderProblem::NotAuthenticated { from, authserv_id }) => Err(refuse(format!(
                     "{from} is not authenticated: no DKIM or SPF pass aligned with its domain from {authserv_id}"
                 ))),

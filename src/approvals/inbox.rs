@@ -9,9 +9,9 @@
 use chrono::{DateTime, Utc};
 
 use super::decide::{check_origin, Answer, Decided, Origin, Refused, Verified};
+use super::explain::{self, why, Explanation};
 use super::settings::Settings;
 use super::Approvals;
-use crate::domain::ids::{Address, RequestId};
 use crate::domain::reply;
 use crate::domain::sender_rule::SenderFacts;
 use crate::domain::token::Token;
@@ -185,10 +185,12 @@ impl Approvals {
         if let Err(refused) = check_origin(s, origin, &verified) {
             return Ok(Err(refused));
         }
-        let refuse = |why: String| Ok(Err(Refused::new(Some(&verified.request), why)));
         let text = match &reply.mail.text {
             Ok(t) => t,
-            Err(e) => return refuse(format!("unreadable body: {e}")),
+            Err(e) => {
+                let reason = format!("unreadable body: {e}");
+                return Ok(Err(Refused::told(&verified, reason, why::UNREADABLE)));
+            }
         };
         match reply::parse_reply(text) {
             Ok(d) => Ok(Ok(Answer {
@@ -197,7 +199,11 @@ impl Approvals {
                 window: d.window,
                 comment: d.comment,
             })),
-            Err(refusal) => refuse(refusal.explain()),
+            Err(refusal) => Ok(Err(Refused::told(
+                &verified,
+                refusal.explain(),
+                why::NO_DECISION,
+            ))),
         }
     }
 
@@ -230,18 +236,6 @@ impl Approvals {
             }
         }
         Ok(found.ok_or(last_error))
-    }
-
-    /// Whether the sender is someone the policy knows (a requester or an
-    /// approver), authenticated as strongly as the sender rule asks.
-    pub(super) fn knows(&self, s: &Settings, reply: &EmailReply<'_>) -> bool {
-        let Some(from) = reply.sender.from.as_ref() else {
-            return false;
-        };
-        if !s.inbound.sender_rule.may_answer_unknown(&reply.sender) {
-            return false;
-        }
-        known_to(s, from)
     }
 
     /// A message already handled under another IMAP identity: a second
@@ -277,16 +271,15 @@ impl Approvals {
     }
 
     /// Records a refused or ignored message: its audit event, the memory
-    /// that it was handled (so it is never looked at again) and, when `tell`
-    /// is given and the sender may be answered, an explanation of what to
-    /// send instead.
+    /// that it was handled (so it is never looked at again) and, when given
+    /// (and the caps were checked), an explanation to the approver.
     pub(super) fn refuse_message(
         &self,
         s: &Settings,
         key: MessageKey,
         mail: Option<&InboundMail>,
         ev: AuditEvent,
-        tell: Option<String>,
+        tell: Option<Explanation>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         tracing::info!(
@@ -294,19 +287,8 @@ impl Approvals {
             reason = ev.reason.as_deref().unwrap_or(""),
             "message refused"
         );
-        let allowance = match (mail, &tell) {
-            (Some(m), Some(_)) => self.allowance_for(m, now)?,
-            _ => None,
-        };
-        let request = ev
-            .request
-            .as_deref()
-            .and_then(|r| r.parse::<RequestId>().ok());
-        let explanation = match (mail, &tell, &allowance) {
-            (Some(m), Some(why), Some(a)) => self.explanation_for(s, m, why, request, a),
-            _ => None,
-        };
         let message_id = mail.and_then(|m| m.message_id.clone());
+        let composed = tell.and_then(|x| explain::compose(s, message_id.as_deref(), &x, now));
         self.store.commit(None, |_| Change {
             audit: vec![ev.clone()],
             seen: Some(Seen {
@@ -315,23 +297,11 @@ impl Approvals {
                 disposition: Disposition::Rejected,
                 at: now,
             }),
-            explained: explanation
-                .as_ref()
-                .and(allowance.as_ref().map(|a| a.explained.clone())),
-            mails: explanation.clone().into_iter().collect(),
+            explained: composed.as_ref().map(|(_, x)| x.clone()),
+            mails: composed.iter().map(|(m, _)| m.clone()).collect(),
             ..Change::nothing(())
         })
     }
-}
-
-/// Whether `who` is a requester or an approver of some group.
-fn known_to(s: &Settings, who: &Address) -> bool {
-    s.policy.groups.iter().any(|g| {
-        g.members
-            .iter()
-            .chain(g.levels.iter().flat_map(|l| l.approvers.iter()))
-            .any(|a| a == who)
-    })
 }
 
 fn duplicate(seen: Seen) -> Handled {

@@ -20,6 +20,8 @@ pub(crate) struct InboundSettings {
     pub(crate) sender_rule: SenderRule,
     /// Larger messages are read only as far as their headers.
     pub(crate) max_message_size: usize,
+    /// At most this many explanations per hour, to everyone together.
+    pub(crate) explanations_per_hour: u32,
     /// Time zone approvers mean when they write `APPROVE until 18:00`.
     pub(crate) offset: FixedOffset,
 }

@@ -78,6 +78,9 @@ pub(crate) struct InboundConfig {
     pub(crate) sender_rule: SenderRule,
     /// Messages larger than this are not parsed beyond their headers.
     pub(crate) max_message_size: usize,
+    /// At most this many explanations leave per hour, to everyone together:
+    /// a flood of bad replies cannot turn into a flood of mail.
+    pub(crate) explanations_per_hour: u32,
 }
 
 /// The validated configuration.
@@ -246,6 +249,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
     if max_message_size < 4096 {
         p.push("inbound.max_message_size", "must be at least 4096 bytes");
     }
+    let explanations_per_hour = raw.inbound.explanations_per_hour.unwrap_or(60);
     let policy = policy(&mut p, raw.reasons, raw.groups);
     if raw.store.path.trim().is_empty() {
         p.push("store.path", "must not be empty");
@@ -306,6 +310,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
         inbound: InboundConfig {
             sender_rule: sender_policy,
             max_message_size,
+            explanations_per_hour,
         },
         policy,
     })

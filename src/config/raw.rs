@@ -123,6 +123,8 @@ pub(crate) struct RawInbound {
     pub(crate) authserv_id: Option<String>,
     #[serde(default)]
     pub(crate) max_message_size: Option<u64>,
+    #[serde(default)]
+    pub(crate) explanations_per_hour: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -176,6 +176,7 @@ fn settings(
             inbox,
             sender_rule: config.inbound.sender_rule.clone(),
             max_message_size: config.inbound.max_message_size,
+            explanations_per_hour: config.inbound.explanations_per_hour,
             offset: Utc.fix(),
         },
     })

@@ -85,13 +85,6 @@ impl SenderRule {
             _ => Ok(()),
         }
     }
-
-    /// Whether the sender is proven well enough to be answered at all, when
-    /// no token ties them to a request: the rule's authentication demand
-    /// alone (who they are is checked against the policy by the caller).
-    pub(crate) fn may_answer_unknown(&self, facts: &SenderFacts) -> bool {
-        facts.from.is_some() && (self.authserv_id().is_none() || facts.authenticated)
-    }
 }
 
 #[cfg(test)]
@@ -196,24 +189,5 @@ mod tests {
             };
             assert_eq!(rule.check(&own, &alice, &r), Ok(()), "{rule:?}");
         }
-    }
-
-    #[test]
-    fn unknown_senders_are_answered_only_when_proven_as_the_rule_demands() {
-        let dmarc = SenderRule::TokenFromDmarc {
-            authserv_id: "mx.example.test".into(),
-        };
-        let from = |authenticated| SenderFacts {
-            from: Some(addr("dave@example.test")),
-            authenticated,
-        };
-        assert!(SenderRule::TokenAndFrom.may_answer_unknown(&from(false)));
-        assert!(!dmarc.may_answer_unknown(&from(false)));
-        assert!(dmarc.may_answer_unknown(&from(true)));
-        let nobody = SenderFacts {
-            from: None,
-            authenticated: true,
-        };
-        assert!(!SenderRule::Token.may_answer_unknown(&nobody));
     }
 }

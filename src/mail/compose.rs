@@ -22,10 +22,6 @@ const MAX_LOCAL_PART: usize = 64;
 /// the body. Keeps subjects readable in phone inbox lists.
 const SUBJECT_FIELD_CHARS: usize = 80;
 
-/// Longest original subject repeated in an explanation's subject: the
-/// original comes from arbitrary senders and may be huge.
-const REPLY_SUBJECT_CHARS: usize = 200;
-
 /// Longest Message-ID accepted from an incoming mail for threading.
 const MAX_MESSAGE_ID: usize = 250;
 
@@ -33,14 +29,6 @@ const MAX_MESSAGE_ID: usize = 250;
 const AUTO_GENERATED: &str = "auto-generated";
 /// `Auto-Submitted` value (RFC 3834) for answers to someone's mail.
 const AUTO_REPLIED: &str = "auto-replied";
-
-/// Reply prefixes that clients in the supported languages put in front of a
-/// subject (English, German, French, Spanish, Portuguese, and a few common
-/// others), compared case-insensitively. Stripped so that an explanation
-/// never says `Re: AW: Re: …`.
-const REPLY_PREFIXES: [&str; 10] = [
-    "re", "aw", "antw", "res", "ref", "réf", "sv", "vs", "odp", "rif",
-];
 
 /// Composes every mail approvald sends.
 pub(crate) struct Composer {
@@ -227,23 +215,20 @@ impl Composer {
         })
     }
 
-    /// The answer to a person whose mail (subject `subject`, Message-ID
-    /// `in_reply_to`) could not be used: `why`, and exactly what to send.
-    ///
-    /// `subject` and `in_reply_to` come from arbitrary senders: control
-    /// characters are removed, the subject is shortened, and a Message-ID
-    /// that is not a plain token is dropped rather than copied into headers.
+    /// The answer to the approver of `request` whose reply (Message-ID
+    /// `in_reply_to`) could not be used: `why` — one of approvald's own fixed
+    /// sentences — and exactly what to send. Nothing of the reply is echoed:
+    /// neither its subject nor its text, so no sender can make approvald
+    /// mail words of their choosing. A Message-ID that is not a plain token
+    /// is dropped rather than copied into headers.
     pub(crate) fn explanation(
         &self,
         to: &Address,
-        subject: &str,
+        request: RequestId,
         in_reply_to: Option<&str>,
         why: &str,
-        request: Option<RequestId>,
     ) -> Result<OutboundMail, ComposeError> {
-        let original = header_text(subject, REPLY_SUBJECT_CHARS);
         let text = self.templates.explanation(&ExplanationView {
-            subject: &original,
             why,
             request,
             from_name: &self.from_name,
@@ -251,15 +236,15 @@ impl Composer {
         let parent = in_reply_to.and_then(clean_message_id);
         let seed = match &parent {
             Some(id) => format!("in-reply-to:{id}"),
-            None => format!("to:{to}\nsubject:{original}\nwhy:{why}"),
+            None => format!("to:{to}\nrequest:{request}\nwhy:{why}"),
         };
         let digest = data_encoding::HEXLOWER.encode(&Sha256::digest(seed.as_bytes()));
         let short = digest.get(..16).unwrap_or(&digest);
         Ok(OutboundMail {
             purpose: MailPurpose::Explanation,
-            request,
+            request: Some(request),
             to: to.clone(),
-            subject: reply_subject(&original),
+            subject: format!("[{request}] Your reply could not be used"),
             text,
             html: None,
             message_id: self.message_id(&format!("explain.{short}")),
@@ -320,40 +305,6 @@ fn header_text(s: &str, max_chars: usize) -> String {
         .collect();
     cut.push('…');
     cut
-}
-
-/// `Re: <original>`, without stacking reply prefixes.
-fn reply_subject(original: &str) -> String {
-    let mut rest = original.trim();
-    while let Some(stripped) = strip_reply_prefix(rest) {
-        rest = stripped;
-    }
-    if rest.is_empty() {
-        "Re: your message".into()
-    } else {
-        format!("Re: {rest}")
-    }
-}
-
-/// The subject after one leading reply prefix (`Re:`, `AW:`, `Re[2]:`,
-/// French `RE :`), if it has one.
-fn strip_reply_prefix(s: &str) -> Option<&str> {
-    let (head, tail) = s.split_once(':')?;
-    let word = head.trim_end();
-    let word = match word.split_once('[') {
-        Some((w, n))
-            if n.strip_suffix(']')
-                .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit())) =>
-        {
-            w
-        }
-        Some(_) => return None,
-        None => word,
-    };
-    let word = word.to_lowercase();
-    REPLY_PREFIXES
-        .contains(&word.as_str())
-        .then(|| tail.trim_start())
 }
 
 /// A Message-ID from an incoming mail, if it is safe to copy into headers
@@ -642,8 +593,13 @@ mod tests {
         r.status = Status::Expired;
         assert_eq!(c.decided(&r).unwrap(), c.decided(&r).unwrap());
         let e = |c: &Composer| {
-            c.explanation(&addr("x@example.test"), "Re: hi", Some("m1@x"), "why", None)
-                .unwrap()
+            c.explanation(
+                &addr("x@example.test"),
+                RequestId::new(7),
+                Some("m1@x"),
+                "why",
+            )
+            .unwrap()
         };
         assert_eq!(e(&c), e(&composer()));
     }
@@ -803,13 +759,12 @@ mod tests {
         let m = c
             .explanation(
                 &addr("alice@example.test"),
-                "RE: [AR-7] Approval needed",
+                RequestId::new(7),
                 Some("<CAF00@mail.example.test>"),
                 "the first line says neither APPROVE nor DISAPPROVE",
-                Some(RequestId::new(7)),
             )
             .unwrap();
-        assert_eq!(m.subject, "Re: [AR-7] Approval needed");
+        assert_eq!(m.subject, "[AR-7] Your reply could not be used");
         assert_eq!(m.auto_submitted, "auto-replied");
         assert_eq!(m.in_reply_to.as_deref(), Some("CAF00@mail.example.test"));
         assert_eq!(m.references, vec!["CAF00@mail.example.test".to_string()]);
@@ -841,7 +796,7 @@ mod tests {
         let c = composer();
         let to = addr("alice@example.test");
         let id = |parent: Option<&str>, why: &str| {
-            c.explanation(&to, "s", parent, why, None)
+            c.explanation(&to, RequestId::new(7), parent, why)
                 .unwrap()
                 .message_id
         };
@@ -860,45 +815,19 @@ mod tests {
     }
 
     #[test]
-    fn hostile_subject_and_message_id_cannot_inject_headers() {
+    fn hostile_message_id_cannot_inject_headers() {
         let c = composer();
         let m = c
             .explanation(
                 &addr("alice@example.test"),
-                "hello\r\nBcc: victim@example.test\r\n",
+                RequestId::new(7),
                 Some("x@y>\r\nBcc: victim@example.test"),
                 "why",
-                None,
             )
             .unwrap();
-        assert_eq!(m.subject, "Re: hello Bcc: victim@example.test");
+        assert_eq!(m.subject, "[AR-7] Your reply could not be used");
         assert_eq!(m.in_reply_to, None);
         assert!(m.references.is_empty());
-    }
-
-    #[test]
-    fn reply_subject_table() {
-        let long = "x".repeat(1000);
-        let cases: [(&str, &str); 11] = [
-            ("Approval needed", "Re: Approval needed"),
-            ("Re: Approval needed", "Re: Approval needed"),
-            ("RE: Re: re: Approval needed", "Re: Approval needed"),
-            ("AW: Approval needed", "Re: Approval needed"),
-            ("Res: Approval needed", "Re: Approval needed"),
-            ("RE : Approval needed", "Re: Approval needed"),
-            ("Re[2]: Approval needed", "Re: Approval needed"),
-            ("Réf. : Approval", "Re: Réf. : Approval"),
-            ("Fwd: Approval needed", "Re: Fwd: Approval needed"),
-            ("Reminder: Approval", "Re: Reminder: Approval"),
-            ("", "Re: your message"),
-        ];
-        for (input, want) in cases {
-            let got = reply_subject(&header_text(input, REPLY_SUBJECT_CHARS));
-            assert_eq!(got, want, "{input:?}");
-        }
-        let got = reply_subject(&header_text(&long, REPLY_SUBJECT_CHARS));
-        assert_eq!(got.chars().count(), "Re: ".len() + REPLY_SUBJECT_CHARS);
-        assert!(got.ends_with('…'));
     }
 
     #[test]
@@ -935,14 +864,11 @@ mod tests {
 
         #[test]
         fn explanation_never_fails_and_stays_safe(
-            subject in "\\PC{0,300}",
             parent in proptest::option::of("\\PC{0,300}"),
         ) {
             let c = composer();
-            let m = c.explanation(&addr("a@example.test"), &subject, parent.as_deref(), "why", None).unwrap();
-            prop_assert!(!m.subject.chars().any(char::is_control));
-            prop_assert!(m.subject.starts_with("Re: "));
-            prop_assert!(!m.subject[4..].to_lowercase().starts_with("re:"));
+            let m = c.explanation(&addr("a@example.test"), RequestId::new(7), parent.as_deref(), "why").unwrap();
+            prop_assert_eq!(m.subject.as_str(), "[AR-7] Your reply could not be used");
             if let Some(p) = &m.in_reply_to {
                 prop_assert!(is_safe_message_id(p));
             }

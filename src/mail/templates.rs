@@ -97,14 +97,13 @@ pub(crate) struct ApprovalView<'a> {
     pub(crate) from_name: &'a str,
 }
 
-/// What an explanation shows someone whose mail could not be used.
+/// What an explanation shows the approver whose reply could not be used.
+/// Only approvald's own words: nothing the reply said is repeated.
 pub(crate) struct ExplanationView<'a> {
-    /// Subject of the mail being answered, so they know which one it was.
-    pub(crate) subject: &'a str,
-    /// Why it could not be used, in words for a person.
+    /// Why it could not be used: one of approvald's fixed sentences.
     pub(crate) why: &'a str,
-    /// The request it seemed to be about, if that is known.
-    pub(crate) request: Option<RequestId>,
+    /// The request the reply's token is for.
+    pub(crate) request: RequestId,
     /// The display name approvald sends as, used as the signature.
     pub(crate) from_name: &'a str,
 }
@@ -196,9 +195,8 @@ impl Templates {
     /// Renders the explanation for a mail that could not be used.
     pub(crate) fn explanation(&self, v: &ExplanationView<'_>) -> Result<String, RenderError> {
         let ctx = context! {
-            subject => v.subject,
             why => v.why,
-            request_id => v.request.map(|id| id.to_string()),
+            request_id => v.request.to_string(),
             from_name => v.from_name,
         };
         self.render(EXPLANATION_TXT, &ctx)
@@ -239,15 +237,12 @@ impl Templates {
             self.decided(&sample_request(status, 2)?, "Access approvals")
                 .map_err(|e| e.to_string())?;
         }
-        for request in [None, Some(RequestId::new(7))] {
-            self.explanation(&ExplanationView {
-                subject: "Re: [AR-7] Approval needed",
-                why: "the first line says neither APPROVE nor DISAPPROVE",
-                request,
-                from_name: "Access approvals",
-            })
-            .map_err(|e| e.to_string())?;
-        }
+        self.explanation(&ExplanationView {
+            why: "the first line says neither APPROVE nor DISAPPROVE",
+            request: RequestId::new(7),
+            from_name: "Access approvals",
+        })
+        .map_err(|e| e.to_string())?;
         Ok(())
     }
 }

@@ -48,19 +48,26 @@ pub(crate) struct Seen {
     pub(crate) at: DateTime<Utc>,
 }
 
-/// One explanation sent to `sender` on `day` (a UTC date, `YYYY-MM-DD`).
+/// One explanation sent to `sender` at `at`, counted against the sender's
+/// daily cap and the hourly cap on all explanations.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Explained {
     /// Who was answered (lower-case address).
     pub(crate) sender: String,
-    /// The UTC day the cap applies to.
-    pub(crate) day: String,
+    /// When: the UTC day and hour the caps apply to.
+    pub(crate) at: DateTime<Utc>,
 }
 
 impl Explained {
-    /// The counter's key: day first, so one day's counters sit together and
-    /// old days can be pruned by range.
-    pub(crate) fn key(&self) -> Vec<u8> {
-        format!("{}/{}", self.day, self.sender).into_bytes()
+    /// The per-sender counter's key: day first, so one day's counters sit
+    /// together and old days can be pruned by range.
+    pub(crate) fn sender_key(sender: &str, at: DateTime<Utc>) -> Vec<u8> {
+        format!("{}/{}", at.format("%Y-%m-%d"), sender).into_bytes()
+    }
+
+    /// The key of the counter of every explanation sent in `at`'s hour;
+    /// `h` sorts after the digits of the per-sender keys.
+    pub(crate) fn hour_key(at: DateTime<Utc>) -> Vec<u8> {
+        format!("h/{}", at.format("%Y-%m-%dT%H")).into_bytes()
     }
 }

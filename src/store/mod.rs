@@ -335,9 +335,13 @@ impl Store {
                     }
                 }
                 if let Some(x) = &change.explained {
-                    let key = x.key();
-                    let count = explained.get(&key)?.map(|v| count_of(&v)).unwrap_or(0);
-                    explained.insert(key, &count.saturating_add(1).to_be_bytes())?;
+                    for key in [
+                        Explained::sender_key(&x.sender, x.at),
+                        Explained::hour_key(x.at),
+                    ] {
+                        let count = explained.get(&key)?.map(|v| count_of(&v)).unwrap_or(0);
+                        explained.insert(key, &count.saturating_add(1).to_be_bytes())?;
+                    }
                 }
                 let wrote_mail = !change.mails.is_empty();
                 let wrote_audit = !change.audit.is_empty();
@@ -394,13 +398,15 @@ impl Store {
         }
     }
 
-    /// How many explanations `sender` was sent on `day`.
-    pub(crate) fn explained_count(&self, sender: &str, day: &str) -> Result<u32, StoreError> {
-        let key = Explained {
-            sender: sender.to_string(),
-            day: day.to_string(),
-        }
-        .key();
+    /// How many explanations `sender` was sent on `at`'s UTC day.
+    pub(crate) fn explained_to(&self, sender: &str, at: DateTime<Utc>) -> Result<u32, StoreError> {
+        let key = Explained::sender_key(sender, at);
+        Ok(self.explained.get(key)?.map(|v| count_of(&v)).unwrap_or(0))
+    }
+
+    /// How many explanations were sent, to anyone, in `at`'s UTC hour.
+    pub(crate) fn explained_in_hour(&self, at: DateTime<Utc>) -> Result<u32, StoreError> {
+        let key = Explained::hour_key(at);
         Ok(self.explained.get(key)?.map(|v| count_of(&v)).unwrap_or(0))
     }
 

@@ -193,39 +193,40 @@ fn unreadable_spool_entry_is_quarantined_not_blocking() {
 }
 
 #[test]
-fn explanations_are_counted_per_sender_and_day() {
+fn explanations_are_counted_per_sender_and_day_and_all_together_per_hour() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let x = Explained {
-        sender: "alice@example.test".into(),
-        day: "2026-11-21".into(),
-    };
-    for _ in 0..2 {
+    let at = t0();
+    let explained = |sender: &str, at| {
+        let x = Explained {
+            sender: sender.into(),
+            at,
+        };
         store
             .commit(None, |_| Change {
                 explained: Some(x.clone()),
                 ..Change::nothing(())
             })
             .unwrap();
-    }
+    };
+    explained("alice@example.test", at);
+    explained("alice@example.test", at + chrono::Duration::hours(2));
+    explained("bob@example.test", at + chrono::Duration::minutes(30));
+    assert_eq!(store.explained_to("alice@example.test", at).unwrap(), 2);
+    let next_day = at + chrono::Duration::days(1);
     assert_eq!(
-        store
-            .explained_count("alice@example.test", "2026-11-21")
-            .unwrap(),
-        2
-    );
-    assert_eq!(
-        store
-            .explained_count("alice@example.test", "2026-11-22")
-            .unwrap(),
+        store.explained_to("alice@example.test", next_day).unwrap(),
         0
     );
+    assert_eq!(store.explained_to("bob@example.test", at).unwrap(), 1);
     assert_eq!(
-        store
-            .explained_count("bob@example.test", "2026-11-21")
-            .unwrap(),
-        0
+        store.explained_in_hour(at).unwrap(),
+        2,
+        "alice and bob at 09:xx"
     );
+    let later = at + chrono::Duration::hours(2);
+    assert_eq!(store.explained_in_hour(later).unwrap(), 1);
+    assert_eq!(store.explained_in_hour(next_day).unwrap(), 0);
 }
 
 #[tokio::test]

@@ -259,9 +259,17 @@ async fn informal_ok_is_explained_once_and_explanations_stop_after_three_a_day()
                 )
                 .await;
             let text = explanation.text();
-            for wanted in ["\"ok\" is not a decision", "APPROVE", "DISAPPROVE"] {
+            for wanted in [
+                "does not start with a clear APPROVE or DISAPPROVE",
+                "APPROVE",
+                "DISAPPROVE",
+            ] {
                 assert!(text.contains(wanted), "{wanted:?} missing in:\n{text}");
             }
+            assert!(
+                !text.contains("\"ok\""),
+                "the reply's words are never echoed:\n{text}"
+            );
             assert_eq!(
                 explanation.header("In-Reply-To").as_deref(),
                 Some(sent_ids[0].as_str()),
@@ -371,9 +379,9 @@ async fn approve_with_window_narrows_and_a_wider_window_is_refused() {
         )
         .await;
     assert!(
-        explanation
-            .text()
-            .contains("APPROVE 10h is wider than the requested window"),
+        explanation.text().contains(
+            "the window after APPROVE could not be read or lies outside the window requested"
+        ),
         "{}",
         explanation.text()
     );

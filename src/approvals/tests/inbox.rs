@@ -167,7 +167,7 @@ async fn an_approver_changes_approve_to_disapprove_while_the_level_is_open() {
 }
 
 #[tokio::test]
-async fn token_and_from_refuses_another_sender_without_naming_the_approver() {
+async fn token_and_from_refuses_another_sender_and_tells_them_nothing() {
     let f = Fixture::standard();
     let (r, mails) = f.submit().await;
     f.take_audit();
@@ -185,19 +185,10 @@ async fn token_and_from_refuses_another_sender_without_naming_the_approver() {
     );
 
     let told = f.take_outbox();
-    assert_eq!(told.len(), 1, "{told:#?}");
-    assert_eq!(told[0].purpose, MailPurpose::Explanation);
-    assert_eq!(told[0].to, addr(MALLORY));
-    for part in [&told[0].subject, &told[0].text] {
-        assert!(
-            !part.contains(ALICE),
-            "the stranger learns the approver: {part}"
-        );
-        assert!(
-            !part.contains("alice"),
-            "the stranger learns the approver: {part}"
-        );
-    }
+    assert!(
+        told.is_empty(),
+        "only the token's own approver is ever answered: {told:#?}"
+    );
 }
 
 #[tokio::test]
@@ -615,7 +606,7 @@ async fn oversized_reply_is_refused_and_explained_not_read() {
 }
 
 #[tokio::test]
-async fn message_without_any_token_is_refused_and_explained() {
+async fn tokenless_mail_from_a_known_address_is_refused_and_never_answered() {
     let f = Fixture::standard();
     let (r, _) = f.submit().await;
     f.take_audit();
@@ -626,10 +617,61 @@ async fn message_without_any_token_is_refused_and_explained() {
     let audit = f.take_audit();
     assert_eq!(kinds(&audit), [EventKind::ReplyRefused]);
     assert!(audit[0].request.is_none());
+    // A tokenless mail proves nothing about its From: answering it would
+    // let anyone make approvald mail anyone.
+    assert!(
+        f.take_outbox().is_empty(),
+        "a tokenless mail is never answered"
+    );
+}
+
+/// The sender controls the subject and the text of a reply; an explanation
+/// repeats neither, so approvald never mails words an attacker chose.
+#[tokio::test]
+async fn explanation_echoes_nothing_of_the_reply() {
+    let f = Fixture::standard();
+    let (r, mails) = f.submit().await;
+    let mut mail = ask(&mails, ALICE).clone();
+    mail.subject = format!("{} URGENT call +1-555-0100 evil.example", mail.subject);
+    let key = f.next_key();
+    let raw = reply(
+        &mail,
+        ALICE,
+        "Please visit https://evil.example/login to confirm",
+        &format!("echo-{}@client.example.test", key.uid),
+    );
+    assert_eq!(f.svc.handle_message(key, &raw).unwrap(), rejected());
+    assert_eq!(f.request(r.id), r);
     let told = f.take_outbox();
-    assert_eq!(told.len(), 1);
-    assert_eq!(told[0].purpose, MailPurpose::Explanation);
-    assert_eq!(told[0].request, None);
+    assert_eq!(told.len(), 1, "{told:#?}");
+    assert_eq!(told[0].to, addr(ALICE), "only to the token's approver");
+    assert_eq!(told[0].subject, "[AR-1] Your reply could not be used");
+    for part in [&told[0].subject, &told[0].text] {
+        for echoed in ["evil", "555", "URGENT", "visit", "confirm"] {
+            assert!(!part.contains(echoed), "{echoed:?} echoed in: {part}");
+        }
+    }
+    assert!(told[0].text.contains("AR-1"), "{}", told[0].text);
+}
+
+#[tokio::test]
+async fn explanations_to_everyone_together_are_capped_per_hour() {
+    let mut levels = two_levels();
+    levels[0].approvers.push(addr(MALLORY));
+    let f = Fixture::with_hourly_cap(levels, SenderRule::TokenAndFrom, 2);
+    let (_, mails) = f.submit().await;
+    for who in [ALICE, BOB, MALLORY] {
+        assert_eq!(
+            f.answer(ask(&mails, who), who, "maybe"),
+            rejected(),
+            "{who}"
+        );
+    }
+    let told = f.take_outbox();
+    assert_eq!(told.len(), 2, "the hourly cap holds: {told:#?}");
+    f.advance(Duration::hours(1));
+    assert_eq!(f.answer(ask(&mails, MALLORY), MALLORY, "hmm"), rejected());
+    assert_eq!(f.take_outbox().len(), 1, "a new hour, a new allowance");
 }
 
 #[tokio::test]

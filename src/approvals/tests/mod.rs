@@ -103,6 +103,10 @@ struct Fixture {
 
 impl Fixture {
     fn new(levels: Vec<Level>, sender_policy: SenderRule) -> Fixture {
+        Fixture::with_hourly_cap(levels, sender_policy, 60)
+    }
+
+    fn with_hourly_cap(levels: Vec<Level>, sender_policy: SenderRule, per_hour: u32) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let composer = Composer::new(
@@ -116,6 +120,7 @@ impl Fixture {
             inbox: InboxAddress::new(INBOX).unwrap(),
             sender_rule: sender_policy,
             max_message_size: 1 << 20,
+            explanations_per_hour: per_hour,
             offset: FixedOffset::east_opt(0).unwrap(),
         };
         let settings = SettingsHandle::new(Settings {
@@ -208,8 +213,7 @@ impl Fixture {
     }
 
     fn explained_today(&self, sender: &str) -> u32 {
-        let day = self.now().format("%Y-%m-%d").to_string();
-        self.svc.store().explained_count(sender, &day).unwrap()
+        self.svc.store().explained_to(sender, self.now()).unwrap()
     }
 }
 

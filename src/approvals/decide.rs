@@ -127,18 +127,33 @@ impl Approvals {
         self.apply(&s, answer, origin, verified, window, now)
     }
 
-    /// Checks `token`'s signature, expiry and binding to the approver it
-    /// names. `Ok(Err(why))` when it does not verify.
+    /// Checks `token`: first from the token alone (signature over its
+    /// claims, expiry), so a forged token never causes a store lookup; then
+    /// against the request it names (its nonce and the approver at the
+    /// named position). `Ok(Err(why))` when it does not verify, including
+    /// when the request's record cannot be read: one damaged record refuses
+    /// the answers about it, never a whole batch.
     pub(super) fn verify_token(
         &self,
         s: &Settings,
         token: &Token,
         now: DateTime<Utc>,
     ) -> Result<Result<Verified, String>, StoreError> {
-        let claims = token.claims();
+        let claims = match s.keyring.check(token, now) {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
         let id = RequestId::new(claims.request);
-        let Some(request) = self.store.request(id)? else {
-            return Ok(Err(format!("token names unknown request {id}")));
+        let request = match self.store.request(id) {
+            Ok(Some(r)) => r,
+            Ok(None) => return Ok(Err(format!("token names unknown request {id}"))),
+            Err(e) if e.is_unreadable_record() => {
+                tracing::error!(request = %id, error = %e, "unreadable request record; the answer is refused");
+                return Ok(Err(format!(
+                    "the record of request {id} cannot be read: {e}"
+                )));
+            }
+            Err(e) => return Err(e),
         };
         let Some(approver) = request
             .levels
@@ -148,14 +163,19 @@ impl Approvals {
         else {
             return Ok(Err(format!("token names no approver of {id}")));
         };
-        Ok(match s.keyring.verify(token, approver.as_str(), now) {
-            Ok(claims) => Ok(Verified {
-                request,
-                claims,
-                approver,
-            }),
-            Err(e) => Err(format!("token {} refused: {e}", token.log_prefix())),
-        })
+        Ok(
+            match s
+                .keyring
+                .check_binding(token, &request.nonce, approver.as_str())
+            {
+                Ok(()) => Ok(Verified {
+                    request,
+                    claims,
+                    approver,
+                }),
+                Err(e) => Err(e.to_string()),
+            },
+        )
     }
 
     /// Applies a checked answer to the request's current state, in one
@@ -179,7 +199,7 @@ impl Approvals {
         let explain_to = match origin {
             Origin::Email(reply) => self.is_verified_approver(s, reply, &v.approver),
         } && self.may_explain_to(s, &v.approver, now)?;
-        let outcome = self.store.commit(Some(id), |current| {
+        let committed = self.store.commit(Some(id), |current| {
             let Some(mut request) = current else {
                 return Change::nothing(Err(format!("request {id} vanished")));
             };
@@ -231,7 +251,13 @@ impl Approvals {
                     change
                 }
             }
-        })?;
+        });
+        let outcome = match committed {
+            Err(e) if e.is_unreadable_record() => {
+                Err(format!("the record of {id} cannot be read: {e}"))
+            }
+            other => other?,
+        };
         match outcome {
             Ok(decided) => Ok(decided),
             Err(why) => self.refuse(s, origin, Refused::new(Some(&v.request), why), now),

@@ -165,7 +165,7 @@ fn level_mails(s: &Settings, r: &Request, level: u8) -> Vec<OutboundMail> {
                 approver_index: index,
                 expires_at: r.deadline,
             };
-            let token = s.keyring.sign(&claims, approver.as_str());
+            let token = s.keyring.sign(&claims, &r.nonce, approver.as_str());
             s.composer
                 .approval_request(r, level, index, approver, &token)
                 .map_err(|e| tracing::error!(request = %r.id, error = %e, "cannot compose approval mail"))

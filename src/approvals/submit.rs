@@ -54,7 +54,7 @@ impl Approvals {
                 return Err(SubmitError::Invalid(errors));
             }
         };
-        request.id = self.store.new_request_id()?;
+        (request.id, request.nonce) = self.store.new_request_identity()?;
         let fx = effects(&request, &Happening::Submitted, now);
         let mails = render(&s, &request, &fx.notices);
         let stored = request.clone();

@@ -55,6 +55,52 @@ impl From<RequestId> for String {
     }
 }
 
+/// A request's secret-free random identity, drawn when it is created and
+/// covered by every token issued for it: request numbers may repeat (a
+/// store restored from an old backup counts again from where it was), a
+/// nonce does not, so a token from another timeline never verifies.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub(crate) struct RequestNonce([u8; 16]);
+
+impl RequestNonce {
+    pub(crate) const fn from_bytes(bytes: [u8; 16]) -> Self {
+        RequestNonce(bytes)
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RequestNonce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "RequestNonce({})",
+            data_encoding::HEXLOWER.encode(&self.0)
+        )
+    }
+}
+
+impl TryFrom<String> for RequestNonce {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        let bytes = data_encoding::HEXLOWER_PERMISSIVE
+            .decode(s.as_bytes())
+            .map_err(|e| format!("request nonce: {e}"))?;
+        <[u8; 16]>::try_from(bytes)
+            .map(RequestNonce)
+            .map_err(|_| "request nonce: not 16 bytes".to_string())
+    }
+}
+
+impl From<RequestNonce> for String {
+    fn from(n: RequestNonce) -> String {
+        data_encoding::HEXLOWER.encode(&n.0)
+    }
+}
+
 /// An email address, normalised to lower case so that comparisons between a
 /// configured approver and the From of a reply cannot be fooled by case.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

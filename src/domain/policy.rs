@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::access_window::AccessWindow;
-use super::ids::{Address, RequestId};
+use super::ids::{Address, RequestId, RequestNonce};
 use super::request::{Level, Request, Status};
 
 /// A group of requesters sharing actions and an approval chain.
@@ -147,6 +147,7 @@ impl Policy {
         };
         Ok(Request {
             id,
+            nonce: RequestNonce::default(),
             requester: s.requester,
             action: s.action,
             resource: s.resource,

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::access_window::AccessWindow;
-use super::ids::{Address, RequestId};
+use super::ids::{Address, RequestId, RequestNonce};
 use super::verb::Verb;
 
 /// One approval level, snapshotted from the group when the request is created
@@ -80,6 +80,11 @@ pub(crate) struct Decision {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Request {
     pub(crate) id: RequestId,
+    /// Drawn at creation and bound into every token issued for the request
+    /// (see [`RequestNonce`]). Records from before nonces read as all
+    /// zeros; tokens of that era are refused, so nothing is signed for them.
+    #[serde(default)]
+    pub(crate) nonce: RequestNonce,
     pub(crate) requester: Address,
     /// The privileged action, e.g. `certificate.sign`.
     pub(crate) action: String,
@@ -338,6 +343,7 @@ pub(crate) mod tests {
         let w = AccessWindow::new(t0() + Duration::hours(1), t0() + Duration::hours(5)).unwrap();
         Request {
             id: RequestId::new(7),
+            nonce: RequestNonce::from_bytes([7; 16]),
             requester: addr("dave@example.test"),
             action: "certificate.sign".into(),
             resource: "web-01".into(),

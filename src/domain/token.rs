@@ -2,19 +2,27 @@
 //! asked, for the request and level we asked about.
 //!
 //! One token is minted per (request, level, approver) and travels in the
-//! approval mail. The approver's address is bound by the MAC but not carried
-//! in the token, which keeps it short enough (52 base32 characters) to
-//! survive mail clients, line wrapping and phone keyboards.
+//! approval mail. The request's nonce and the approver's address are bound
+//! by the MAC but not carried in the token, which keeps it short enough (52
+//! base32 characters) to survive mail clients, line wrapping and phone
+//! keyboards.
 //!
 //! Wire layout, 32 bytes:
 //!
 //! ```text
-//! version u8 (=1) | key_id u8 | request u64 BE | level u8 | approver_index u8
-//! | expires_at u32 BE (unix minutes) | mac[16]
+//! version u8 (=2) | key_id u8 | request u64 BE | level u8 | approver_index u8
+//! | expires_at u32 BE (unix minutes) | claims_mac[8] | binding_mac[8]
 //! ```
 //!
-//! `mac` is HMAC-SHA256(key, "approvald-token-v1" || claims || lowercase
-//! approver address), truncated to 128 bits.
+//! `claims_mac` is HMAC-SHA256(key, "approvald-token-v2-claims" || claims)
+//! and `binding_mac` is HMAC-SHA256(key, "approvald-token-v2-binding" ||
+//! claims || request nonce || lowercase approver address), each truncated to
+//! 64 bits. The first is checked from the token alone ([`Keyring::check`]),
+//! so a forged token never causes a store lookup; the second after the
+//! request is read ([`Keyring::check_binding`]), so a token is valid only
+//! for the request it was issued for — not for an earlier or later request
+//! that happens to carry the same number — and only from its approver.
+//! Forging a token means guessing both: 128 bits.
 //!
 //! This module is pure: no clock, no randomness, no I/O.
 
@@ -24,24 +32,29 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
+use super::ids::RequestNonce;
 use crate::secret::SecretBytes;
 
 type HmacSha256 = Hmac<Sha256>;
 
 /// Token format version; bumped when the layout or MAC input changes so old
-/// and new tokens can never be confused.
-const VERSION: u8 = 1;
+/// and new tokens can never be confused. Version 1 (one MAC over claims and
+/// approver, no nonce) is refused.
+const VERSION: u8 = 2;
 /// Length of the claims part (everything before the MAC).
 const CLAIMS_LEN: usize = 16;
-/// Length of the truncated MAC.
+/// Length of both truncated MACs together.
 const MAC_LEN: usize = 16;
+/// Length of each of the two MACs.
+const HALF_MAC_LEN: usize = 8;
 /// Length of the decoded token.
 const RAW_LEN: usize = CLAIMS_LEN + MAC_LEN;
 /// Length of the base32 text form of a token.
 pub(crate) const TOKEN_TEXT_LEN: usize = 52;
 /// Domain separation so a MAC over a token can never be valid for another
-/// use of the same key.
-const MAC_DOMAIN: &[u8] = b"approvald-token-v1";
+/// use of the same key, nor one of a token's MACs for the other.
+const CLAIMS_MAC_DOMAIN: &[u8] = b"approvald-token-v2-claims";
+const BINDING_MAC_DOMAIN: &[u8] = b"approvald-token-v2-binding";
 /// Domain separation for deriving a key's public id.
 const KEY_ID_DOMAIN: &[u8] = b"approvald-key-id";
 /// Keys shorter than the HMAC-SHA256 output would weaken the MAC.
@@ -240,19 +253,20 @@ impl Keyring {
         self.current.id
     }
 
-    /// Mints a token for `approver` with the current key.
+    /// Mints a token for `approver` of the request with `nonce`, with the
+    /// current key.
     ///
     /// `expires_at` is rounded down to the minute and clamped to the
     /// representable range (1970 to year ~10136).
-    pub(crate) fn sign(&self, claims: &TokenClaims, approver: &str) -> Token {
+    pub(crate) fn sign(&self, claims: &TokenClaims, nonce: &RequestNonce, approver: &str) -> Token {
         let claim_bytes = encode_claims(self.current.id, claims);
-        // HMAC accepts keys of any length, so this cannot fail; if it ever
-        // did, an all-zero MAC fails closed (no keyring accepts it).
-        let tag = mac(&self.current.key, &claim_bytes, approver)
-            .map(|m| truncate_tag(&m.finalize().into_bytes()))
-            .unwrap_or([0u8; MAC_LEN]);
+        let outer = claims_mac(&self.current.key, &claim_bytes);
+        let inner = binding_mac(&self.current.key, &claim_bytes, nonce, approver);
         let mut raw = [0u8; RAW_LEN];
-        for (dst, src) in raw.iter_mut().zip(claim_bytes.iter().chain(tag.iter())) {
+        for (dst, src) in raw
+            .iter_mut()
+            .zip(claim_bytes.iter().chain(outer.iter()).chain(inner.iter()))
+        {
             *dst = *src;
         }
         Token {
@@ -261,30 +275,21 @@ impl Keyring {
         }
     }
 
-    /// Checks that `token` was issued by us to `approver` and has not
-    /// expired at `now`; returns its claims.
-    pub(crate) fn verify(
+    /// Checks, from the token alone, that we issued it and that it has not
+    /// expired at `now`; returns its claims. Call before looking anything
+    /// up for it, then [`Keyring::check_binding`] with what was looked up.
+    pub(crate) fn check(
         &self,
         token: &Token,
-        approver: &str,
         now: DateTime<Utc>,
     ) -> Result<TokenClaims, TokenError> {
-        let (claim_bytes, tag) = split_raw(&token.raw);
-        let key_id = token.key_id();
-        let entry = std::iter::once(&self.current)
-            .chain(self.previous.iter())
-            .find(|e| e.id == key_id)
-            .ok_or_else(|| TokenError::UnknownKey {
+        let entry = self.entry_for(token)?;
+        let (claim_bytes, outer, _) = split_raw(&token.raw);
+        if !tags_equal(&claims_mac(&entry.key, &claim_bytes), &outer) {
+            return Err(TokenError::BadMac {
                 token: token.log_prefix(),
-                key_id,
-            })?;
-        let bad_mac = || TokenError::BadMac {
-            token: token.log_prefix(),
-        };
-        mac(&entry.key, &claim_bytes, approver)
-            .ok_or_else(bad_mac)?
-            .verify_truncated_left(&tag)
-            .map_err(|_| bad_mac())?;
+            });
+        }
         // Expiry is checked only after the MAC, so an "expired" entry in
         // the audit log always refers to a token we really issued.
         let claims = token.claims();
@@ -296,12 +301,60 @@ impl Keyring {
         }
         Ok(claims)
     }
+
+    /// Checks that `token` was issued for the request with `nonce` and to
+    /// `approver`.
+    pub(crate) fn check_binding(
+        &self,
+        token: &Token,
+        nonce: &RequestNonce,
+        approver: &str,
+    ) -> Result<(), TokenError> {
+        let entry = self.entry_for(token)?;
+        let (claim_bytes, _, inner) = split_raw(&token.raw);
+        if !tags_equal(
+            &binding_mac(&entry.key, &claim_bytes, nonce, approver),
+            &inner,
+        ) {
+            return Err(TokenError::BadMac {
+                token: token.log_prefix(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Both checks at once: issued by us, for the request with `nonce`, to
+    /// `approver`, and not expired at `now`.
+    #[cfg(test)]
+    pub(crate) fn verify(
+        &self,
+        token: &Token,
+        nonce: &RequestNonce,
+        approver: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TokenClaims, TokenError> {
+        let claims = self.check(token, now)?;
+        self.check_binding(token, nonce, approver)?;
+        Ok(claims)
+    }
+
+    /// The key that (supposedly) signed `token`.
+    fn entry_for(&self, token: &Token) -> Result<&KeyEntry, TokenError> {
+        let key_id = token.key_id();
+        std::iter::once(&self.current)
+            .chain(self.previous.iter())
+            .find(|e| e.id == key_id)
+            .ok_or_else(|| TokenError::UnknownKey {
+                token: token.log_prefix(),
+                key_id,
+            })
+    }
 }
 
 impl Token {
     /// Parses the text form. Accepts upper or lower case (some clients and
     /// people retype tokens in capitals); rejects anything that is not the
-    /// canonical encoding of a version-1 token.
+    /// canonical encoding of a token of the current version.
     pub(crate) fn parse(text: &str) -> Result<Token, TokenError> {
         if text.len() != TOKEN_TEXT_LEN {
             return Err(TokenError::Length { len: text.len() });
@@ -384,33 +437,65 @@ fn entry(name: KeyName, key: SecretBytes) -> Result<KeyEntry, KeyError> {
     })
 }
 
-/// Starts the MAC over everything a token vouches for; `None` only if the
-/// HMAC implementation rejected the key, which it never does for HMAC.
-fn mac(key: &SecretBytes, claims: &[u8; CLAIMS_LEN], approver: &str) -> Option<HmacSha256> {
-    let mut m = <HmacSha256 as Mac>::new_from_slice(key.expose()).ok()?;
-    m.update(MAC_DOMAIN);
-    m.update(claims);
-    // The address is the last, variable-length input; everything before it
-    // has a fixed length, so the concatenation is unambiguous.
-    m.update(approver.to_lowercase().as_bytes());
-    Some(m)
-}
-
-fn truncate_tag(full: &[u8]) -> [u8; MAC_LEN] {
-    let mut tag = [0u8; MAC_LEN];
-    for (dst, src) in tag.iter_mut().zip(full.iter()) {
-        *dst = *src;
+/// HMAC-SHA256 of `parts` under `key`, truncated to its first 64 bits. HMAC
+/// accepts keys of any length, so the key is never refused; were it ever,
+/// the all-zero tag fails closed like any wrong guess.
+fn half_mac(key: &SecretBytes, parts: &[&[u8]]) -> [u8; HALF_MAC_LEN] {
+    let mut tag = [0u8; HALF_MAC_LEN];
+    if let Ok(mut m) = <HmacSha256 as Mac>::new_from_slice(key.expose()) {
+        for p in parts {
+            m.update(p);
+        }
+        for (dst, src) in tag.iter_mut().zip(m.finalize().into_bytes().iter()) {
+            *dst = *src;
+        }
     }
     tag
 }
 
-fn split_raw(raw: &[u8; RAW_LEN]) -> ([u8; CLAIMS_LEN], [u8; MAC_LEN]) {
+fn claims_mac(key: &SecretBytes, claims: &[u8; CLAIMS_LEN]) -> [u8; HALF_MAC_LEN] {
+    half_mac(key, &[CLAIMS_MAC_DOMAIN, claims])
+}
+
+fn binding_mac(
+    key: &SecretBytes,
+    claims: &[u8; CLAIMS_LEN],
+    nonce: &RequestNonce,
+    approver: &str,
+) -> [u8; HALF_MAC_LEN] {
+    // The address is the last, variable-length input; everything before it
+    // has a fixed length, so the concatenation is unambiguous.
+    let approver = approver.to_lowercase();
+    half_mac(
+        key,
+        &[
+            BINDING_MAC_DOMAIN,
+            claims,
+            nonce.as_bytes(),
+            approver.as_bytes(),
+        ],
+    )
+}
+
+/// Constant-time comparison, so timing does not tell how much of a forged
+/// tag was right.
+fn tags_equal(a: &[u8; HALF_MAC_LEN], b: &[u8; HALF_MAC_LEN]) -> bool {
+    bool::from(subtle::ConstantTimeEq::ct_eq(&a[..], &b[..]))
+}
+
+fn split_raw(raw: &[u8; RAW_LEN]) -> ([u8; CLAIMS_LEN], [u8; HALF_MAC_LEN], [u8; HALF_MAC_LEN]) {
     let mut claims = [0u8; CLAIMS_LEN];
-    let mut tag = [0u8; MAC_LEN];
-    for (dst, src) in claims.iter_mut().chain(tag.iter_mut()).zip(raw.iter()) {
+    let mut outer = [0u8; HALF_MAC_LEN];
+    let mut inner = [0u8; HALF_MAC_LEN];
+    for (dst, src) in claims
+        .iter_mut()
+        .chain(outer.iter_mut())
+        .chain(inner.iter_mut())
+        .zip(raw.iter())
+    {
         *dst = *src;
     }
-    (claims, tag)
+    (claims, outer, inner)
 }
 
 fn encode_claims(key_id: u8, claims: &TokenClaims) -> [u8; CLAIMS_LEN] {
@@ -476,6 +561,9 @@ mod tests {
 
     const ALICE: &str = "alice@example.com";
 
+    /// The nonce of request 42 in these tests.
+    const NONCE: RequestNonce = RequestNonce::from_bytes([5; 16]);
+
     fn ring() -> Keyring {
         Keyring::new(key(1), vec![]).unwrap()
     }
@@ -495,7 +583,7 @@ mod tests {
 
     #[test]
     fn text_form_is_52_lowercase_base32_chars() {
-        let t = ring().sign(&claims(), ALICE);
+        let t = ring().sign(&claims(), &NONCE, ALICE);
         assert_eq!(t.as_str().len(), TOKEN_TEXT_LEN);
         assert!(t
             .as_str()
@@ -507,37 +595,91 @@ mod tests {
     #[test]
     fn wire_layout_matches_the_documented_format() {
         let ring = ring();
-        let t = ring.sign(&claims(), ALICE);
+        let t = ring.sign(&claims(), &NONCE, ALICE);
         let raw = data_encoding::BASE32_NOPAD
             .decode(t.as_str().to_ascii_uppercase().as_bytes())
             .unwrap();
         assert_eq!(raw.len(), 32);
-        assert_eq!(raw[0], 1, "version");
+        assert_eq!(raw[0], 2, "version");
         assert_eq!(raw[1], ring.current_key_id());
         assert_eq!(&raw[2..10], &42u64.to_be_bytes());
         assert_eq!(raw[10], 2, "level");
         assert_eq!(raw[11], 3, "approver index");
         assert_eq!(&raw[12..16], &29_000_000u32.to_be_bytes());
-        let mut m = HmacSha256::new_from_slice(&[1u8; 32]).unwrap();
-        m.update(b"approvald-token-v1");
-        m.update(&raw[..16]);
-        m.update(b"alice@example.com");
-        assert_eq!(&raw[16..], &m.finalize().into_bytes()[..16]);
+        let mut outer = HmacSha256::new_from_slice(&[1u8; 32]).unwrap();
+        outer.update(b"approvald-token-v2-claims");
+        outer.update(&raw[..16]);
+        assert_eq!(&raw[16..24], &outer.finalize().into_bytes()[..8]);
+        let mut inner = HmacSha256::new_from_slice(&[1u8; 32]).unwrap();
+        inner.update(b"approvald-token-v2-binding");
+        inner.update(&raw[..16]);
+        inner.update(&[5u8; 16]);
+        inner.update(b"alice@example.com");
+        assert_eq!(&raw[24..], &inner.finalize().into_bytes()[..8]);
+    }
+
+    /// A token is bound to the request it was issued for, not to its number:
+    /// the same claims under another nonce (a request that reused AR-42
+    /// after a store was restored from a backup) do not verify.
+    #[test]
+    fn a_token_does_not_verify_for_another_request_with_the_same_number() {
+        let ring = ring();
+        let t = ring.sign(&claims(), &NONCE, ALICE);
+        let now = at(28_000_000);
+        assert!(ring.check(&t, now).is_ok(), "the claims are ours");
+        let other = RequestNonce::from_bytes([6; 16]);
+        assert_eq!(
+            ring.check_binding(&t, &other, ALICE),
+            Err(TokenError::BadMac {
+                token: t.log_prefix()
+            })
+        );
+        assert!(ring.verify(&t, &other, ALICE, now).is_err());
+        assert_eq!(ring.verify(&t, &NONCE, ALICE, now), Ok(claims()));
+    }
+
+    /// Forged claims are refused from the token alone, before anything is
+    /// looked up for them.
+    #[test]
+    fn forged_claims_fail_the_check_that_needs_no_lookup() {
+        let ring = ring();
+        let t = ring.sign(&claims(), &NONCE, ALICE);
+        let mut raw = t.raw;
+        raw[9] ^= 1; // another request number
+        let forged = Token::from_raw(raw).unwrap();
+        assert!(matches!(
+            ring.check(&forged, at(28_000_000)),
+            Err(TokenError::BadMac { .. })
+        ));
+    }
+
+    #[test]
+    fn version_1_tokens_are_refused() {
+        let mut raw = ring().sign(&claims(), &NONCE, ALICE).raw;
+        raw[0] = 1;
+        let text = encode_text(&raw);
+        assert_eq!(
+            Token::parse(&text).err(),
+            Some(TokenError::Version { version: 1 })
+        );
     }
 
     #[test]
     fn roundtrip_sign_parse_verify() {
         let ring = ring();
-        let t = ring.sign(&claims(), ALICE);
+        let t = ring.sign(&claims(), &NONCE, ALICE);
         let parsed = Token::parse(t.as_str()).unwrap();
         assert_eq!(parsed, t);
         assert_eq!(parsed.claims(), claims());
-        assert_eq!(ring.verify(&parsed, ALICE, at(0)).unwrap(), claims());
+        assert_eq!(
+            ring.verify(&parsed, &NONCE, ALICE, at(0)).unwrap(),
+            claims()
+        );
     }
 
     #[test]
     fn parse_accepts_upper_case_and_canonicalises() {
-        let t = ring().sign(&claims(), ALICE);
+        let t = ring().sign(&claims(), &NONCE, ALICE);
         let upper = Token::parse(&t.as_str().to_ascii_uppercase()).unwrap();
         assert_eq!(upper.as_str(), t.as_str());
     }
@@ -545,14 +687,14 @@ mod tests {
     #[test]
     fn approver_address_is_case_insensitive() {
         let ring = ring();
-        let t = ring.sign(&claims(), "Alice@Example.COM");
-        assert!(ring.verify(&t, ALICE, at(0)).is_ok());
+        let t = ring.sign(&claims(), &NONCE, "Alice@Example.COM");
+        assert!(ring.verify(&t, &NONCE, ALICE, at(0)).is_ok());
     }
 
     #[test]
     fn wrong_approver_is_rejected_as_bad_mac() {
         let ring = ring();
-        let t = ring.sign(&claims(), ALICE);
+        let t = ring.sign(&claims(), &NONCE, ALICE);
         for other in [
             "bob@example.com",
             "alice@example.co",
@@ -561,7 +703,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    ring.verify(&t, other, at(0)),
+                    ring.verify(&t, &NONCE, other, at(0)),
                     Err(TokenError::BadMac { .. })
                 ),
                 "{other:?} accepted"
@@ -572,7 +714,7 @@ mod tests {
     #[test]
     fn expiry_boundary() {
         let ring = ring();
-        let t = ring.sign(&claims(), ALICE);
+        let t = ring.sign(&claims(), &NONCE, ALICE);
         let exp = claims().expires_at;
         let cases = [
             (exp - chrono::Duration::minutes(1), true),
@@ -581,7 +723,7 @@ mod tests {
             (exp + chrono::Duration::days(365), false),
         ];
         for (now, ok) in cases {
-            let r = ring.verify(&t, ALICE, now);
+            let r = ring.verify(&t, &NONCE, ALICE, now);
             if ok {
                 assert!(r.is_ok(), "{now}: {r:?}");
             } else {
@@ -602,10 +744,10 @@ mod tests {
         let mut c = claims();
         c.expires_at = at(1000) + chrono::Duration::seconds(59);
         let ring = ring();
-        let t = ring.sign(&c, ALICE);
+        let t = ring.sign(&c, &NONCE, ALICE);
         assert_eq!(t.claims().expires_at, at(1000));
         assert!(ring
-            .verify(&t, ALICE, at(1000) + chrono::Duration::seconds(1))
+            .verify(&t, &NONCE, ALICE, at(1000) + chrono::Duration::seconds(1))
             .is_err());
     }
 
@@ -622,7 +764,7 @@ mod tests {
                 ..claims()
             };
             assert_eq!(
-                ring.sign(&c, ALICE).claims().expires_at,
+                ring.sign(&c, &NONCE, ALICE).claims().expires_at,
                 from_minutes(minutes),
                 "{expires_at}"
             );
@@ -632,11 +774,11 @@ mod tests {
     #[test]
     fn every_single_bit_flip_is_rejected() {
         let ring = ring();
-        let t = ring.sign(&claims(), ALICE);
+        let t = ring.sign(&claims(), &NONCE, ALICE);
         for bit in 0..RAW_LEN * 8 {
             let mut raw = t.raw;
             raw[bit / 8] ^= 1 << (bit % 8);
-            let verdict = Token::from_raw(raw).and_then(|t| ring.verify(&t, ALICE, at(0)));
+            let verdict = Token::from_raw(raw).and_then(|t| ring.verify(&t, &NONCE, ALICE, at(0)));
             assert!(verdict.is_err(), "bit {bit} flip accepted");
         }
     }
@@ -644,15 +786,15 @@ mod tests {
     #[test]
     fn rotation_old_tokens_verify_until_their_key_is_removed() {
         let old = Keyring::new(key(1), vec![]).unwrap();
-        let t = old.sign(&claims(), ALICE);
+        let t = old.sign(&claims(), &NONCE, ALICE);
         let rotated = Keyring::new(key(2), vec![key(1)]).unwrap();
-        assert_eq!(rotated.verify(&t, ALICE, at(0)).unwrap(), claims());
-        let fresh = rotated.sign(&claims(), ALICE);
+        assert_eq!(rotated.verify(&t, &NONCE, ALICE, at(0)).unwrap(), claims());
+        let fresh = rotated.sign(&claims(), &NONCE, ALICE);
         assert_ne!(fresh.key_id(), t.key_id(), "new tokens use the new key");
-        assert!(rotated.verify(&fresh, ALICE, at(0)).is_ok());
+        assert!(rotated.verify(&fresh, &NONCE, ALICE, at(0)).is_ok());
         let removed = Keyring::new(key(2), vec![]).unwrap();
         assert_eq!(
-            removed.verify(&t, ALICE, at(0)),
+            removed.verify(&t, &NONCE, ALICE, at(0)),
             Err(TokenError::UnknownKey {
                 token: t.log_prefix(),
                 key_id: key_id(&[1u8; 32]),
@@ -720,13 +862,14 @@ mod tests {
         let dbg = format!("{ring:?}");
         assert!(!dbg.contains("0123456789"), "{dbg}");
         assert!(!dbg.contains("Secret"), "{dbg}");
-        let t = ring.sign(&claims(), ALICE);
+        let t = ring.sign(&claims(), &NONCE, ALICE);
         let errors = [
-            ring.verify(&t, "mallory@example.com", at(0)).unwrap_err(),
-            ring.verify(&t, ALICE, at(40_000_000)).unwrap_err(),
+            ring.verify(&t, &NONCE, "mallory@example.com", at(0))
+                .unwrap_err(),
+            ring.verify(&t, &NONCE, ALICE, at(40_000_000)).unwrap_err(),
             Keyring::new(key(2), vec![])
                 .unwrap()
-                .verify(&t, ALICE, at(0))
+                .verify(&t, &NONCE, ALICE, at(0))
                 .unwrap_err(),
         ];
         for e in errors {
@@ -739,10 +882,11 @@ mod tests {
 
     #[test]
     fn parse_rejects_malformed_text() {
-        let good = ring().sign(&claims(), ALICE).to_string();
-        let mut v2 = good.clone().into_bytes();
-        // The first character carries the top 5 bits of the version byte.
-        v2[0] = b'c';
+        let good = ring().sign(&claims(), &NONCE, ALICE).to_string();
+        let mut other_version = good.clone().into_bytes();
+        // The first character carries the top 5 bits of the version byte
+        // (2 = 00000|010): 'c' makes them 00010, so the byte reads 0x12.
+        other_version[0] = b'c';
         let cases: Vec<(String, TokenError)> = vec![
             (String::new(), TokenError::Length { len: 0 }),
             (good[..51].to_string(), TokenError::Length { len: 51 }),
@@ -753,8 +897,8 @@ mod tests {
             (format!("{}b", &good[..51]), TokenError::Encoding),
             (format!("{}é", &good[..50]), TokenError::Encoding),
             (
-                String::from_utf8(v2).unwrap(),
-                TokenError::Version { version: 0x11 },
+                String::from_utf8(other_version).unwrap(),
+                TokenError::Version { version: 0x12 },
             ),
         ];
         for (input, want) in cases {
@@ -777,18 +921,18 @@ mod tests {
         #[test]
         fn prop_roundtrip(c in arb_claims(), approver in "\\PC{0,40}") {
             let ring = Keyring::new(key(3), vec![key(4)]).unwrap();
-            let t = Token::parse(ring.sign(&c, &approver).as_str()).unwrap();
+            let t = Token::parse(ring.sign(&c, &NONCE, &approver).as_str()).unwrap();
             prop_assert_eq!(t.claims(), c);
-            prop_assert_eq!(ring.verify(&t, &approver, c.expires_at), Ok(c));
+            prop_assert_eq!(ring.verify(&t, &NONCE, &approver, c.expires_at), Ok(c));
         }
 
         #[test]
         fn prop_single_bit_flip_rejected(c in arb_claims(), bit in 0usize..RAW_LEN * 8) {
             let ring = ring();
-            let mut raw = ring.sign(&c, ALICE).raw;
+            let mut raw = ring.sign(&c, &NONCE, ALICE).raw;
             raw[bit / 8] ^= 1 << (bit % 8);
             let verdict = Token::from_raw(raw)
-                .and_then(|t| ring.verify(&t, ALICE, at(0)));
+                .and_then(|t| ring.verify(&t, &NONCE, ALICE, at(0)));
             prop_assert!(verdict.is_err());
         }
 
@@ -796,9 +940,9 @@ mod tests {
         fn prop_wrong_approver_rejected(c in arb_claims(), a in "[a-z]{1,10}@x", b in "[a-z]{1,10}@x") {
             prop_assume!(a != b);
             let ring = ring();
-            let t = ring.sign(&c, &a);
+            let t = ring.sign(&c, &NONCE, &a);
             prop_assert!(
-                matches!(ring.verify(&t, &b, at(0)), Err(TokenError::BadMac { .. })),
+                matches!(ring.verify(&t, &NONCE, &b, at(0)), Err(TokenError::BadMac { .. })),
                 "wrong approver accepted"
             );
         }

@@ -334,6 +334,7 @@ pub(crate) fn is_safe_message_id(id: &str) -> bool {
 mod tests {
     use super::*;
     use crate::domain::access_window::AccessWindow;
+    use crate::domain::ids::RequestNonce;
     use crate::domain::request::{Channel, Decision};
     use crate::domain::token::{Keyring, TokenClaims};
     use crate::domain::verb::Verb;
@@ -377,7 +378,7 @@ mod tests {
             approver_index: index,
             expires_at: t0() + Duration::hours(24),
         };
-        ring.sign(&claims, approver)
+        ring.sign(&claims, &RequestNonce::default(), approver)
     }
 
     fn composer() -> Composer {

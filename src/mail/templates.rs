@@ -13,7 +13,7 @@ use minijinja::syntax::SyntaxConfig;
 use minijinja::{context, Environment, UndefinedBehavior, Value};
 
 use crate::domain::access_window::AccessWindow;
-use crate::domain::ids::{Address, RequestId};
+use crate::domain::ids::{Address, RequestId, RequestNonce};
 use crate::domain::policy::human;
 use crate::domain::request::{Channel, Decision, Level, Request, Status};
 use crate::domain::verb::Verb;
@@ -419,6 +419,7 @@ fn sample_request(status: Status, level: u8) -> Result<Request, String> {
     }
     Ok(Request {
         id: RequestId::new(7),
+        nonce: RequestNonce::default(),
         requester: sample_address("dave")?,
         action: "certificate.sign".into(),
         resource: "web-01".into(),

@@ -18,7 +18,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use sled::Transactional;
 use tokio::sync::Notify;
 
-use crate::domain::ids::RequestId;
+use crate::domain::ids::{RequestId, RequestNonce};
 use crate::domain::request::{Request, Status};
 use crate::records::{AuditEvent, Explained, MessageKey, OutboundMail, Seen};
 use codec::{decode, encode, RECORD_VERSION};
@@ -37,6 +37,20 @@ pub(crate) enum StoreError {
     Flush(String),
     #[error("store record {key} has version {found}; this build reads version {RECORD_VERSION}")]
     UnknownVersion { key: String, found: u32 },
+    #[error("store: no randomness for a new request's nonce: {0}")]
+    Randomness(String),
+}
+
+impl StoreError {
+    /// Whether one record could not be read (damaged, or written by a
+    /// newer build), as opposed to the store itself failing: the caller
+    /// refuses what that record concerns and carries on with the rest.
+    pub(crate) fn is_unreadable_record(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Corrupt { .. } | StoreError::UnknownVersion { .. }
+        )
+    }
 }
 
 /// Everything one state change writes.
@@ -177,9 +191,17 @@ impl Store {
         Ok(())
     }
 
-    /// A fresh, never reused request id: AR-1, AR-2, … from a counter of
-    /// its own, so that ids people quote stay small and dense.
-    pub(crate) fn new_request_id(&self) -> Result<RequestId, StoreError> {
+    /// A fresh identity for a new request: the next id (AR-1, AR-2, … from a
+    /// counter of its own, so that ids people quote stay small and dense)
+    /// and a random nonce, which stays unique where an id may repeat (a
+    /// store restored from a backup counts again from where it was).
+    pub(crate) fn new_request_identity(&self) -> Result<(RequestId, RequestNonce), StoreError> {
+        let mut nonce = [0u8; 16];
+        getrandom::getrandom(&mut nonce).map_err(|e| StoreError::Randomness(e.to_string()))?;
+        Ok((self.new_request_id()?, RequestNonce::from_bytes(nonce)))
+    }
+
+    fn new_request_id(&self) -> Result<RequestId, StoreError> {
         let next = self.meta.update_and_fetch(b"request_seq", |old| {
             let n = old
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
@@ -418,6 +440,15 @@ impl Store {
     /// Audit events not yet shipped to syslog.
     pub(crate) fn audit(&self) -> &Spool<AuditEvent> {
         &self.audit
+    }
+
+    /// Overwrites request `id`'s record with bytes no build can read, as
+    /// disk damage would: for tests of what depends on the record.
+    #[cfg(test)]
+    pub(crate) fn damage_request(&self, id: RequestId) {
+        self.requests
+            .insert(id.get().to_be_bytes(), br#"{"v":1,"damaged":"#.to_vec())
+            .unwrap_or_else(|e| panic!("damage {id}: {e}"));
     }
 
     /// Records an audit event that goes with no other change.

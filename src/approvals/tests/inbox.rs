@@ -338,7 +338,7 @@ async fn unusable_tokens_are_refused_and_change_nothing() {
                     approver_index: 0,
                     expires_at: r.deadline,
                 };
-                let forged = keyring().sign(&claims, ALICE);
+                let forged = keyring().sign(&claims, &r.nonce, ALICE);
                 with_token(ask(mails, ALICE), forged.as_str())
             },
             "unknown request AR-999",
@@ -377,7 +377,10 @@ async fn unusable_tokens_are_refused_and_change_nothing() {
                     approver_index: 0,
                     expires_at: r.deadline,
                 };
-                with_token(ask(mails, ALICE), other.sign(&claims, ALICE).as_str())
+                with_token(
+                    ask(mails, ALICE),
+                    other.sign(&claims, &r.nonce, ALICE).as_str(),
+                )
             },
             "unknown key id",
         ),
@@ -390,7 +393,10 @@ async fn unusable_tokens_are_refused_and_change_nothing() {
                     approver_index: 5,
                     expires_at: r.deadline,
                 };
-                with_token(ask(mails, ALICE), keyring().sign(&claims, ALICE).as_str())
+                with_token(
+                    ask(mails, ALICE),
+                    keyring().sign(&claims, &r.nonce, ALICE).as_str(),
+                )
             },
             "names no approver",
         ),
@@ -467,7 +473,7 @@ async fn requester_with_a_valid_token_for_themselves_cannot_approve() {
         approver_index: 2,
         expires_at: r.deadline,
     };
-    let own = keyring().sign(&claims, DAVE);
+    let own = keyring().sign(&claims, &r.nonce, DAVE);
     let mail = with_token(ask(&mails, ALICE), own.as_str());
 
     assert_eq!(f.answer(&mail, DAVE, "APPROVE"), rejected());
@@ -742,5 +748,56 @@ async fn oversized_reply_fetched_as_headers_only_is_refused_as_too_large() {
     assert!(
         reason.contains("too large") || reason.contains("larger"),
         "{reason}"
+    );
+}
+
+/// One request's record is damaged: the reply about it is refused and set
+/// aside; the rest of the batch is decided as usual.
+#[tokio::test]
+async fn an_unreadable_request_record_refuses_its_reply_not_the_batch() {
+    let f = Fixture::standard();
+    let (first, first_mails) = f.submit().await;
+    let (second, second_mails) = f.submit().await;
+    f.svc.store().damage_request(first.id);
+    let (k1, k2) = (f.next_key(), f.next_key());
+    let r1 = reply(
+        ask(&first_mails, ALICE),
+        ALICE,
+        "APPROVE",
+        "d1@client.example.test",
+    );
+    let r2 = reply(
+        ask(&second_mails, ALICE),
+        ALICE,
+        "APPROVE",
+        "d2@client.example.test",
+    );
+    let batch = [
+        InboxMessage {
+            key: k1,
+            raw: &r1,
+            size: r1.len(),
+        },
+        InboxMessage {
+            key: k2,
+            raw: &r2,
+            size: r2.len(),
+        },
+    ];
+    let handled = f.svc.handle_batch(&batch).await.unwrap();
+    assert_eq!(handled, vec![rejected(), processed()]);
+    assert_eq!(f.request(second.id).level, 2, "the other reply was applied");
+    let audit = f.take_audit();
+    let refused = audit
+        .iter()
+        .find(|e| e.kind == EventKind::ReplyRefused)
+        .unwrap_or_else(|| panic!("{audit:#?}"));
+    assert!(
+        refused
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("cannot be read"),
+        "{refused:?}"
     );
 }

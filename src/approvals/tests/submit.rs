@@ -82,7 +82,9 @@ async fn submission_mails_receipt_and_every_approver_but_the_requester() {
         .filter(|m| m.purpose == MailPurpose::ApprovalRequest)
     {
         let token = Token::parse(&token_of(m)).unwrap();
-        let claims = ring.verify(&token, m.to.as_str(), f.now()).unwrap();
+        let claims = ring
+            .verify(&token, &r.nonce, m.to.as_str(), f.now())
+            .unwrap();
         assert_eq!(claims.request, r.id.get());
         assert_eq!(claims.level, 1);
         let index = r.levels[0]

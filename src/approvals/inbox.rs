@@ -7,6 +7,7 @@
 //! caller may move the messages out of the inbox as soon as it returns.
 
 use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 
 use super::decide::{check_origin, Answer, Decided, Origin, Refused, Verified};
 use super::explain::{self, why, Explanation};
@@ -55,7 +56,7 @@ impl EmailReply<'_> {
     pub(super) fn seen(&self, disposition: Disposition, now: DateTime<Utc>) -> Seen {
         Seen {
             key: self.key,
-            message_id: self.mail.message_id.clone(),
+            dedup_key: dedup_key(self.mail),
             disposition,
             at: now,
         }
@@ -121,7 +122,7 @@ impl Approvals {
                     .map(|()| rejected());
             }
         };
-        if let Some(seen) = self.store.seen(key, mail.message_id.as_deref())? {
+        if let Some(seen) = self.store.seen(key, dedup_key(&mail).as_deref())? {
             if seen.key != key {
                 return self.redelivered(key, &mail, seen, now);
             }
@@ -261,7 +262,7 @@ impl Approvals {
             audit: vec![ev.clone()],
             seen: Some(Seen {
                 key,
-                message_id: None,
+                dedup_key: None,
                 disposition: first.disposition,
                 at: now,
             }),
@@ -288,12 +289,13 @@ impl Approvals {
             "message refused"
         );
         let message_id = mail.and_then(|m| m.message_id.clone());
+        let dedup = mail.and_then(dedup_key);
         let composed = tell.and_then(|x| explain::compose(s, message_id.as_deref(), &x, now));
         self.store.commit(None, |_| Change {
             audit: vec![ev.clone()],
             seen: Some(Seen {
                 key,
-                message_id: message_id.clone(),
+                dedup_key: dedup.clone(),
                 disposition: Disposition::Rejected,
                 at: now,
             }),
@@ -302,6 +304,24 @@ impl Approvals {
             ..Change::nothing(())
         })
     }
+}
+
+/// What makes a message the same message wherever it turns up: its
+/// Message-ID, its From and the tokens it carries, hashed. A Message-ID
+/// alone is chosen by the sender, so a mail that used one first could
+/// otherwise make a later genuine reply carrying it look handled.
+pub(crate) fn dedup_key(mail: &InboundMail) -> Option<String> {
+    let mid = mail.message_id.as_deref()?;
+    let mut h = Sha256::new();
+    for part in [mid, mail.from.as_deref().unwrap_or("")] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    for token in &mail.token_candidates {
+        h.update(token.as_bytes());
+        h.update([0]);
+    }
+    Some(data_encoding::HEXLOWER.encode(&h.finalize()))
 }
 
 fn duplicate(seen: Seen) -> Handled {

@@ -40,8 +40,12 @@ pub(crate) enum Disposition {
 pub(crate) struct Seen {
     /// The IMAP identity it was handled under.
     pub(crate) key: MessageKey,
-    /// Its Message-ID, to recognise it under another IMAP identity.
-    pub(crate) message_id: Option<String>,
+    /// Its Message-ID together with its From and its token candidates (see
+    /// `approvals::inbox::dedup_key`), to recognise the same message under
+    /// another IMAP identity. The Message-ID alone would let a mail that
+    /// used a Message-ID first swallow a later genuine reply carrying it.
+    #[serde(alias = "message_id")]
+    pub(crate) dedup_key: Option<String>,
     /// Where it belongs, so a restart can finish the move.
     pub(crate) disposition: Disposition,
     /// When it was handled.

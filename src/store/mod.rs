@@ -102,7 +102,8 @@ pub(crate) struct Store {
     audit: Spool<AuditEvent>,
     /// Handled messages by UIDVALIDITY+UID.
     seen_uid: sled::Tree,
-    /// Handled messages by Message-ID, for redeliveries and rescans.
+    /// Handled messages by dedup key (Message-ID, From and tokens), for
+    /// redeliveries and rescans.
     seen_message_id: sled::Tree,
     /// Explanations sent per sender and day, for the rate limit.
     explained: sled::Tree,
@@ -352,8 +353,8 @@ impl Store {
                 if let Some(s) = &change.seen {
                     let v = encode(s).map_err(abort)?;
                     seen_uid.insert(&s.key.bytes(), v.clone())?;
-                    if let Some(mid) = &s.message_id {
-                        seen_mid.insert(mid.as_bytes(), v)?;
+                    if let Some(dedup) = &s.dedup_key {
+                        seen_mid.insert(dedup.as_bytes(), v)?;
                     }
                 }
                 if let Some(x) = &change.explained {
@@ -401,20 +402,20 @@ impl Store {
     }
 
     /// Whether a message was already handled, by its IMAP identity or, when
-    /// that is new (a redelivery, a UIDVALIDITY change), by its Message-ID.
+    /// that is new (a redelivery, a UIDVALIDITY change), by its dedup key.
     pub(crate) fn seen(
         &self,
         key: MessageKey,
-        message_id: Option<&str>,
+        dedup_key: Option<&str>,
     ) -> Result<Option<Seen>, StoreError> {
         if let Some(v) = self.seen_uid.get(key.bytes())? {
             return decode(b"seen_uid", &v).map(Some);
         }
-        match message_id {
-            Some(mid) => self
+        match dedup_key {
+            Some(k) => self
                 .seen_message_id
-                .get(mid.as_bytes())?
-                .map(|v| decode(mid.as_bytes(), &v))
+                .get(k.as_bytes())?
+                .map(|v| decode(k.as_bytes(), &v))
                 .transpose(),
             None => Ok(None),
         }

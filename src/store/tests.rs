@@ -29,7 +29,7 @@ fn seen(uid: u32, mid: Option<&str>) -> Seen {
             uidvalidity: 5,
             uid,
         },
-        message_id: mid.map(String::from),
+        dedup_key: mid.map(String::from),
         disposition: Disposition::Processed,
         at: t0(),
     }

@@ -77,6 +77,33 @@ async fn same_message_id_after_uidvalidity_change_is_not_applied_again() {
     assert_eq!(f.request(r.id), after);
 }
 
+/// Someone sends a mail with the Message-ID a genuine reply will carry (a
+/// guessable client pattern, or a copy of a leaked one). It must not make
+/// the genuine reply look already handled.
+#[tokio::test]
+async fn a_message_id_used_first_by_another_mail_does_not_swallow_the_genuine_reply() {
+    let f = Fixture::standard();
+    let (r, mails) = f.submit().await;
+    let stolen_id = "CAF00genuine@client.example.test";
+    let squatter = format!(
+        "From: mallory@example.test\r\nTo: approvals@example.test\r\n\
+         Subject: hello\r\nMessage-ID: <{stolen_id}>\r\n\r\nAPPROVE\r\n"
+    );
+    assert_eq!(
+        f.svc
+            .handle_message(f.next_key(), squatter.as_bytes())
+            .unwrap(),
+        rejected()
+    );
+    let genuine = reply(ask(&mails, ALICE), ALICE, "APPROVE", stolen_id);
+    assert_eq!(
+        f.svc.handle_message(f.next_key(), &genuine).unwrap(),
+        processed(),
+        "the genuine reply was taken for the squatter's"
+    );
+    assert_eq!(f.request(r.id).level, 2);
+}
+
 // ---- sender policies -----------------------------------------------------------
 
 #[tokio::test]

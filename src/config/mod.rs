@@ -60,6 +60,9 @@ pub(crate) struct ImapConfig {
     pub(crate) poll_interval: Duration,
     /// Use IDLE when the server offers it; off forces polling.
     pub(crate) idle: bool,
+    /// Most bytes of messages fetched and held at once: a backlog of large
+    /// messages cannot exhaust memory.
+    pub(crate) max_batch_bytes: usize,
 }
 
 /// The submission server outgoing mail goes through.
@@ -250,6 +253,14 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
         p.push("inbound.max_message_size", "must be at least 4096 bytes");
     }
     let explanations_per_hour = raw.inbound.explanations_per_hour.unwrap_or(60);
+    let max_batch_bytes = raw.imap.max_batch_bytes.unwrap_or(32 * 1024 * 1024);
+    let max_batch_bytes = usize::try_from(max_batch_bytes).unwrap_or(usize::MAX);
+    if max_batch_bytes < max_message_size {
+        p.push(
+            "imap.max_batch_bytes",
+            "must be at least inbound.max_message_size, so that every message fits in a batch",
+        );
+    }
     let policy = policy(&mut p, raw.reasons, raw.groups);
     if raw.store.path.trim().is_empty() {
         p.push("store.path", "must not be empty");
@@ -299,6 +310,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
             rejected_mailbox: raw.imap.rejected_mailbox,
             poll_interval,
             idle: raw.imap.idle,
+            max_batch_bytes,
         },
         smtp: SmtpConfig {
             endpoint: smtp_endpoint,

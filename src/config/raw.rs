@@ -61,6 +61,8 @@ pub(crate) struct RawImap {
     pub(crate) poll_interval: String,
     #[serde(default = "default_true")]
     pub(crate) idle: bool,
+    #[serde(default)]
+    pub(crate) max_batch_bytes: Option<u64>,
 }
 
 fn default_true() -> bool {

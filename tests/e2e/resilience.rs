@@ -169,6 +169,57 @@ async fn backlog_of_300_replies_is_drained_each_applied_once() {
     );
 }
 
+/// A backlog larger than one batch's byte budget is drained over several
+/// batches, each reply applied once: memory stays bounded by
+/// `[imap] max_batch_bytes`, not by the backlog.
+#[tokio::test(flavor = "multi_thread")]
+async fn backlog_larger_than_the_byte_budget_drains_in_several_batches() {
+    const N: usize = 30;
+    let p = People::new("byte_budget");
+    let mut s = start_with(vec![group(&p, vec![Level::new(&[&p.alice], 1)])], |c| {
+        for (name, value) in [
+            ("APPROVALD__IMAP__MAX_BATCH_BYTES", "8192"),
+            ("APPROVALD__INBOUND__MAX_MESSAGE_SIZE", "8192"),
+        ] {
+            c.env.push((name.into(), value.into()));
+        }
+    })
+    .await;
+    let mut ids = Vec::with_capacity(N);
+    for _ in 0..N {
+        ids.push(s.submit(&p.dave).await);
+    }
+    let alice = Mailbox::new(s.stack, &p.alice);
+    alice.wait_until_holds("INBOX", N, LONG_WAIT).await;
+    let asks = alice.fetch_all("INBOX").await;
+    assert!(s.daemon.terminate().await.success());
+    let replies: Vec<(String, String, Vec<u8>)> = asks
+        .iter()
+        .map(|ask| {
+            let draft = ReplyDraft::new(ask, &p.alice, "APPROVE");
+            let to = draft.to.clone();
+            (p.alice.clone(), to, draft.message().formatted())
+        })
+        .collect();
+    let total: usize = replies.iter().map(|(_, _, raw)| raw.len()).sum();
+    assert!(
+        total > 2 * 8192,
+        "the backlog ({total} bytes) must need several batches"
+    );
+    Smtp::new(s.stack).send_raw_many(&replies, 8).await;
+    s.inbox().wait_until_holds("INBOX", N, LONG_WAIT).await;
+
+    s.daemon.restart().await;
+    let approved = wait_for_approved(&s, N, LONG_WAIT).await;
+    assert_eq!(approved.len(), N);
+    s.inbox().wait_until_holds("Processed", N, WAIT).await;
+    assert_eq!(s.inbox().count("INBOX").await, 0);
+    assert_eq!(s.inbox().count("Rejected").await, 0);
+    assert!(approved
+        .iter()
+        .all(|r| r["decisions"].as_array().map_or(0, Vec::len) == 1));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn parallel_submissions_never_hang_the_api() {
     const ROUNDS: usize = 10;

@@ -160,13 +160,16 @@ impl ImapSession {
         Ok(uids.into_iter().collect())
     }
 
-    /// Fetches the given messages: whole when at most `max_size` bytes,
+    /// Fetches the given messages, in UID order, as far as `max_bytes`
+    /// allows (always at least one): whole when at most `max_size` bytes,
     /// headers only otherwise (the rest would not be parsed anyway).
+    /// Returns what was fetched and the UIDs left for another batch.
     pub(crate) async fn fetch(
         &mut self,
         uids: &[u32],
         max_size: usize,
-    ) -> Result<Vec<Fetched>, InboxError> {
+        max_bytes: usize,
+    ) -> Result<(Vec<Fetched>, Vec<u32>), InboxError> {
         let set = uid_set(uids);
         let sizes = {
             let s = bounded(
@@ -176,17 +179,15 @@ impl ImapSession {
             .await?;
             bounded("UID FETCH", collect(s)).await?
         };
-        let limit = u32::try_from(max_size).unwrap_or(u32::MAX);
-        let (mut small, mut large) = (Vec::new(), Vec::new());
-        for f in &sizes {
-            if let Some(uid) = f.uid {
-                if f.size.unwrap_or(0) > limit {
-                    large.push(uid);
-                } else {
-                    small.push(uid);
-                }
-            }
-        }
+        let listed: Vec<(u32, u32)> = sizes
+            .iter()
+            .filter_map(|f| f.uid.map(|uid| (uid, f.size.unwrap_or(0))))
+            .collect();
+        let BatchPlan {
+            whole: small,
+            headers_only: large,
+            deferred,
+        } = plan_batch(listed, max_size, max_bytes);
         let size_of: std::collections::HashMap<u32, u32> = sizes
             .iter()
             .filter_map(|f| f.uid.map(|uid| (uid, f.size.unwrap_or(0))))
@@ -216,7 +217,7 @@ impl ImapSession {
             }
         }
         out.sort_by_key(|f| f.uid);
-        Ok(out)
+        Ok((out, deferred))
     }
 
     /// Moves messages to `mailbox` (MOVE, or COPY + delete + expunge).
@@ -300,5 +301,119 @@ impl ImapSession {
             has_move,
             has_uidplus,
         })
+    }
+}
+
+/// Which listed messages one batch fetches, and how.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct BatchPlan {
+    /// Fetched whole.
+    pub(crate) whole: Vec<u32>,
+    /// Larger than the daemon reads: fetched as far as their headers.
+    pub(crate) headers_only: Vec<u32>,
+    /// Left for the next batch: the byte budget ran out.
+    pub(crate) deferred: Vec<u32>,
+}
+
+/// Splits `(uid, size)` pairs, in UID order, into what one batch fetches
+/// within `max_bytes` (always at least one message, so a batch never stalls)
+/// and what waits for the next one. A message counts with what holding it
+/// costs: all of it, or at most `max_size` when only its headers are read.
+pub(crate) fn plan_batch(
+    mut listed: Vec<(u32, u32)>,
+    max_size: usize,
+    max_bytes: usize,
+) -> BatchPlan {
+    listed.sort_unstable();
+    let limit = u32::try_from(max_size).unwrap_or(u32::MAX);
+    let mut plan = BatchPlan {
+        whole: Vec::new(),
+        headers_only: Vec::new(),
+        deferred: Vec::new(),
+    };
+    let mut budget = max_bytes;
+    for (uid, size) in listed {
+        let cost = usize::try_from(size.min(limit)).unwrap_or(usize::MAX);
+        let first = plan.whole.is_empty() && plan.headers_only.is_empty();
+        if !plan.deferred.is_empty() || (cost > budget && !first) {
+            plan.deferred.push(uid);
+            continue;
+        }
+        budget = budget.saturating_sub(cost);
+        if size > limit {
+            plan.headers_only.push(uid);
+        } else {
+            plan.whole.push(uid);
+        }
+    }
+    plan
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+
+    #[test]
+    fn batch_plan_table() {
+        // (listed (uid, size), max_size, max_bytes, whole, headers only, deferred)
+        type Row = (Vec<(u32, u32)>, usize, usize, Vec<u32>, Vec<u32>, Vec<u32>);
+        let cases: Vec<Row> = vec![
+            (vec![], 100, 1000, vec![], vec![], vec![]),
+            (
+                vec![(1, 10), (2, 10), (3, 10)],
+                100,
+                1000,
+                vec![1, 2, 3],
+                vec![],
+                vec![],
+            ),
+            (
+                vec![(3, 400), (1, 400), (2, 400)],
+                1000,
+                1000,
+                vec![1, 2],
+                vec![],
+                vec![3],
+            ),
+            // One message bigger than the budget still goes, alone.
+            (
+                vec![(1, 5000), (2, 10)],
+                10_000,
+                1000,
+                vec![1],
+                vec![],
+                vec![2],
+            ),
+            // An oversized message costs only what is read of it.
+            (
+                vec![(1, 1_000_000), (2, 10)],
+                100,
+                150,
+                vec![2],
+                vec![1],
+                vec![],
+            ),
+            // Order is kept: nothing after a deferred message jumps the queue.
+            (
+                vec![(1, 600), (2, 600), (3, 1)],
+                1000,
+                1000,
+                vec![1],
+                vec![],
+                vec![2, 3],
+            ),
+        ];
+        for (listed, max_size, max_bytes, whole, headers_only, deferred) in cases {
+            let plan = plan_batch(listed.clone(), max_size, max_bytes);
+            assert_eq!(
+                plan,
+                BatchPlan {
+                    whole,
+                    headers_only,
+                    deferred
+                },
+                "{listed:?} {max_size} {max_bytes}"
+            );
+        }
     }
 }

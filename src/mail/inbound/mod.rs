@@ -100,8 +100,14 @@ async fn drain(
         uids.sort_unstable();
         let mut moved = 0usize;
         for chunk in uids.chunks(BATCH) {
-            let messages = fetch_batch(session, chunk, approvals.max_message_size()).await?;
-            if messages.len() < chunk.len() {
+            let (messages, deferred) = fetch_batch(
+                session,
+                chunk,
+                approvals.max_message_size(),
+                cfg.max_batch_bytes,
+            )
+            .await?;
+            if messages.len() + deferred.len() < chunk.len() {
                 tracing::warn!(
                     listed = chunk.len(),
                     fetched = messages.len(),
@@ -137,6 +143,10 @@ async fn drain(
             crash_point_after_commit();
             moved += move_batch(session, &processed, &cfg.processed_mailbox).await?;
             moved += move_batch(session, &rejected, &cfg.rejected_mailbox).await?;
+            if !deferred.is_empty() {
+                // The byte budget ran out: search again for the rest.
+                break;
+            }
         }
         // Messages the server lists but never returns would otherwise be
         // searched for again at once, forever: wait for news instead.
@@ -162,21 +172,32 @@ async fn fetch_batch(
     session: &mut ImapSession,
     uids: &[u32],
     max_size: usize,
-) -> Result<Vec<Fetched>, InboxError> {
-    match session.fetch(uids, max_size).await {
+    max_bytes: usize,
+) -> Result<(Vec<Fetched>, Vec<u32>), InboxError> {
+    match session.fetch(uids, max_size, max_bytes).await {
         Err(e) if refused(&e) => {
             tracing::warn!(error = %e, "batch fetch refused; fetching one by one");
             let mut out = Vec::with_capacity(uids.len());
-            for uid in uids {
-                match session.fetch(std::slice::from_ref(uid), max_size).await {
-                    Ok(mut one) => out.append(&mut one),
+            let mut held = 0usize;
+            for (i, uid) in uids.iter().enumerate() {
+                if held >= max_bytes {
+                    return Ok((out, uids.get(i..).unwrap_or_default().to_vec()));
+                }
+                match session
+                    .fetch(std::slice::from_ref(uid), max_size, max_bytes)
+                    .await
+                {
+                    Ok((mut one, _)) => {
+                        held = held.saturating_add(one.iter().map(|f| f.raw.len()).sum());
+                        out.append(&mut one);
+                    }
                     Err(e) if refused(&e) => {
                         tracing::error!(uid, error = %e, "the server will not return this message; it stays in the inbox");
                     }
                     Err(e) => return Err(e),
                 }
             }
-            Ok(out)
+            Ok((out, Vec::new()))
         }
         other => other,
     }

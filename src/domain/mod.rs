@@ -9,3 +9,4 @@ pub(crate) mod reply;
 pub(crate) mod request;
 pub(crate) mod token;
 pub(crate) mod verb;
+pub(crate) mod wire;

@@ -154,7 +154,10 @@ fn parse(line: &str) -> Result<Line, String> {
 
 /// `[SD-ID *(SP SD-PARAM)]`; returns the id, the unescaped parameters and
 /// what follows the closing bracket.
-#[allow(clippy::type_complexity)]
+#[expect(
+    clippy::type_complexity,
+    reason = "one parse step: the id, its parameters and the rest"
+)]
 fn parse_sd_element(s: &str) -> Result<(String, Vec<(String, String)>, &str), String> {
     let mut rest = s.strip_prefix('[').ok_or("no SD-ELEMENT")?;
     let sd_name = |rest: &str| -> (String, usize) {

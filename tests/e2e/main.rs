@@ -8,14 +8,13 @@
 //! ([`support::stack::skip_without_stack`]); `scripts/test` sets
 //! `APPROVALD_E2E_REQUIRED=1`, which makes them fail instead.
 
-// A test fails by panicking; the helpers panic with a message that says what
-// was expected and what was seen instead. Indexing JSON answers
-// (`body["id"]`) is the clearest way to write an assertion.
-#![allow(
+#![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking; the helpers panic with a message that says what \
+              was expected and what was seen instead. Indexing JSON answers \
+              (`body[\"id\"]`) is the clearest way to write an assertion"
 )]
 
 mod audit;

@@ -7,8 +7,12 @@
 //! these are microsecond-scale functions, and the point is the order of
 //! magnitude next to the milliseconds of IMAP and fsync, not the third digit.
 
-// A bench fails loudly on bad fixtures; that is its whole error handling.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a bench fails loudly on bad fixtures; that is its whole error handling"
+)]
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -173,10 +177,10 @@ fn raw_message(c: &mut Criterion) {
     group.bench_function(format!("all_{}_fixtures", all.len()), |b| {
         b.iter(|| {
             for (_, raw) in &all {
-                let _ = black_box(approvald::entry::parse_message(
+                drop(black_box(approvald::entry::parse_message(
                     black_box(raw),
                     MAX_MESSAGE_SIZE,
-                ));
+                )));
             }
         })
     });

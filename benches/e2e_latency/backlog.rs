@@ -205,7 +205,7 @@ async fn replies(mailbox: &Mailbox, approver: &str) -> Vec<Vec<u8>> {
             }
         }
     }
-    let _ = session.logout().await;
+    session.logout().await.ok();
     out
 }
 
@@ -220,7 +220,7 @@ async fn append_all(stack: &Stack, user: &str, replies: Vec<Vec<u8>>) {
                 .await
                 .expect("APPEND");
         }
-        let _ = session.logout().await;
+        session.logout().await.ok();
     });
     futures::future::join_all(jobs).await;
 }
@@ -258,7 +258,7 @@ async fn wait_drained(
         let at = started.elapsed();
         if mb.exists == 0 {
             progress.push((at.as_secs_f64(), 0));
-            let _ = session.logout().await;
+            session.logout().await.ok();
             return (at, progress);
         }
         if at >= next_mark {

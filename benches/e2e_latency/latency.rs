@@ -146,7 +146,7 @@ pub(crate) async fn run(stack: &Stack, mode: Mode, n: usize) -> LatencyRun {
             exists(&mut handle, decided_rx),
             async {
                 let at = decision(&setup.daemon, id).await;
-                let _ = decided_tx.send(true);
+                decided_tx.send(true).ok();
                 at
             },
         );
@@ -170,8 +170,8 @@ pub(crate) async fn run(stack: &Stack, mode: Mode, n: usize) -> LatencyRun {
         );
         samples.push(sample);
     }
-    let _ = status.logout().await;
-    let _ = idler.logout().await;
+    status.logout().await.ok();
+    idler.logout().await.ok();
     let exit = setup.daemon.terminate().await;
     assert!(exit.success(), "approvald exited with {exit}");
     LatencyRun {
@@ -244,7 +244,7 @@ async fn exists(
     loop {
         let (wait, _stop) = handle.wait_with_timeout(WAIT);
         let give_up = async {
-            let _ = decided.wait_for(|d| *d).await;
+            decided.wait_for(|d| *d).await.ok();
             tokio::time::sleep(IDLE_GRACE).await;
         };
         tokio::select! {

@@ -19,13 +19,13 @@
 //! - `APPROVALD_BENCH_DIR`: where the daemon's store lives (default: the
 //!   system temporary directory). It must be a real disk: the store fsyncs.
 
-// A bench fails by panicking with a message saying what it saw; the shared
-// end-to-end helpers work the same way.
-#![allow(
+#![expect(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    reason = "a bench fails by panicking with a message saying what it saw; the shared \
+              end-to-end helpers work the same way"
 )]
 // Timings of a real daemon on real time.
 #![expect(

@@ -42,17 +42,19 @@ impl Report {
             .collect();
         let submits: Vec<f64> = run.submits.iter().copied().map(ms).collect();
         let t = &mut self.text;
-        let _ = writeln!(
+        writeln!(
             t,
             "### {}: {} sequential replies\n",
             run.mode.title,
             s.len()
-        );
-        let _ = writeln!(
+        )
+        .unwrap();
+        writeln!(
             t,
             "| milliseconds after Postfix accepted the reply | median | p95 | min | mean | max |"
-        );
-        let _ = writeln!(t, "|---|---:|---:|---:|---:|---:|");
+        )
+        .unwrap();
+        writeln!(t, "|---|---:|---:|---:|---:|---:|").unwrap();
         row(
             t,
             "stored in the approvals INBOX (Postfix, LMTP, Dovecot)",
@@ -79,17 +81,17 @@ impl Report {
         if run.mode.idle {
             row(t, "decision minus IDLE notification", &after_told);
         }
-        let _ = writeln!(t);
+        writeln!(t).unwrap();
         if let Some(sub) = summarize(&submits) {
-            let _ = writeln!(
+            writeln!(
                 t,
                 "`POST /v1/requests` (returns after its fsync): median {:.1} ms, p95 {:.1} ms over {}.\n",
                 sub.median, sub.p95, sub.n
-            );
+            ).unwrap();
         }
         let mut csv = String::from("request,smtp_ms,inbox_ms,idle_told_ms,decided_ms\n");
         for x in s {
-            let _ = writeln!(
+            writeln!(
                 csv,
                 "{},{:.2},{:.2},{},{:.2}",
                 x.id,
@@ -99,7 +101,8 @@ impl Report {
                     .map(|n| format!("{:.2}", ms(n)))
                     .unwrap_or_default(),
                 ms(x.decided)
-            );
+            )
+            .unwrap();
         }
         self.save(&format!("latency-{}.csv", run.mode.key), &csv);
     }
@@ -108,77 +111,86 @@ impl Report {
     pub(crate) fn backlog(&mut self, run: &BacklogRun) {
         let n = run.n;
         let t = &mut self.text;
-        let _ = writeln!(t, "### Backlog drain: {n} replies waiting in the INBOX\n");
-        let _ = writeln!(t, "| | time | rate |");
-        let _ = writeln!(t, "|---|---:|---:|");
+        writeln!(t, "### Backlog drain: {n} replies waiting in the INBOX\n").unwrap();
+        writeln!(t, "| | time | rate |").unwrap();
+        writeln!(t, "|---|---:|---:|").unwrap();
         let secs = |d: Duration| format!("{:.1} s", d.as_secs_f64());
         let per_s = |count: usize, d: Duration| format!("{:.0} /s", count as f64 / d.as_secs_f64());
-        let _ = writeln!(
+        writeln!(
             t,
             "| setup: {n} submissions over the API ({} at a time) | {} | {} |",
             SUBMIT_CONCURRENCY,
             secs(run.submit),
             per_s(n, run.submit)
-        );
-        let _ = writeln!(
+        )
+        .unwrap();
+        writeln!(
             t,
             "| setup: until the outbox had delivered all {} mails | {} | {} |",
             2 * n,
             secs(run.outbox_fill),
             per_s(2 * n, run.outbox_fill)
-        );
-        let _ = writeln!(
+        )
+        .unwrap();
+        writeln!(
             t,
             "| setup: IMAP APPEND of {n} replies ({} bytes each, {} connections) | {} | {} |",
             run.reply_bytes,
             APPEND_CONNECTIONS,
             secs(run.append),
             per_s(n, run.append)
-        );
-        let _ = writeln!(
+        )
+        .unwrap();
+        writeln!(
             t,
             "| start → API socket answers | {} | |",
             secs(run.startup)
-        );
-        let _ = writeln!(
+        )
+        .unwrap();
+        writeln!(
             t,
             "| **start → INBOX empty (every decision committed and flushed)** | **{}** | **{}** |",
             secs(run.drained),
             per_s(n, run.drained)
-        );
-        let _ = writeln!(
+        )
+        .unwrap();
+        writeln!(
             t,
             "| same, counted from the API answering | {} | {:.0} /s |",
             secs(run.drained - run.startup),
             run.rate_after_startup()
-        );
-        let _ = writeln!(
+        )
+        .unwrap();
+        writeln!(
             t,
             "| start → API lists no pending request | {} | |",
             secs(run.applied)
-        );
-        let _ = writeln!(
+        )
+        .unwrap();
+        writeln!(
             t,
             "| outcome mails delivered when the INBOX was empty | {} of {n} | |",
             run.outcomes_at_drain
-        );
-        let _ = writeln!(
+        )
+        .unwrap();
+        writeln!(
             t,
             "| start → all {n} outcome mails delivered (outbox, concurrent) | {} | {} |",
             secs(run.outbox_done),
             per_s(n, run.outbox_done)
-        );
-        let _ = writeln!(t);
+        )
+        .unwrap();
+        writeln!(t).unwrap();
         let marks: Vec<String> = run
             .progress
             .iter()
             .map(|(at, left)| format!("{at:.1} s: {left}"))
             .collect();
-        let _ = writeln!(t, "Messages left in the INBOX: {}.\n", marks.join(", "));
-        let _ = writeln!(t, "Overall: {:.0} replies/s.\n", run.rate());
+        writeln!(t, "Messages left in the INBOX: {}.\n", marks.join(", ")).unwrap();
+        writeln!(t, "Overall: {:.0} replies/s.\n", run.rate()).unwrap();
         let mut csv = String::from("seconds,left\n");
         for (at, left) in &run.progress {
-            let _ = writeln!(csv, "{at:.2},{left}");
+            writeln!(csv, "{at:.2},{left}").unwrap();
         }
         self.save("backlog-progress.csv", &csv);
     }
@@ -209,13 +221,14 @@ fn row(t: &mut String, label: &str, values: &[f64]) {
             max,
             ..
         }) => {
-            let _ = writeln!(
+            writeln!(
                 t,
                 "| {label} | {median:.1} | {p95:.1} | {min:.1} | {mean:.1} | {max:.1} |"
-            );
+            )
+            .unwrap();
         }
         None => {
-            let _ = writeln!(t, "| {label} | – | – | – | – | – |");
+            writeln!(t, "| {label} | – | – | – | – | – |").unwrap();
         }
     }
 }

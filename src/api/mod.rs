@@ -252,8 +252,9 @@ pub(crate) mod testkit {
             let listener = bind(&socket).unwrap();
             let fake = Arc::new(Fake::new(mode));
             let (stop, stopped) = oneshot::channel::<()>();
+            // A sender dropped without sending stops it too.
             let task = tokio::spawn(serve_service(listener, fake.clone(), async {
-                let _ = stopped.await;
+                stopped.await.ok();
             }));
             Server {
                 socket,
@@ -267,7 +268,9 @@ pub(crate) mod testkit {
         /// Asks the server to stop and waits for it to finish.
         pub(crate) async fn stop(mut self) -> io::Result<()> {
             if let Some(stop) = self.stop.take() {
-                let _ = stop.send(());
+                // Refused only if the server already ended; awaiting it
+                // below says how.
+                stop.send(()).ok();
             }
             (&mut self.task).await.unwrap()
         }

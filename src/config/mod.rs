@@ -13,6 +13,7 @@ use crate::domain::ids::Address;
 use crate::domain::policy::{Group, Policy};
 use crate::domain::request::Level;
 use crate::domain::sender_rule::SenderRule;
+use crate::domain::wire::PLUS_DELIMITER;
 use crate::secret::{Secret, SecretBytes};
 
 pub(crate) use secrets::read_secret;
@@ -149,7 +150,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
     let mail_address = p.check("mail.address", raw.mail.address.parse::<Address>());
     if mail_address
         .as_ref()
-        .is_some_and(|a| a.local().contains('+'))
+        .is_some_and(|a| a.local().contains(PLUS_DELIMITER))
     {
         p.push(
             "mail.address",

@@ -10,3 +10,4 @@ pub(crate) mod request;
 pub(crate) mod sender_rule;
 pub(crate) mod token;
 pub(crate) mod verb;
+pub(crate) mod wire;

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::ids::{Address, RequestId};
 use crate::domain::request::{Request, Status};
 use crate::domain::token::{Token, TOKEN_TEXT_LEN};
+use crate::domain::wire::{self, PLUS_DELIMITER};
 use crate::mail::templates::{ApprovalView, ExplanationView, RenderError, Templates};
 use crate::records::{MailPurpose, OutboundMail};
 
@@ -86,17 +87,18 @@ impl Composer {
         address: Address,
     ) -> Result<Composer, String> {
         let local = address.local();
-        if local.contains('+') {
+        if local.contains(PLUS_DELIMITER) {
             return Err(format!(
-                "{address}: the address must not contain '+': tokens ride on its plus-address"
+                "{address}: the address must not contain '{PLUS_DELIMITER}': tokens ride on its plus-address"
             ));
         }
-        let longest = local.len() + 1 + TOKEN_TEXT_LEN;
+        let delimiter = PLUS_DELIMITER.len_utf8();
+        let longest = local.len() + delimiter + TOKEN_TEXT_LEN;
         if longest > MAX_LOCAL_PART {
             return Err(format!(
                 "{address}: the part before @ may have at most {} characters, so that \
-                 it still fits in {MAX_LOCAL_PART} with '+' and a {TOKEN_TEXT_LEN}-character token",
-                MAX_LOCAL_PART - 1 - TOKEN_TEXT_LEN
+                 it still fits in {MAX_LOCAL_PART} with '{PLUS_DELIMITER}' and a {TOKEN_TEXT_LEN}-character token",
+                MAX_LOCAL_PART - delimiter - TOKEN_TEXT_LEN
             ));
         }
         Ok(Composer {
@@ -150,11 +152,11 @@ impl Composer {
             from_name: &self.from_name,
         })?;
         let subject = format!(
-            "[{}] Approval needed (level {level} of {}): {} [ref:{}]",
+            "[{}] Approval needed (level {level} of {}): {} {}",
             r.id,
             r.levels.len(),
             what(r),
-            token.as_str()
+            wire::subject_tag(token.as_str())
         );
         Ok(OutboundMail {
             purpose: MailPurpose::ApprovalRequest,
@@ -258,9 +260,8 @@ impl Composer {
     /// `local+token@domain` of the approvals address.
     fn reply_address(&self, token: &Token) -> Result<Address, ComposeError> {
         format!(
-            "{}+{}@{}",
-            self.address.local(),
-            token.as_str(),
+            "{}@{}",
+            wire::plus_local_part(self.address.local(), token.as_str()),
             self.address.domain()
         )
         .parse()
@@ -338,7 +339,7 @@ mod tests {
     use crate::domain::request::{Channel, Decision};
     use crate::domain::token::{Keyring, TokenClaims};
     use crate::domain::verb::Verb;
-    use crate::mail::templates::{REPLY_MARKER, TOKEN_LINE_PREFIX};
+    use crate::domain::wire::{REPLY_MARKER, TOKEN_LINE_PREFIX};
     use crate::secret::SecretBytes;
     use chrono::Duration;
     use proptest::prelude::*;

@@ -8,3 +8,6 @@ pub(crate) mod outbound;
 pub(crate) mod parse;
 pub(crate) mod templates;
 pub(crate) mod tls;
+
+#[cfg(test)]
+mod wire_tests;

@@ -1146,7 +1146,7 @@ mod tests {
                                 b"354 go ahead\r\n"
                             }
                             ("QUIT", _) => {
-                                let _ = w.write_all(b"221 bye\r\n").await;
+                                w.write_all(b"221 bye\r\n").await.ok();
                                 return;
                             }
                             _ => b"250 ok\r\n",

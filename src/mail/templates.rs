@@ -17,13 +17,7 @@ use crate::domain::ids::{Address, RequestId, RequestNonce};
 use crate::domain::policy::human;
 use crate::domain::request::{Channel, Decision, Level, Request, Status};
 use crate::domain::verb::Verb;
-
-/// First line of every approval request. The reply parser cuts the reply at
-/// this line, so it must stay exactly as it is.
-pub(crate) const REPLY_MARKER: &str = "##- Please type your reply above this line -##";
-
-/// Start of the footer line carrying the approval token; the token follows.
-pub(crate) const TOKEN_LINE_PREFIX: &str = "Approval token: ";
+use crate::domain::wire::{self, REPLY_MARKER, TOKEN_LINE_PREFIX};
 
 /// Approval request to an approver, plain text.
 pub(crate) const REQUEST_TXT: &str = "request.txt";
@@ -155,6 +149,8 @@ impl Templates {
             quorum => quorum,
             approver => v.approver.as_str(),
             token => v.token,
+            reply_marker => REPLY_MARKER,
+            token_line => wire::token_line(v.token),
             ..request_context(r, v.from_name)
         };
         Ok(Rendered {
@@ -282,7 +278,7 @@ fn override_from(dir: &Path, sources: &mut [(&'static str, String, String)]) -> 
 /// of the text part (and in the HTML), and the token footer line (the last
 /// line of the text part).
 fn check_approval_body(body: &Rendered, token: &str) -> Result<(), String> {
-    let token_line = format!("{TOKEN_LINE_PREFIX}{token}");
+    let token_line = wire::token_line(token);
     if body.text.lines().next() != Some(REPLY_MARKER) {
         return Err(format!(
             "{REQUEST_TXT}: the first line must be exactly {REPLY_MARKER:?}"
@@ -618,7 +614,7 @@ mod tests {
     #[test]
     fn builtin_sources_are_the_shipped_files() {
         // Guards against a template being wired to the wrong file name.
-        assert!(builtin(REQUEST_TXT).starts_with(REPLY_MARKER));
+        assert!(builtin(REQUEST_TXT).starts_with("{{ reply_marker }}"));
         assert!(builtin(REQUEST_HTML).contains("<html"));
         assert!(builtin(RECEIVED_TXT).contains("received"));
         assert!(builtin(DECIDED_TXT).contains("APPROVED"));

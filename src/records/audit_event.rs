@@ -158,7 +158,10 @@ pub(crate) enum EventKind {
 
 /// RFC 5424 severity levels (section 6.2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[allow(dead_code)] // The full RFC 5424 table, though not every level is used yet.
+#[expect(
+    dead_code,
+    reason = "the full RFC 5424 table, though not every level is used yet"
+)]
 pub(crate) enum Severity {
     /// System is unusable.
     Emergency = 0,

@@ -12,6 +12,7 @@ use crate::flow::{group, start_with, People, Setup, WAIT};
 use crate::support::daemon_config::Level;
 use crate::support::mailbox::Mailbox;
 use crate::support::rsyslog::{self, Proto, Rsyslog};
+use crate::support::stack::skip_without_stack;
 
 /// How long events may take to arrive once the server is back: the
 /// shipper's back-off grows up to 60 s, so this covers one full wait.
@@ -153,7 +154,10 @@ fn parse(line: &str) -> Result<Line, String> {
 
 /// `[SD-ID *(SP SD-PARAM)]`; returns the id, the unescaped parameters and
 /// what follows the closing bracket.
-#[allow(clippy::type_complexity)]
+#[expect(
+    clippy::type_complexity,
+    reason = "one parse step: the id, its parameters and the rest"
+)]
 fn parse_sd_element(s: &str) -> Result<(String, Vec<(String, String)>, &str), String> {
     let mut rest = s.strip_prefix('[').ok_or("no SD-ELEMENT")?;
     let sd_name = |rest: &str| -> (String, usize) {
@@ -468,17 +472,26 @@ async fn lines_reach_rsyslog_as_valid_rfc5424(proto: Proto, test: &str) {
 /// a line or merge two, which both parsers would see.
 #[tokio::test(flavor = "multi_thread")]
 async fn audit_lines_reach_rsyslog_over_tcp_as_valid_rfc5424() {
+    if skip_without_stack() {
+        return;
+    }
     lines_reach_rsyslog_as_valid_rfc5424(Proto::Tcp, "audit_tcp").await;
 }
 
 /// One datagram per line.
 #[tokio::test(flavor = "multi_thread")]
 async fn audit_lines_reach_rsyslog_over_udp_as_valid_rfc5424() {
+    if skip_without_stack() {
+        return;
+    }
     lines_reach_rsyslog_as_valid_rfc5424(Proto::Udp, "audit_udp").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn audit_events_survive_a_syslog_outage() {
+    if skip_without_stack() {
+        return;
+    }
     let port = Rsyslog::free_port();
     let p = People::new("audit_outage");
     let s = start_with(vec![group(&p, vec![Level::new(&[&p.alice], 1)])], |c| {
@@ -512,6 +525,9 @@ async fn audit_events_survive_a_syslog_outage() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn audit_events_survive_a_daemon_restart_while_syslog_is_down() {
+    if skip_without_stack() {
+        return;
+    }
     let port = Rsyslog::free_port();
     let p = People::new("audit_restart");
     let mut s = start_with(vec![group(&p, vec![Level::new(&[&p.alice], 1)])], |c| {

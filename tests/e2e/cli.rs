@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 
 use crate::flow::{group, start, People};
 use crate::support::daemon_config::Level;
+use crate::support::stack::skip_without_stack;
 
 fn approvald(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_approvald"))
@@ -44,6 +45,9 @@ fn stdout(o: &Output) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cli_submits_shows_and_lists_through_the_daemon_socket() {
+    if skip_without_stack() {
+        return;
+    }
     let p = People::new("cli");
     let s = start(vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
     let socket = s.daemon.socket().display().to_string();

@@ -9,7 +9,7 @@ use crate::support::daemon::TestDaemon;
 use crate::support::daemon_config::{DaemonConfig, Group, Level};
 use crate::support::mailbox::{Mail, Mailbox};
 use crate::support::smtp::{ReplyDraft, Smtp};
-use crate::support::stack::Stack;
+use crate::support::stack::{skip_without_stack, Stack};
 use crate::support::syslog::SyslogListener;
 use crate::support::unique_address;
 
@@ -126,6 +126,9 @@ impl Setup {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_level_request_is_rejected_at_level_two_with_comment() {
+    if skip_without_stack() {
+        return;
+    }
     let p = People::new("twolevel");
     let levels = vec![
         Level::new(&[&p.alice, &p.bob], 1),
@@ -215,6 +218,9 @@ async fn two_level_request_is_rejected_at_level_two_with_comment() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn single_approval_path_ends_approved() {
+    if skip_without_stack() {
+        return;
+    }
     let p = People::new("single");
     let s = start(vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
     let id = s.submit(&p.dave).await;
@@ -239,6 +245,9 @@ async fn single_approval_path_ends_approved() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn forged_reply_with_right_token_wrong_from_changes_nothing() {
+    if skip_without_stack() {
+        return;
+    }
     let p = People::new("forged");
     let s = start(vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
     let id = s.submit(&p.dave).await;
@@ -260,6 +269,9 @@ async fn forged_reply_with_right_token_wrong_from_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn replayed_reply_is_refused_and_changes_nothing() {
+    if skip_without_stack() {
+        return;
+    }
     let p = People::new("replay");
     let s = start(vec![group(&p, vec![Level::new(&[&p.alice, &p.bob], 2)])]).await;
     let id = s.submit(&p.dave).await;
@@ -290,6 +302,9 @@ async fn replayed_reply_is_refused_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reply_arriving_while_stopped_is_applied_exactly_once_after_restart() {
+    if skip_without_stack() {
+        return;
+    }
     let p = People::new("restart");
     let mut s = start(vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
     let id = s.submit(&p.dave).await;
@@ -316,6 +331,9 @@ async fn reply_arriving_while_stopped_is_applied_exactly_once_after_restart() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_submission_is_refused_naming_the_field() {
+    if skip_without_stack() {
+        return;
+    }
     let p = People::new("invalid");
     let s = start(vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
     let cases: Vec<(&str, Value, &str)> = vec![
@@ -378,6 +396,9 @@ async fn invalid_submission_is_refused_naming_the_field() {
 #[tokio::test(flavor = "multi_thread")]
 async fn approval_over_tls_connections_trusting_a_private_ca() {
     use crate::support::daemon_config::TlsMode;
+    if skip_without_stack() {
+        return;
+    }
     let cases = [
         (
             "imaps-smtp-starttls",

@@ -3,9 +3,13 @@
 
 use crate::flow::{group, start, submission, People, WAIT};
 use crate::support::daemon_config::Level;
+use crate::support::stack::skip_without_stack;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sighup_puts_new_rules_in_force_and_a_broken_config_changes_nothing() {
+    if skip_without_stack() {
+        return;
+    }
     let p = People::new("reload");
     let mut s = start(vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
     let mut body = submission(&p.dave);

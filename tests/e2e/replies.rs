@@ -16,6 +16,7 @@ use crate::support::clients::{
 use crate::support::daemon_config::Level;
 use crate::support::mailbox::{Mail, Mailbox};
 use crate::support::smtp::{ReplyDraft, Smtp};
+use crate::support::stack::skip_without_stack;
 use crate::support::unique_address;
 
 /// How long a mail that should not come is given to come anyway.
@@ -82,6 +83,9 @@ fn assert_approved_by(done: &Value, alice: &str, comment: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn html_only_outlook_web_reply_is_not_lost_for_want_of_a_text_part() {
+    if skip_without_stack() {
+        return;
+    }
     let (p, s, id, ask) = asked("owa_html").await;
     let original = Original::of(&ask);
     let raw = outlook_web_html(
@@ -108,6 +112,9 @@ async fn html_only_outlook_web_reply_is_not_lost_for_want_of_a_text_part() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn latin1_quoted_printable_portuguese_reply_keeps_its_accents() {
+    if skip_without_stack() {
+        return;
+    }
     let (p, s, id, ask) = asked("latin1_pt").await;
     let original = Original::of(&ask);
     let raw = portuguese_latin1(
@@ -135,6 +142,9 @@ async fn latin1_quoted_printable_portuguese_reply_keeps_its_accents() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn outlook_desktop_german_header_block_is_not_read_as_the_answer() {
+    if skip_without_stack() {
+        return;
+    }
     let (p, s, id, ask) = asked("outlook_de").await;
     let original = Original::of(&ask);
     // The unquoted original below the Von:/Gesendet: block says "Reply with
@@ -160,6 +170,9 @@ async fn outlook_desktop_german_header_block_is_not_read_as_the_answer() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn out_of_office_auto_reply_is_neither_a_decision_nor_answered() {
+    if skip_without_stack() {
+        return;
+    }
     let (p, s, id, ask) = asked("ooo").await;
     let original = Original::of(&ask);
     let raw = out_of_office(&original, &format!("Alice Example <{}>", p.alice));
@@ -196,6 +209,9 @@ async fn out_of_office_auto_reply_is_neither_a_decision_nor_answered() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bounce_to_the_reply_address_is_neither_a_decision_nor_answered() {
+    if skip_without_stack() {
+        return;
+    }
     let (p, s, id, ask) = asked("bounce").await;
     let original = Original::of(&ask);
     let mailer_daemon = unique_address("mailer-daemon", "bounce");
@@ -235,6 +251,9 @@ async fn bounce_to_the_reply_address_is_neither_a_decision_nor_answered() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn informal_ok_is_explained_once_and_explanations_stop_after_three_a_day() {
+    if skip_without_stack() {
+        return;
+    }
     let (p, s, id, ask) = asked("ok_cap").await;
     let smtp = Smtp::new(s.stack);
     let mut sent_ids = Vec::new();
@@ -311,6 +330,9 @@ async fn informal_ok_is_explained_once_and_explanations_stop_after_three_a_day()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reply_to_the_bare_inbox_decides_by_the_quoted_footer_token() {
+    if skip_without_stack() {
+        return;
+    }
     let (p, s, id, ask) = asked("bare_inbox").await;
     let original = Original::of(&ask);
     // The client replied to From, not Reply-To, and the Subject tag was
@@ -336,6 +358,9 @@ async fn reply_to_the_bare_inbox_decides_by_the_quoted_footer_token() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn from_with_display_name_and_other_letter_case_is_the_same_approver() {
+    if skip_without_stack() {
+        return;
+    }
     let (p, s, id, ask) = asked("from_case").await;
     let (local, _) = p.alice.split_once('@').unwrap();
     let capitalised: Vec<String> = local
@@ -367,6 +392,9 @@ async fn from_with_display_name_and_other_letter_case_is_the_same_approver() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn approve_with_window_narrows_and_a_wider_window_is_refused() {
+    if skip_without_stack() {
+        return;
+    }
     let (p, s, id, ask) = asked("window").await;
 
     s.reply(&ask, &p.alice, "APPROVE 10h").await;

@@ -13,7 +13,7 @@ use crate::support::daemon::TestDaemon;
 use crate::support::daemon_config::{DaemonConfig, Level};
 use crate::support::mailbox::Mailbox;
 use crate::support::smtp::{ReplyDraft, Smtp};
-use crate::support::stack::{PrivateStack, Stack};
+use crate::support::stack::{skip_without_stack, PrivateStack, Stack};
 use crate::support::syslog::SyslogListener;
 
 /// Longer than [`WAIT`], for the steps that handle hundreds of messages.
@@ -30,6 +30,9 @@ fn audit_lines(syslog: &SyslogListener, msgid: &str, id: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn crash_between_commit_and_move_neither_loses_nor_doubles_the_decision() {
+    if skip_without_stack() {
+        return;
+    }
     let p = People::new("crash_commit");
     let mut s = start_with(vec![group(&p, vec![Level::new(&[&p.alice], 1)])], |c| {
         c.env
@@ -81,6 +84,9 @@ const SIGABRT: i32 = 6;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn imap_server_restart_is_survived_by_reconnecting() {
+    if skip_without_stack() {
+        return;
+    }
     let stack = PrivateStack::start();
     let p = People::new("imap_restart");
     let syslog = SyslogListener::bind().await;
@@ -115,6 +121,9 @@ async fn imap_server_restart_is_survived_by_reconnecting() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn backlog_of_300_replies_is_drained_each_applied_once() {
+    if skip_without_stack() {
+        return;
+    }
     const N: usize = 300;
     let p = People::new("backlog");
     let mut s = start(vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
@@ -174,6 +183,9 @@ async fn backlog_of_300_replies_is_drained_each_applied_once() {
 /// `[imap] max_batch_bytes`, not by the backlog.
 #[tokio::test(flavor = "multi_thread")]
 async fn backlog_larger_than_the_byte_budget_drains_in_several_batches() {
+    if skip_without_stack() {
+        return;
+    }
     const N: usize = 30;
     let p = People::new("byte_budget");
     let mut s = start_with(vec![group(&p, vec![Level::new(&[&p.alice], 1)])], |c| {
@@ -222,6 +234,9 @@ async fn backlog_larger_than_the_byte_budget_drains_in_several_batches() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn parallel_submissions_never_hang_the_api() {
+    if skip_without_stack() {
+        return;
+    }
     const ROUNDS: usize = 10;
     const N: usize = 200;
     let p = People::new("parallel_submit");
@@ -270,6 +285,9 @@ async fn wait_for_approved(s: &Setup, n: usize, timeout: Duration) -> Vec<Value>
 
 #[tokio::test(flavor = "multi_thread")]
 async fn message_seen_again_under_new_uidvalidity_is_not_applied_twice() {
+    if skip_without_stack() {
+        return;
+    }
     const WATCHED: &str = "Approvals";
     let p = People::new("uidvalidity");
     let stack = Stack::shared();
@@ -346,6 +364,9 @@ async fn message_seen_again_under_new_uidvalidity_is_not_applied_twice() {
 /// recreated Processed, instead of failing its move forever.
 #[tokio::test(flavor = "multi_thread")]
 async fn processed_mailbox_deleted_under_the_daemon_is_recreated() {
+    if skip_without_stack() {
+        return;
+    }
     let p = People::new("delproc");
     let s = start(vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
     let first = s.submit(&p.dave).await;

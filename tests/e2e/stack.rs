@@ -11,7 +11,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::support::mailbox::Mailbox;
 use crate::support::smtp::{quote, ReplyDraft, Smtp};
-use crate::support::stack::{PrivateStack, Stack};
+use crate::support::stack::{skip_without_stack, PrivateStack, Stack};
 use crate::support::syslog::SyslogListener;
 use crate::support::unique_address;
 
@@ -19,6 +19,9 @@ const WAIT: Duration = Duration::from_secs(15);
 
 #[tokio::test]
 async fn plus_address_lands_in_base_inbox_with_delivered_to_showing_it() {
+    if skip_without_stack() {
+        return;
+    }
     let stack = Stack::shared();
     let base = unique_address("approvals", "plus_address");
     let (local, domain) = base.split_once('@').unwrap();
@@ -38,6 +41,9 @@ async fn plus_address_lands_in_base_inbox_with_delivered_to_showing_it() {
 
 #[tokio::test]
 async fn imaps_port_is_trusted_with_the_stack_ca_and_refused_without_it() {
+    if skip_without_stack() {
+        return;
+    }
     let stack = Stack::shared();
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(&stack.ca_file).unwrap() {
@@ -94,6 +100,9 @@ async fn imaps_login(
 
 #[tokio::test]
 async fn smtp_auth_takes_the_shared_password_refuses_a_wrong_one_without_delay() {
+    if skip_without_stack() {
+        return;
+    }
     let stack = Stack::shared();
     let sender = unique_address("sender", "smtp_auth");
     let rcpt = unique_address("rcpt", "smtp_auth");
@@ -125,6 +134,9 @@ async fn smtp_auth_takes_the_shared_password_refuses_a_wrong_one_without_delay()
 
 #[tokio::test]
 async fn mail_for_another_domain_is_refused_so_nothing_leaves_the_machine() {
+    if skip_without_stack() {
+        return;
+    }
     let stack = Stack::shared();
     let refused = Smtp::new(stack)
         .try_send_raw(
@@ -138,6 +150,9 @@ async fn mail_for_another_domain_is_refused_so_nothing_leaves_the_machine() {
 
 #[tokio::test]
 async fn raw_fixture_arrives_as_sent_without_added_headers() {
+    if skip_without_stack() {
+        return;
+    }
     let stack = Stack::shared();
     let rcpt = unique_address("approvals", "raw_fixture");
     // ISO-8859-1, quoted-printable, no Message-ID and no Date: a fixture
@@ -166,6 +181,9 @@ async fn raw_fixture_arrives_as_sent_without_added_headers() {
 
 #[tokio::test]
 async fn reply_draft_threads_quotes_and_goes_to_the_reply_to_address() {
+    if skip_without_stack() {
+        return;
+    }
     let stack = Stack::shared();
     let approvals = unique_address("approvals", "reply_draft");
     let alice = unique_address("alice", "reply_draft");
@@ -236,6 +254,9 @@ fn quote_marks_every_line_and_leaves_empty_lines_bare() {
 
 #[tokio::test]
 async fn many_parallel_imap_sessions_of_one_user_are_allowed() {
+    if skip_without_stack() {
+        return;
+    }
     let stack = Stack::shared();
     let user = unique_address("busy", "parallel_imap");
     let mailbox = Mailbox::new(stack, &user);
@@ -269,6 +290,9 @@ async fn syslog_listener_collects_each_datagram_as_a_line() {
 
 #[tokio::test]
 async fn private_stack_imap_restart_keeps_ports_and_mail() {
+    if skip_without_stack() {
+        return;
+    }
     let stack = PrivateStack::start();
     let user = unique_address("restart", "private_stack");
     Smtp::new(&stack)

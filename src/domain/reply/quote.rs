@@ -6,8 +6,7 @@
 //! recognisable by those header lines, so they are matched in every language the
 //! approvers use and in the line-wrapped forms Gmail produces.
 
-/// The first line of every approval mail; it and everything under it is the original.
-const MARKER: &str = "please type your reply above this line";
+use crate::domain::wire::REPLY_MARKER_WORDS;
 
 /// Longest attribution line ("On … wrote:") considered, joined over wrapped lines.
 const MAX_ATTRIBUTION_CHARS: usize = 400;
@@ -170,9 +169,19 @@ pub(super) fn is_quoted(line: &str) -> bool {
     line.trim_start().starts_with('>')
 }
 
-/// Whether the line is approvald's "##- Please type your reply above this line -##".
+/// Whether the line is approvald's marker line ([`REPLY_MARKER`]), which opens every
+/// approval mail: it and everything under it is the original. Its words count in any
+/// case, however a client decorated or quoted the line.
+///
+/// [`REPLY_MARKER`]: crate::domain::wire::REPLY_MARKER
 pub(super) fn is_marker(line: &str) -> bool {
-    line.len() < 200 && line.to_lowercase().contains(MARKER)
+    let words = REPLY_MARKER_WORDS.as_bytes();
+    line.len() < 200
+        && line
+            .to_lowercase()
+            .as_bytes()
+            .windows(words.len())
+            .any(|w| w.eq_ignore_ascii_case(words))
 }
 
 /// If a quote header starts at `lines[i]`, the index of its last line.

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::domain::wire::PLUS_DELIMITER;
+
 /// The address approvers reply to, split and lowercased once at start-up so
 /// that every message is compared with the same normalised parts. Replies
 /// arrive at `local+TOKEN@domain`; the plus-address detail carries the token.
@@ -40,7 +42,7 @@ impl InboxAddress {
         if local.is_empty() || local.len() > 64 {
             return Err(fail("local part must have 1 to 64 characters"));
         }
-        if local.contains('+') {
+        if local.contains(PLUS_DELIMITER) {
             return Err(fail("local part must not contain '+', the token delimiter"));
         }
         let local_ok = local

@@ -8,6 +8,7 @@ use super::fixture_tests::{fixture, inbox, FIXTURES};
 use super::html::html_to_text;
 use super::token_candidates::{offer_footer_tokens, Candidates, MAX_CANDIDATES, TOKEN_LEN};
 use super::*;
+use crate::domain::wire::{SUBJECT_TAG_OPEN, TOKEN_LINE_PREFIX};
 
 /// Checks what every caller relies on, whatever the input was.
 fn assert_invariants(mail: &InboundMail) {
@@ -53,8 +54,8 @@ fn mutation() -> impl Strategy<Value = Mutation> {
                 Just(b"Content-Type: multipart/mixed; boundary=x\r\n".to_vec()),
                 Just(b"Content-Transfer-Encoding: base64\r\n".to_vec()),
                 Just(b"=?utf-8?B?".to_vec()),
-                Just(b"Approval token: ".to_vec()),
-                Just(b"[ref:".to_vec()),
+                Just(TOKEN_LINE_PREFIX.as_bytes().to_vec()),
+                Just(SUBJECT_TAG_OPEN.as_bytes().to_vec()),
             ]
         )
             .prop_map(|(p, bytes)| Mutation::Insert(p, bytes)),
@@ -135,7 +136,7 @@ fn html_soup() -> impl Strategy<Value = String> {
         Just("text"),
         Just("é"),
         Just("\u{200B}"),
-        Just("Approval token: "),
+        Just(TOKEN_LINE_PREFIX),
     ];
     proptest::collection::vec(piece, 0..200).prop_map(|pieces| pieces.concat())
 }

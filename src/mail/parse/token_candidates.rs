@@ -1,16 +1,19 @@
 //! Finding reply tokens in a message.
 //!
-//! approvald writes each approval mail with a token in three places: the
-//! reply address (`approvals+TOKEN@domain`), a Subject tag (`[ref:TOKEN]`)
-//! and a footer line (`Approval token: TOKEN`). Mail clients damage each of
-//! them in their own way, so every place is searched and every syntactically
-//! valid token becomes a candidate; the caller verifies them (HMAC) in order.
-//! Nothing here decides that a token is genuine.
+//! approvald writes each approval mail with a token in three places (see
+//! [`crate::domain::wire`]): the reply address (`approvals+TOKEN@domain`), a
+//! Subject tag (`[ref:TOKEN]`) and a footer line (`Approval token: TOKEN`).
+//! Mail clients damage each of them in their own way, so every place is
+//! searched and every syntactically valid token becomes a candidate; the
+//! caller verifies them (HMAC) in order. Nothing here decides that a token is
+//! genuine.
 
 use super::inbox::InboxAddress;
+use crate::domain::token::TOKEN_TEXT_LEN;
+use crate::domain::wire::{PLUS_DELIMITER, SUBJECT_TAG_CLOSE, SUBJECT_TAG_OPEN, TOKEN_LABEL};
 
 /// Length of a token: 32 bytes in unpadded RFC 4648 base32.
-pub(crate) const TOKEN_LEN: usize = 52;
+pub(crate) const TOKEN_LEN: usize = TOKEN_TEXT_LEN;
 
 /// Upper bound on candidates kept per message, so a message stuffed with
 /// footers cannot make the caller verify thousands of tokens.
@@ -84,7 +87,7 @@ pub(crate) fn plus_address_detail<'a>(address: &'a str, inbox: &InboxAddress) ->
     if !domain.eq_ignore_ascii_case(inbox.domain()) {
         return None;
     }
-    let (base, detail) = local.split_once('+')?;
+    let (base, detail) = local.split_once(PLUS_DELIMITER)?;
     if base.eq_ignore_ascii_case(inbox.local()) {
         Some(detail)
     } else {
@@ -110,16 +113,15 @@ pub(crate) fn offer_plus_addresses_in(value: &str, inbox: &InboxAddress, out: &m
 /// the tag is searched anywhere; spaces inside the brackets (left by header
 /// unfolding) are tolerated.
 pub(crate) fn offer_subject_tags(subject: &str, out: &mut Candidates) {
-    let lower = subject.to_ascii_lowercase();
     let mut from = 0;
-    while let Some(pos) = lower.get(from..).and_then(|s| s.find("[ref:")) {
-        let start = from + pos + "[ref:".len();
+    while let Some(pos) = find_ignore_ascii_case(subject, from, SUBJECT_TAG_OPEN) {
+        let start = pos + SUBJECT_TAG_OPEN.len();
         let rest = subject.get(start..).unwrap_or("");
         // A tag is short; do not scan the rest of a hostile Subject.
         let end = rest
             .char_indices()
             .take(TOKEN_LEN + 16)
-            .find(|&(_, c)| c == ']')
+            .find(|&(_, c)| c == SUBJECT_TAG_CLOSE)
             .map(|(i, _)| i);
         if let Some(end) = end {
             out.offer(rest.get(..end).unwrap_or("").trim());
@@ -131,13 +133,15 @@ pub(crate) fn offer_subject_tags(subject: &str, out: &mut Candidates) {
 /// The Subject with the content of every `[ref:...]` tag replaced, so the
 /// Subject can be logged without the token it carries.
 pub(crate) fn redact_subject_tags(subject: &str) -> String {
-    let lower = subject.to_ascii_lowercase();
     let mut out = String::with_capacity(subject.len());
     let mut copied = 0;
     let mut from = 0;
-    while let Some(pos) = lower.get(from..).and_then(|s| s.find("[ref:")) {
-        let start = from + pos + "[ref:".len();
-        let Some(len) = subject.get(start..).and_then(|rest| rest.find(']')) else {
+    while let Some(pos) = find_ignore_ascii_case(subject, from, SUBJECT_TAG_OPEN) {
+        let start = pos + SUBJECT_TAG_OPEN.len();
+        let Some(len) = subject
+            .get(start..)
+            .and_then(|rest| rest.find(SUBJECT_TAG_CLOSE))
+        else {
             break;
         };
         out.push_str(subject.get(copied..start).unwrap_or(""));
@@ -155,27 +159,59 @@ fn unquote(line: &str) -> &str {
     line.trim_start_matches(|c: char| c == '>' || c.is_whitespace() || is_invisible(c))
 }
 
-/// Byte index just after `Approval token:` in `line` (case-insensitive,
-/// any run of spaces between the words, spaces before the colon allowed).
+/// Byte index of the first ASCII-case-insensitive occurrence of `needle` in
+/// `haystack` at or after byte `from`.
+fn find_ignore_ascii_case(haystack: &str, from: usize, needle: &str) -> Option<usize> {
+    let needle = needle.as_bytes();
+    if needle.is_empty() {
+        return Some(from).filter(|&i| i <= haystack.len());
+    }
+    haystack
+        .as_bytes()
+        .get(from..)?
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
+        .map(|i| from + i)
+}
+
+/// Length of the white space `s` starts with.
+fn leading_space(s: &str) -> usize {
+    s.len() - s.trim_start().len()
+}
+
+/// Byte index just after the footer label (`Approval token:`) in `line`
+/// (case-insensitive, any run of spaces between the words, spaces before the
+/// colon allowed).
 fn after_label(line: &str) -> Option<usize> {
-    let lower = line.to_ascii_lowercase();
+    let mut words = TOKEN_LABEL.split_whitespace();
+    let first = words.next()?;
     let mut from = 0;
-    while let Some(pos) = lower.get(from..).and_then(|s| s.find("approval")) {
-        let mut i = from + pos + "approval".len();
-        let rest = lower.get(i..).unwrap_or("");
-        let spaces = rest.len() - rest.trim_start().len();
-        i += spaces;
-        if spaces > 0 && lower.get(i..).is_some_and(|s| s.starts_with("token")) {
-            i += "token".len();
-            let rest = lower.get(i..).unwrap_or("");
-            i += rest.len() - rest.trim_start().len();
-            if lower.get(i..).is_some_and(|s| s.starts_with(':')) {
-                return Some(i + 1);
-            }
+    while let Some(pos) = find_ignore_ascii_case(line, from, first) {
+        if let Some(end) = label_rest(line, pos + first.len(), words.clone()) {
+            return Some(end);
         }
-        from = from + pos + 1;
+        from = pos + 1;
     }
     None
+}
+
+/// Byte index just after the colon when the label's further `words`, each
+/// after at least one space, and then the colon follow byte `i` of `line`.
+fn label_rest<'w>(line: &str, mut i: usize, words: impl Iterator<Item = &'w str>) -> Option<usize> {
+    for word in words {
+        let spaces = leading_space(line.get(i..)?);
+        if spaces == 0 {
+            return None;
+        }
+        i += spaces;
+        let next = line.get(i..)?.as_bytes().get(..word.len())?;
+        if !next.eq_ignore_ascii_case(word.as_bytes()) {
+            return None;
+        }
+        i += word.len();
+    }
+    i += leading_space(line.get(i..)?);
+    line.get(i..)?.starts_with(':').then_some(i + 1)
 }
 
 /// What follows the label on a line: the token characters, and whether the

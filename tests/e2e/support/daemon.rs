@@ -227,8 +227,8 @@ impl TestDaemon {
         let Some(mut child) = self.child.take() else {
             panic!("kill: the daemon is not running");
         };
-        let _ = child.kill();
-        let _ = child.wait();
+        child.kill().ok();
+        child.wait().ok();
     }
 
     /// Stops the daemon (SIGTERM) if it runs, then starts it again with the
@@ -351,8 +351,8 @@ impl Drop for TestDaemon {
             );
         }
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+            child.kill().ok();
+            child.wait().ok();
         }
     }
 }

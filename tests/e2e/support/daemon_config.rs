@@ -145,66 +145,67 @@ impl DaemonConfig {
             .collect();
 
         let mut t = String::new();
-        let _ = writeln!(t, "reasons = {}\n", list(&self.reasons));
-        let _ = writeln!(t, "[store]\npath = {}\n", path(&dir.join("store")));
-        let _ = writeln!(t, "[mail]\naddress = {}", s(&self.address));
-        let _ = writeln!(t, "from_name = \"Access approvals\"");
+        writeln!(t, "reasons = {}\n", list(&self.reasons)).unwrap();
+        writeln!(t, "[store]\npath = {}\n", path(&dir.join("store"))).unwrap();
+        writeln!(t, "[mail]\naddress = {}", s(&self.address)).unwrap();
+        writeln!(t, "from_name = \"Access approvals\"").unwrap();
         if let Some(templates) = &self.templates {
-            let _ = writeln!(t, "templates = {}", path(templates));
+            writeln!(t, "templates = {}", path(templates)).unwrap();
         }
         let (imap_port, imap_tls) = match self.imap_tls {
             TlsMode::None => (self.stack.imap_port, "none"),
             TlsMode::StartTls => (self.stack.imap_port, "starttls"),
             TlsMode::Implicit => (self.stack.imaps_port, "implicit"),
         };
-        let _ = writeln!(t, "\n[imap]\nhost = \"127.0.0.1\"\nport = {imap_port}");
-        let _ = writeln!(t, "tls = \"{imap_tls}\"");
+        writeln!(t, "\n[imap]\nhost = \"127.0.0.1\"\nport = {imap_port}").unwrap();
+        writeln!(t, "tls = \"{imap_tls}\"").unwrap();
         if self.imap_tls != TlsMode::None {
-            let _ = writeln!(t, "ca_file = {}", path(&self.stack.ca_file));
+            writeln!(t, "ca_file = {}", path(&self.stack.ca_file)).unwrap();
         }
-        let _ = writeln!(t, "username = {}", s(&self.address));
-        let _ = writeln!(t, "password_file = {}", path(&imap_password));
-        let _ = writeln!(t, "mailbox = {}", s(&self.mailbox));
-        let _ = writeln!(t, "processed_mailbox = \"Processed\"");
-        let _ = writeln!(t, "rejected_mailbox = \"Rejected\"");
-        let _ = writeln!(t, "poll_interval = {}", s(&self.poll_interval));
+        writeln!(t, "username = {}", s(&self.address)).unwrap();
+        writeln!(t, "password_file = {}", path(&imap_password)).unwrap();
+        writeln!(t, "mailbox = {}", s(&self.mailbox)).unwrap();
+        writeln!(t, "processed_mailbox = \"Processed\"").unwrap();
+        writeln!(t, "rejected_mailbox = \"Rejected\"").unwrap();
+        writeln!(t, "poll_interval = {}", s(&self.poll_interval)).unwrap();
         let (smtp_port, smtp_tls) = match self.smtp_tls {
             TlsMode::None => (self.stack.smtp_port, "none"),
             TlsMode::StartTls => (self.stack.smtp_port, "starttls"),
             TlsMode::Implicit => (self.stack.smtps_port, "implicit"),
         };
-        let _ = writeln!(t, "\n[smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}");
-        let _ = writeln!(t, "tls = \"{smtp_tls}\"");
+        writeln!(t, "\n[smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}").unwrap();
+        writeln!(t, "tls = \"{smtp_tls}\"").unwrap();
         if self.smtp_tls != TlsMode::None {
-            let _ = writeln!(t, "ca_file = {}", path(&self.stack.ca_file));
+            writeln!(t, "ca_file = {}", path(&self.stack.ca_file)).unwrap();
         }
         if self.smtp_login {
-            let _ = writeln!(t, "username = {}", s(&self.address));
-            let _ = writeln!(t, "password_file = {}", path(&imap_password));
+            writeln!(t, "username = {}", s(&self.address)).unwrap();
+            writeln!(t, "password_file = {}", path(&imap_password)).unwrap();
         }
-        let _ = writeln!(t, "\n[tokens]\nkey_file = {}", path(&key_file));
+        writeln!(t, "\n[tokens]\nkey_file = {}", path(&key_file)).unwrap();
         if !previous.is_empty() {
             let previous: Vec<String> = previous.iter().map(|p| path(p)).collect();
-            let _ = writeln!(t, "previous_key_files = [{}]", previous.join(", "));
+            writeln!(t, "previous_key_files = [{}]", previous.join(", ")).unwrap();
         }
-        let _ = writeln!(t, "\n[api]\nsocket = {}", path(&dir.join("api.sock")));
-        let _ = writeln!(t, "\n[audit]\nsyslog = {}", s(&self.syslog));
+        writeln!(t, "\n[api]\nsocket = {}", path(&dir.join("api.sock"))).unwrap();
+        writeln!(t, "\n[audit]\nsyslog = {}", s(&self.syslog)).unwrap();
         for g in &self.groups {
-            let _ = writeln!(t, "\n[[groups]]\nname = {}", s(&g.name));
-            let _ = writeln!(t, "members = {}", list(&g.members));
-            let _ = writeln!(t, "actions = {}", list(&g.actions));
-            let _ = writeln!(t, "deadline = {}", s(&g.deadline));
-            let _ = writeln!(t, "max_window = {}", s(&g.max_window));
-            let _ = writeln!(t, "levels = [");
+            writeln!(t, "\n[[groups]]\nname = {}", s(&g.name)).unwrap();
+            writeln!(t, "members = {}", list(&g.members)).unwrap();
+            writeln!(t, "actions = {}", list(&g.actions)).unwrap();
+            writeln!(t, "deadline = {}", s(&g.deadline)).unwrap();
+            writeln!(t, "max_window = {}", s(&g.max_window)).unwrap();
+            writeln!(t, "levels = [").unwrap();
             for level in &g.levels {
-                let _ = writeln!(
+                writeln!(
                     t,
                     "  {{ approvers = {}, quorum = {} }},",
                     list(&level.approvers),
                     level.quorum
-                );
+                )
+                .unwrap();
             }
-            let _ = writeln!(t, "]");
+            writeln!(t, "]").unwrap();
         }
         t
     }

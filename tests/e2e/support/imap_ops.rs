@@ -12,7 +12,7 @@ impl Mailbox {
             .create(name)
             .await
             .unwrap_or_else(|e| panic!("IMAP CREATE {name} as {}: {e}", self.user()));
-        let _ = session.logout().await;
+        session.logout().await.ok();
     }
 
     /// `DELETE name`, messages and all; fails the test when the server
@@ -23,7 +23,7 @@ impl Mailbox {
             .delete(name)
             .await
             .unwrap_or_else(|e| panic!("IMAP DELETE {name} as {}: {e}", self.user()));
-        let _ = session.logout().await;
+        session.logout().await.ok();
     }
 
     /// The UIDVALIDITY of `name` (EXAMINE, which changes nothing).
@@ -33,7 +33,7 @@ impl Mailbox {
             .examine(name)
             .await
             .unwrap_or_else(|e| panic!("IMAP EXAMINE {name} as {}: {e}", self.user()));
-        let _ = session.logout().await;
+        session.logout().await.ok();
         selected
             .uid_validity
             .unwrap_or_else(|| panic!("{name} of {} has no UIDVALIDITY", self.user()))
@@ -67,7 +67,7 @@ impl Mailbox {
                 panic!("IMAP COPY/MOVE {from} to {to} as {}: {e}", self.user())
             });
         }
-        let _ = session.logout().await;
+        session.logout().await.ok();
         n
     }
 }

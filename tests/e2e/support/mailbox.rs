@@ -166,7 +166,7 @@ impl Mailbox {
             .try_collect()
             .await
             .unwrap_or_else(|e| panic!("IMAP LIST for {}: {e}", self.user));
-        let _ = session.logout().await;
+        session.logout().await.ok();
         names
     }
 
@@ -177,7 +177,7 @@ impl Mailbox {
         let selected = match session.examine(mailbox).await {
             Ok(selected) => selected,
             Err(async_imap::error::Error::No(_)) => {
-                let _ = session.logout().await;
+                session.logout().await.ok();
                 return Vec::new();
             }
             Err(e) => panic!("IMAP EXAMINE {mailbox} as {}: {e}", self.user),
@@ -202,7 +202,7 @@ impl Mailbox {
                 }
             }
         }
-        let _ = session.logout().await;
+        session.logout().await.ok();
         mails.sort_by_key(|m| m.uid);
         mails
     }
@@ -215,7 +215,7 @@ impl Mailbox {
             Err(async_imap::error::Error::No(_)) => 0,
             Err(e) => panic!("IMAP EXAMINE {mailbox} as {}: {e}", self.user),
         };
-        let _ = session.logout().await;
+        session.logout().await.ok();
         exists as usize
     }
 

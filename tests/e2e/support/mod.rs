@@ -3,8 +3,7 @@
 //! Every test uses its own addresses (see [`unique_address`]), so tests run
 //! in parallel against one mail stack without seeing each other's mail.
 
-// Each test module uses only some of the helpers.
-#![allow(dead_code)]
+#![expect(dead_code, reason = "each test module uses only some of the helpers")]
 
 pub(crate) mod clients;
 pub(crate) mod daemon;
@@ -85,8 +84,8 @@ pub(crate) async fn terminate_child(mut child: Child, what: &str, timeout: Durat
             return status;
         }
         if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
+            child.kill().ok();
+            child.wait().ok();
             panic!("{what} did not exit within {timeout:?} of SIGTERM");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -333,8 +333,8 @@ impl Drop for Rsyslog {
             );
         }
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+            child.kill().ok();
+            child.wait().ok();
         }
     }
 }
@@ -361,12 +361,14 @@ fn send_probe(proto: Proto, port: u16, probe: &str) {
         Proto::Tcp => {
             let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
             if let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
-                let _ = stream.write_all(format!("{} {probe}", probe.len()).as_bytes());
+                stream
+                    .write_all(format!("{} {probe}", probe.len()).as_bytes())
+                    .ok();
             }
         }
         Proto::Udp => {
             if let Ok(socket) = UdpSocket::bind("127.0.0.1:0") {
-                let _ = socket.send_to(probe.as_bytes(), ("127.0.0.1", port));
+                socket.send_to(probe.as_bytes(), ("127.0.0.1", port)).ok();
             }
         }
     }

@@ -1,14 +1,60 @@
 //! Where the real mail stack is: the shared one `scripts/test` started, or a
 //! private one a test starts for itself (to restart its servers without
-//! disturbing the tests running beside it).
+//! disturbing the tests running beside it). Without one, the tests that need
+//! it are skipped (see [`skip_without_stack`]).
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Once, OnceLock};
 
 const HOW_TO_RUN: &str = "run scripts/test (or source DIR/env after scripts/mail-stack start DIR)";
+
+/// Prefix of the variables naming the shared stack (see [`Stack::shared`]).
+const STACK_VARS: &str = "APPROVALD_TEST_";
+
+/// Set (to 1) by `scripts/test`: a missing stack then fails the tests that
+/// need one instead of skipping them.
+const REQUIRED: &str = "APPROVALD_E2E_REQUIRED";
+
+/// Whether a test that needs the mail stack must return at once, without
+/// testing anything, because no stack is configured (no `APPROVALD_TEST_*`
+/// variable is set): `cargo test` on a machine without Postfix and Dovecot
+/// runs everything else. Says so once per run on stderr. Every such test
+/// starts with `if skip_without_stack() { return; }`.
+///
+/// Fails the test instead when `APPROVALD_E2E_REQUIRED` is set (not to 0),
+/// as `scripts/test` does: there a missing stack is a broken setup, never a
+/// reason to skip. A stack configured only in part fails in
+/// [`Stack::shared`], naming what is missing.
+pub(crate) fn skip_without_stack() -> bool {
+    let configured = std::env::vars_os().any(|(name, _)| {
+        name.to_str()
+            .is_some_and(|name| name.starts_with(STACK_VARS))
+    });
+    if configured {
+        return false;
+    }
+    let required = std::env::var(REQUIRED).is_ok_and(|v| !v.is_empty() && v != "0");
+    assert!(
+        !required,
+        "{REQUIRED} is set but no mail stack is configured (no {STACK_VARS}* variable): {HOW_TO_RUN}"
+    );
+    static NOTE: Once = Once::new();
+    NOTE.call_once(|| {
+        let note = format!(
+            "\nSKIPPED: the end-to-end tests that need the mail stack return without \
+             testing anything, since none is configured (no {STACK_VARS}* variable). \
+             To run them, {HOW_TO_RUN}.\n\n"
+        );
+        // Straight to stderr: the test harness captures eprintln! and shows
+        // it only for failing tests.
+        std::io::stderr().write_all(note.as_bytes()).ok();
+    });
+    true
+}
 
 /// Ports and credentials of a running mail stack (see `scripts/mail-stack`).
 #[derive(Clone, Debug)]

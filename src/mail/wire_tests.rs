@@ -1,0 +1,205 @@
+//! The wire contract across both sides: the pieces of an approval mail,
+//! written with [`crate::domain::wire`] by the composer, are found again by
+//! the inbound parser (reply token) and the reply reader (marker line).
+
+use chrono::Duration;
+
+use crate::domain::reply::{parse_reply, Verb};
+use crate::domain::request::tests::{addr, t0, two_level_request};
+use crate::domain::token::{Keyring, TokenClaims};
+use crate::domain::wire::{self, REPLY_MARKER};
+use crate::mail::compose::Composer;
+use crate::mail::parse::{parse_inbound, InboundMail, InboxAddress};
+use crate::mail::templates::Templates;
+use crate::secret::SecretBytes;
+
+/// A syntactically valid token; the parser does not verify it.
+const TOKEN: &str = "nb2hi4dthixs6zdjmzrwk3tdmvzs4y3pnuxxa5dsovzxi2lpn5xw";
+
+const INBOX: &str = "approvals@example.test";
+
+fn reply(to: &str, subject: &str, body: &str) -> InboundMail {
+    let raw = format!(
+        "From: alice@example.test\r\nTo: {to}\r\nSubject: {subject}\r\n\
+         Message-ID: <reply-1@example.test>\r\n\r\n{body}"
+    );
+    let inbox = InboxAddress::new(INBOX).unwrap();
+    parse_inbound(raw.as_bytes(), &inbox, 1 << 20).unwrap()
+}
+
+/// Every line of `text` behind `> `, as clients quote the original.
+fn quoted(text: &str) -> String {
+    text.lines().map(|l| format!("> {l}\r\n")).collect()
+}
+
+#[test]
+fn each_piece_written_with_the_wire_helpers_is_found_by_the_parser() {
+    let plus_address = format!("{}@example.test", wire::plus_local_part("approvals", TOKEN));
+    let tagged = format!("Re: [AR-7] Approval needed {}", wire::subject_tag(TOKEN));
+    let footer = wire::token_line(TOKEN);
+    let none: &[&str] = &[];
+    let cases: [(&str, String, String, String, &[&str]); 9] = [
+        (
+            "no piece",
+            INBOX.into(),
+            "Re: hello".into(),
+            "APPROVE\r\n".into(),
+            none,
+        ),
+        (
+            "plus-address",
+            plus_address.clone(),
+            "Re: hello".into(),
+            "APPROVE\r\n".into(),
+            &[TOKEN],
+        ),
+        (
+            "plus-address in capitals",
+            plus_address.to_uppercase(),
+            "Re: hello".into(),
+            "APPROVE\r\n".into(),
+            &[TOKEN],
+        ),
+        (
+            "subject tag",
+            INBOX.into(),
+            tagged.clone(),
+            "APPROVE\r\n".into(),
+            &[TOKEN],
+        ),
+        (
+            "subject tag in capitals",
+            INBOX.into(),
+            tagged.to_uppercase(),
+            "APPROVE\r\n".into(),
+            &[TOKEN],
+        ),
+        (
+            "footer line",
+            INBOX.into(),
+            "Re: hello".into(),
+            format!("APPROVE\r\n\r\n{footer}\r\n"),
+            &[TOKEN],
+        ),
+        (
+            "quoted footer line",
+            INBOX.into(),
+            "Re: hello".into(),
+            format!("APPROVE\r\n\r\n{}", quoted(&footer)),
+            &[TOKEN],
+        ),
+        (
+            "footer line in capitals",
+            INBOX.into(),
+            "Re: hello".into(),
+            format!("APPROVE\r\n\r\n{}\r\n", footer.to_uppercase()),
+            &[TOKEN],
+        ),
+        (
+            "all three, counted once",
+            plus_address.clone(),
+            tagged.clone(),
+            format!("APPROVE\r\n\r\n{}", quoted(&footer)),
+            &[TOKEN],
+        ),
+    ];
+    for (name, to, subject, body, want) in cases {
+        let mail = reply(&to, &subject, &body);
+        assert_eq!(mail.token_candidates, want, "{name}");
+        assert!(
+            !mail.redacted_subject().to_lowercase().contains(TOKEN),
+            "{name}: the logged subject keeps the token"
+        );
+    }
+}
+
+#[test]
+fn the_reply_reader_stops_at_the_marker_line_written_with_the_wire_constant() {
+    let original = format!("{REPLY_MARKER}\nReply with APPROVE or DISAPPROVE.\nDISAPPROVE\n");
+    let cases = [
+        ("as written", original.clone()),
+        (
+            "indented",
+            original.replace(REPLY_MARKER, &format!("  {REPLY_MARKER}")),
+        ),
+        ("in capitals", original.to_uppercase()),
+    ];
+    for (name, original) in cases {
+        let text = format!("APPROVE fine by me\n\n{original}");
+        let got = parse_reply(&text).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert_eq!(got.verb, Verb::Approve, "{name}");
+        assert_eq!(got.comment, "fine by me", "{name}");
+    }
+}
+
+#[test]
+fn replies_to_a_composed_approval_request_lead_back_to_its_token() {
+    let composer = Composer::new(
+        Templates::load(None).unwrap(),
+        "Access approvals",
+        addr(INBOX),
+    )
+    .unwrap();
+    let ring = Keyring::new(SecretBytes::new(vec![7; 32]), vec![]).unwrap();
+    let claims = TokenClaims {
+        request: 7,
+        level: 1,
+        approver_index: 0,
+        expires_at: t0() + Duration::hours(24),
+    };
+    let token = ring.sign(&claims, &two_level_request().nonce, "alice@example.test");
+    let sent = composer
+        .approval_request(
+            &two_level_request(),
+            1,
+            0,
+            &addr("alice@example.test"),
+            &token,
+        )
+        .unwrap();
+    let reply_to = sent.reply_to.as_ref().unwrap().to_string();
+    let re_subject = format!("Re: {}", sent.subject);
+    let answer = "APPROVE\r\n\r\n";
+    // How the approver's client answered: to which address, with which
+    // subject, and with the original quoted, pasted unquoted, or dropped.
+    let cases: [(&str, &str, &str, String); 5] = [
+        (
+            "reply, original quoted",
+            &reply_to,
+            &re_subject,
+            format!("{answer}{}", quoted(&sent.text)),
+        ),
+        (
+            "reply, original below without quoting",
+            &reply_to,
+            &re_subject,
+            format!("{answer}{}", sent.text),
+        ),
+        (
+            "only the reply address survived",
+            &reply_to,
+            "Re: approved",
+            answer.into(),
+        ),
+        (
+            "only the subject tag survived",
+            INBOX,
+            &re_subject,
+            answer.into(),
+        ),
+        (
+            "only the quoted footer survived",
+            INBOX,
+            "Re: approved",
+            format!("{answer}{}", quoted(&sent.text)),
+        ),
+    ];
+    for (name, to, subject, body) in cases {
+        let mail = reply(to, subject, &body);
+        assert_eq!(mail.token_candidates, [token.as_str()], "{name}");
+        let text = mail.text.unwrap();
+        let decision = parse_reply(&text).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert_eq!(decision.verb, Verb::Approve, "{name}");
+        assert_eq!(decision.comment, "", "{name}");
+    }
+}

@@ -230,7 +230,15 @@ impl Approvals {
                         request: id,
                         why: refusal.tell(),
                     });
-                    self.origin_records(s, origin, &mut change, Disposition::Rejected, tell, now);
+                    self.origin_records(
+                        s,
+                        origin,
+                        &mut change,
+                        id,
+                        Disposition::Rejected,
+                        tell,
+                        now,
+                    );
                     change
                 }
                 Ok(transition) => {
@@ -247,7 +255,15 @@ impl Approvals {
                         request: Some(request),
                         ..Change::nothing(Ok(Decided::Applied(transition)))
                     };
-                    self.origin_records(s, origin, &mut change, Disposition::Processed, None, now);
+                    self.origin_records(
+                        s,
+                        origin,
+                        &mut change,
+                        id,
+                        Disposition::Processed,
+                        None,
+                        now,
+                    );
                     change
                 }
             }
@@ -267,18 +283,23 @@ impl Approvals {
     /// Adds to `change` what the origin records with an answer: for mail,
     /// the memory that the message was handled and, when given, an
     /// explanation to the approver.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each is one fact about the answer being recorded"
+    )]
     fn origin_records<R>(
         &self,
         s: &Settings,
         origin: &Origin<'_>,
         change: &mut Change<R>,
+        request: RequestId,
         disposition: Disposition,
         tell: Option<Explanation>,
         now: DateTime<Utc>,
     ) {
         match origin {
             Origin::Email(reply) => {
-                change.seen = Some(reply.seen(disposition, now));
+                change.seen = Some(reply.seen(disposition, Some(request), now));
                 let composed = tell
                     .and_then(|x| explain::compose(s, reply.mail.message_id.as_deref(), &x, now));
                 if let Some((mail, explained)) = composed {

@@ -13,6 +13,7 @@ use super::decide::{check_origin, Answer, Decided, Origin, Refused, Verified};
 use super::explain::{self, why, Explanation};
 use super::settings::Settings;
 use super::Approvals;
+use crate::domain::ids::RequestId;
 use crate::domain::reply;
 use crate::domain::sender_rule::SenderFacts;
 use crate::domain::token::Token;
@@ -53,10 +54,16 @@ pub(crate) struct EmailReply<'a> {
 
 impl EmailReply<'_> {
     /// The memory that this message was handled, and where it belongs.
-    pub(super) fn seen(&self, disposition: Disposition, now: DateTime<Utc>) -> Seen {
+    pub(super) fn seen(
+        &self,
+        disposition: Disposition,
+        request: Option<RequestId>,
+        now: DateTime<Utc>,
+    ) -> Seen {
         Seen {
             key: self.key,
             dedup_key: dedup_key(self.mail),
+            request,
             disposition,
             at: now,
         }
@@ -263,6 +270,7 @@ impl Approvals {
             seen: Some(Seen {
                 key,
                 dedup_key: None,
+                request: first.request,
                 disposition: first.disposition,
                 at: now,
             }),
@@ -290,12 +298,17 @@ impl Approvals {
         );
         let message_id = mail.and_then(|m| m.message_id.clone());
         let dedup = mail.and_then(dedup_key);
+        let request = ev
+            .request
+            .as_deref()
+            .and_then(|r| r.parse::<RequestId>().ok());
         let composed = tell.and_then(|x| explain::compose(s, message_id.as_deref(), &x, now));
         self.store.commit(None, |_| Change {
             audit: vec![ev.clone()],
             seen: Some(Seen {
                 key,
                 dedup_key: dedup.clone(),
+                request,
                 disposition: Disposition::Rejected,
                 at: now,
             }),

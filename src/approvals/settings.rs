@@ -37,6 +37,9 @@ pub(crate) struct Settings {
     pub(crate) composer: Composer,
     /// How replies are read and whom they must come from.
     pub(crate) inbound: InboundSettings,
+    /// How long handled-message records and explanation counters outlive
+    /// the request they concern.
+    pub(crate) retention: chrono::Duration,
 }
 
 /// A shared, swappable [`Settings`].

@@ -45,6 +45,17 @@ impl Approvals {
         Ok(expired)
     }
 
+    /// Forgets handled-message records and explanation counters older than
+    /// the retention period (see [`crate::store::Store::prune`]).
+    pub(crate) async fn prune_history(&self) -> Result<usize, StoreError> {
+        let cutoff = self.clock.now() - self.settings.current().retention;
+        let removed = self.store.prune(cutoff)?;
+        if removed > 0 {
+            self.store.flush().await?;
+        }
+        Ok(removed)
+    }
+
     /// When the next timer is due, if any is: the timer worker sleeps until
     /// then (or until a change moves it).
     pub(crate) fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {

@@ -92,6 +92,10 @@ pub(crate) struct InboundConfig {
 pub(crate) struct Config {
     /// Directory of the sled database.
     pub(crate) store_path: PathBuf,
+    /// How long the memory of handled messages and explanation counters is
+    /// kept after the request they concern closed: spam cannot grow the
+    /// store without bound.
+    pub(crate) retention: chrono::Duration,
     /// Address approvers reply to; tokens ride on its plus-address.
     pub(crate) mail_address: Address,
     /// Display name on every mail sent.
@@ -254,6 +258,15 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
         p.push("inbound.max_message_size", "must be at least 4096 bytes");
     }
     let explanations_per_hour = raw.inbound.explanations_per_hour.unwrap_or(60);
+    let retention = p
+        .check(
+            "store.retention",
+            duration(raw.store.retention.as_deref().unwrap_or("30d")),
+        )
+        .unwrap_or_else(|| chrono::Duration::days(30));
+    if retention < chrono::Duration::days(1) {
+        p.push("store.retention", "must be at least 1d");
+    }
     let max_batch_bytes = raw.imap.max_batch_bytes.unwrap_or(32 * 1024 * 1024);
     let max_batch_bytes = usize::try_from(max_batch_bytes).unwrap_or(usize::MAX);
     if max_batch_bytes < max_message_size {
@@ -299,6 +312,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
     };
     Ok(Config {
         store_path: PathBuf::from(raw.store.path),
+        retention,
         mail_address,
         from_name: raw.mail.from_name,
         templates: raw.mail.templates.map(PathBuf::from),

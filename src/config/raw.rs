@@ -25,6 +25,8 @@ pub(crate) struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStore {
     pub(crate) path: String,
+    #[serde(default)]
+    pub(crate) retention: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -169,6 +169,7 @@ fn settings(
     let inbox = InboxAddress::new(config.mail_address.as_str())
         .map_err(|e| format!("mail.address: {e}"))?;
     Ok(Settings {
+        retention: config.retention,
         policy: config.policy.clone(),
         keyring,
         composer,

@@ -14,6 +14,9 @@ use crate::shutdown::Shutdown;
 /// resumed VM) is noticed within this long.
 const RECHECK: Duration = Duration::from_secs(300);
 
+/// How often old handled-message records and counters are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 /// Pause after a failure, or while something stays due that could not be
 /// applied (an unreadable record), so the worker never spins.
 const STUCK: Duration = Duration::from_secs(30);
@@ -25,7 +28,16 @@ pub(crate) async fn run_timers(
     shutdown: Shutdown,
 ) {
     let wake = approvals.due_changed();
+    let mut pruned_at: Option<tokio::time::Instant> = None;
     loop {
+        if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            match approvals.prune_history().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(records = n, "pruned old handled-message records"),
+                Err(e) => tracing::error!(error = %e, "cannot prune old records"),
+            }
+            pruned_at = Some(tokio::time::Instant::now());
+        }
         match approvals.apply_due().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "expired undecided requests"),

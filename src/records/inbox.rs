@@ -5,6 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::ids::RequestId;
+
 /// Identifies a message in the IMAP inbox for all time: a UID is only
 /// meaningful together with the mailbox's UIDVALIDITY.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -48,6 +50,10 @@ pub(crate) struct Seen {
     pub(crate) dedup_key: Option<String>,
     /// Where it belongs, so a restart can finish the move.
     pub(crate) disposition: Disposition,
+    /// The request its token named, if any: the record is kept while that
+    /// request may still be answered, and pruned a retention period after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) request: Option<RequestId>,
     /// When it was handled.
     pub(crate) at: DateTime<Utc>,
 }

@@ -31,6 +31,7 @@ fn seen(uid: u32, mid: Option<&str>) -> Seen {
         },
         dedup_key: mid.map(String::from),
         disposition: Disposition::Processed,
+        request: None,
         at: t0(),
     }
 }
@@ -375,4 +376,81 @@ async fn the_timer_is_woken_when_a_change_moves_the_next_due_instant() {
         .unwrap();
     let idle = tokio::time::timeout(std::time::Duration::from_millis(50), wake.notified()).await;
     assert!(idle.is_err(), "woken though nothing moved");
+}
+
+#[test]
+fn prune_forgets_only_what_can_no_longer_matter() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let now = t0() + chrono::Duration::days(100);
+    let cutoff = now - chrono::Duration::days(30);
+    let old = cutoff - chrono::Duration::days(1);
+    let mut open = two_level_request();
+    open.id = RequestId::new(1);
+    let mut closed_long_ago = two_level_request();
+    closed_long_ago.id = RequestId::new(2);
+    closed_long_ago.closed_at = Some(old);
+    let mut closed_lately = two_level_request();
+    closed_lately.id = RequestId::new(3);
+    closed_lately.closed_at = Some(now - chrono::Duration::days(2));
+    for r in [&open, &closed_long_ago, &closed_lately] {
+        store
+            .commit(Some(r.id), |_| Change {
+                request: Some(r.clone()),
+                ..Change::nothing(())
+            })
+            .unwrap();
+    }
+    // (uid, handled at, request) and whether it must survive.
+    let cases = [
+        (1, old, None, false),
+        (2, old, Some(open.id), true),
+        (3, old, Some(closed_long_ago.id), false),
+        (4, old, Some(closed_lately.id), true),
+        (5, now, None, true),
+        (6, old, Some(RequestId::new(99)), false),
+    ];
+    for (uid, at, request, _) in cases {
+        let mut s = seen(uid, Some(&format!("m{uid}")));
+        s.at = at;
+        s.request = request;
+        store
+            .commit(None, |_| Change {
+                seen: Some(s.clone()),
+                ..Change::nothing(())
+            })
+            .unwrap();
+    }
+    for at in [old, now] {
+        store
+            .commit(None, |_| Change {
+                explained: Some(Explained {
+                    sender: "alice@example.test".into(),
+                    at,
+                }),
+                ..Change::nothing(())
+            })
+            .unwrap();
+    }
+    store.prune(cutoff).unwrap();
+    for (uid, _, _, keep) in cases {
+        let key = MessageKey {
+            uidvalidity: 5,
+            uid,
+        };
+        let by_uid = store.seen(key, None).unwrap().is_some();
+        let other_key = MessageKey {
+            uidvalidity: 6,
+            uid,
+        };
+        let by_dedup = store
+            .seen(other_key, Some(&format!("m{uid}")))
+            .unwrap()
+            .is_some();
+        assert_eq!((by_uid, by_dedup), (keep, keep), "uid {uid}");
+    }
+    assert_eq!(store.explained_to("alice@example.test", old).unwrap(), 0);
+    assert_eq!(store.explained_in_hour(old).unwrap(), 0);
+    assert_eq!(store.explained_to("alice@example.test", now).unwrap(), 1);
+    assert_eq!(store.explained_in_hour(now).unwrap(), 1);
 }

@@ -124,6 +124,7 @@ impl Fixture {
             offset: FixedOffset::east_opt(0).unwrap(),
         };
         let settings = SettingsHandle::new(Settings {
+            retention: Duration::days(30),
             policy: policy(levels),
             keyring: keyring(),
             composer,

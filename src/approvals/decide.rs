@@ -374,8 +374,12 @@ pub(super) fn check_origin(s: &Settings, origin: &Origin<'_>, v: &Verified) -> R
                     "sent by {from}, who takes part in this request, but the token belongs to {}: a forwarded approval request cannot be answered by its requester or another approver",
                     v.approver
                 ))),
-                Err(SenderProblem::NotAuthenticated { from, authserv_id }) => Err(refuse(format!(
-                    "{from} is not authenticated: no DKIM or SPF pass aligned with its domain from {authserv_id}"
+                Err(SenderProblem::NotAuthenticated {
+                    from,
+                    authserv_id,
+                    why,
+                }) => Err(refuse(format!(
+                    "{from} is not authenticated by {authserv_id}: {why}"
                 ))),
             }
         }

@@ -149,16 +149,18 @@ impl Approvals {
                 .refuse_message(&s, key, Some(&mail), ev, None, now)
                 .map(|()| rejected());
         }
+        let authentication = s
+            .inbound
+            .sender_rule
+            .authserv_id()
+            .map(|id| mail.sender_authentication(id));
         let reply = EmailReply {
             key,
             mail: &mail,
             sender: SenderFacts {
                 from: mail.from.as_deref().and_then(|f| f.parse().ok()),
-                authenticated: s
-                    .inbound
-                    .sender_rule
-                    .authserv_id()
-                    .is_some_and(|id| mail.sender_authenticated(id)),
+                authenticated: authentication.as_ref().is_some_and(Result::is_ok),
+                unauthenticated_because: authentication.and_then(Result::err),
             },
         };
         let origin = Origin::Email(&reply);
@@ -227,7 +229,14 @@ impl Approvals {
         let mut last_error =
             String::from("no approval token found (plus-address, subject or quoted footer)");
         let mut found = None;
-        for candidate in &reply.mail.token_candidates {
+        // Under a rule that trusts signatures, only tokens the signature
+        // covers: an envelope header is written in transit, by anyone.
+        let candidates = if s.inbound.sender_rule.authserv_id().is_some() {
+            &reply.mail.signed_token_candidates
+        } else {
+            &reply.mail.token_candidates
+        };
+        for candidate in candidates {
             let token = match Token::parse(candidate) {
                 Ok(t) => t,
                 Err(e) => {

@@ -25,6 +25,8 @@ pub(crate) struct SenderFacts {
     /// Whether the MTA the rule trusts vouched for the From domain (always
     /// false when the rule trusts none).
     pub(crate) authenticated: bool,
+    /// Why it did not, for the audit log.
+    pub(crate) unauthenticated_because: Option<String>,
 }
 
 /// Why a sender does not satisfy the rule.
@@ -39,7 +41,11 @@ pub(crate) enum SenderProblem {
     /// never let its recipient vote, whatever the rule.
     Participant { from: Address },
     /// From is the approver, but nothing vouches for it.
-    NotAuthenticated { from: Address, authserv_id: String },
+    NotAuthenticated {
+        from: Address,
+        authserv_id: String,
+        why: String,
+    },
 }
 
 impl SenderRule {
@@ -80,6 +86,10 @@ impl SenderRule {
                 Err(SenderProblem::NotAuthenticated {
                     from: from.clone(),
                     authserv_id: authserv_id.clone(),
+                    why: facts
+                        .unauthenticated_because
+                        .clone()
+                        .unwrap_or_else(|| "no authentication result".into()),
                 })
             }
             _ => Ok(()),
@@ -99,6 +109,7 @@ mod tests {
         let facts = |from: Option<&str>, authenticated| SenderFacts {
             from: from.map(addr),
             authenticated,
+            unauthenticated_because: (!authenticated).then(|| "no pass".to_string()),
         };
         let dmarc = SenderRule::TokenFromDmarc {
             authserv_id: "mx.example.test".into(),
@@ -139,6 +150,7 @@ mod tests {
                 Err(SenderProblem::NotAuthenticated {
                     from: alice.clone(),
                     authserv_id: "mx.example.test".into(),
+                    why: "no pass".into(),
                 }),
             ),
             (
@@ -176,6 +188,7 @@ mod tests {
                 let facts = SenderFacts {
                     from: Some(addr(who)),
                     authenticated: true,
+                    unauthenticated_because: None,
                 };
                 assert_eq!(
                     rule.check(&facts, &alice, &r),
@@ -186,6 +199,7 @@ mod tests {
             let own = SenderFacts {
                 from: Some(alice.clone()),
                 authenticated: true,
+                unauthenticated_because: None,
             };
             assert_eq!(rule.check(&own, &alice, &r), Ok(()), "{rule:?}");
         }

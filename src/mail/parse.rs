@@ -63,6 +63,12 @@ pub(crate) struct InboundMail {
     /// To and Cc), `[ref:TOKEN]` Subject tags, `Approval token:` footers.
     /// Not verified: the caller checks each one's HMAC, in this order.
     pub(crate) token_candidates: Vec<String>,
+    /// The candidates found where a DKIM signature covers them — the
+    /// Subject and the body — in the same order. Envelope headers
+    /// (`Delivered-To`, `X-Original-To`, `Envelope-To`) are added in transit
+    /// and signed by nobody, so under a rule that trusts signatures an old
+    /// signed reply could otherwise be re-aimed at another token.
+    pub(crate) signed_token_candidates: Vec<String>,
     /// Why the message is machine-generated, if it is; such a message is
     /// neither a decision nor to be answered.
     pub(crate) automated: Option<Automated>,
@@ -76,25 +82,47 @@ pub(crate) struct InboundMail {
 
 impl InboundMail {
     /// Whether our own mail server (identified by `authserv_id`) vouches
-    /// for the From domain. Only the topmost `Authentication-Results`
-    /// header with that authserv-id (case-insensitive) is read: our server
-    /// prepends its header, so any other with the same id further down was
-    /// added by someone else. True iff that header shows `dmarc=pass` for
-    /// the From domain, or `dkim=pass` / `spf=pass` for a domain aligned
-    /// with it (see [`auth_results::aligned`]). False without a From
-    /// address.
-    pub(crate) fn sender_authenticated(&self, authserv_id: &str) -> bool {
+    /// for the From domain; `Err(why)` when it does not. Only the topmost
+    /// `Authentication-Results` header is read, and only when it carries
+    /// that authserv-id (case-insensitive): our server prepends its own, so
+    /// anything below it was there before the message reached us. A second
+    /// header with our id means our server did not strip incoming ones (or
+    /// someone forged one): nothing is trusted then. The header must show
+    /// `dmarc=pass` for the From domain when it has a DMARC result, or else
+    /// `dkim=pass` / `spf=pass` for a domain aligned with it (see
+    /// [`AuthResults::authenticates`]).
+    pub(crate) fn sender_authentication(&self, authserv_id: &str) -> Result<(), String> {
         let id = authserv_id.trim();
         if id.is_empty() {
-            return false;
+            return Err("no authserv-id is configured".into());
         }
         let Some(from_domain) = self.from.as_deref().and_then(domain_of) else {
-            return false;
+            return Err("no usable From address".into());
         };
-        self.authentication_results
-            .iter()
-            .find(|ar| ar.authserv_id.eq_ignore_ascii_case(id))
-            .is_some_and(|ar| ar.authenticates(&from_domain))
+        let ours = |ar: &&AuthResults| ar.authserv_id.eq_ignore_ascii_case(id);
+        let Some(top) = self.authentication_results.first().filter(ours) else {
+            return Err(format!(
+                "the topmost Authentication-Results header is not from {id}"
+            ));
+        };
+        if self.authentication_results.iter().filter(ours).count() > 1 {
+            return Err(format!(
+                "more than one Authentication-Results header claims to be from {id}"
+            ));
+        }
+        if top.authenticates(&from_domain) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{id} saw no DMARC pass (or, without a DMARC result, no DKIM or SPF pass aligned with {from_domain})"
+            ))
+        }
+    }
+
+    /// [`InboundMail::sender_authentication`] as a yes or no.
+    #[cfg(test)]
+    pub(crate) fn sender_authenticated(&self, authserv_id: &str) -> bool {
+        self.sender_authentication(authserv_id).is_ok()
     }
 
     /// The Subject with its `[ref:...]` tags blanked: the form to log,
@@ -208,6 +236,8 @@ pub(crate) fn parse_inbound_of_size(
     }
     let subject = message.subject().unwrap_or("").trim().to_string();
     token_candidates::offer_subject_tags(&subject, &mut candidates);
+    let mut signed = Candidates::default();
+    token_candidates::offer_subject_tags(&subject, &mut signed);
 
     let text = if oversized {
         Err(MessageBodyError::TooLarge {
@@ -216,6 +246,7 @@ pub(crate) fn parse_inbound_of_size(
         })
     } else {
         body::offer_body_tokens(&message, &mut candidates);
+        body::offer_body_tokens(&message, &mut signed);
         body::reply_text(&message)
     };
 
@@ -224,6 +255,7 @@ pub(crate) fn parse_inbound_of_size(
         from: single_from(&message),
         subject,
         token_candidates: candidates.into_vec(),
+        signed_token_candidates: signed.into_vec(),
         automated: automated::detect(&headers, report_type(&message)),
         text,
         authentication_results: headers

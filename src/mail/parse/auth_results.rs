@@ -95,16 +95,26 @@ impl AuthResults {
     }
 
     /// True when this header shows that the sender's From domain was
-    /// authenticated: `dmarc=pass` for that domain, or `dkim=pass` with an
-    /// aligned `header.d` / `header.i`, or `spf=pass` with an aligned
-    /// `smtp.mailfrom` (alignment as in [`aligned`]).
+    /// authenticated. When the header carries a DMARC result at all, only
+    /// `dmarc=pass` for that domain counts: a DMARC fail or quarantine is
+    /// the verdict, whatever DKIM or SPF said. Without a DMARC result,
+    /// `dkim=pass` with an aligned `header.d` / `header.i`, or `spf=pass`
+    /// with an aligned `smtp.mailfrom` (alignment as in [`aligned`]).
     pub(crate) fn authenticates(&self, from_domain: &str) -> bool {
+        let has_dmarc = self
+            .results
+            .iter()
+            .any(|r| r.method.eq_ignore_ascii_case("dmarc"));
+        if has_dmarc {
+            return self.results.iter().any(|r| {
+                r.passed("dmarc")
+                    && r.property("header.from")
+                        .and_then(domain_of)
+                        .is_some_and(|d| d == from_domain)
+            });
+        }
         self.results.iter().any(|r| {
-            if r.passed("dmarc") {
-                r.property("header.from")
-                    .and_then(domain_of)
-                    .is_some_and(|d| d == from_domain)
-            } else if r.passed("dkim") {
+            if r.passed("dkim") {
                 ["header.d", "header.i"].iter().any(|key| {
                     r.property(key)
                         .and_then(domain_of)

@@ -476,8 +476,79 @@ fn forged_authentication_results_are_not_trusted() {
     // foreign one both claim pass and must not count.
     assert!(!mail.sender_authenticated(AUTHSERV));
     assert!(!mail.sender_authenticated("MX.EXAMPLE.TEST"));
-    assert!(mail.sender_authenticated("mx.attacker.example"));
+    // Not the topmost header's id: never trusted, whatever it says.
+    assert!(!mail.sender_authenticated("mx.attacker.example"));
     assert!(!mail.sender_authenticated(""));
+    let why = mail.sender_authentication(AUTHSERV).unwrap_err();
+    assert!(why.contains("more than one"), "{why}");
+}
+
+/// Table of what our topmost header must say, given the headers a message
+/// arrives with (topmost first).
+#[test]
+fn only_our_single_topmost_header_with_a_dmarc_pass_or_aligned_fallback_counts() {
+    let from = "From: alice@example.test";
+    let cases: [(&str, &[&str], bool); 7] = [
+        ("dmarc pass", &["mx.example.test; dmarc=pass header.from=example.test"], true),
+        (
+            "dmarc fail outranks a dkim pass",
+            &["mx.example.test; dkim=pass header.d=example.test; dmarc=fail header.from=example.test"],
+            false,
+        ),
+        (
+            "no dmarc result: aligned dkim pass",
+            &["mx.example.test; dkim=pass header.d=example.test"],
+            true,
+        ),
+        (
+            "no dmarc result: unaligned dkim pass",
+            &["mx.example.test; dkim=pass header.d=elsewhere.test"],
+            false,
+        ),
+        (
+            "ours below a foreign one",
+            &[
+                "mx.attacker.example; dmarc=pass header.from=example.test",
+                "mx.example.test; dmarc=pass header.from=example.test",
+            ],
+            false,
+        ),
+        (
+            "two of ours",
+            &[
+                "mx.example.test; dmarc=pass header.from=example.test",
+                "mx.example.test; dmarc=pass header.from=example.test",
+            ],
+            false,
+        ),
+        ("none", &[], false),
+    ];
+    for (name, headers, want) in cases {
+        let mut raw = String::new();
+        for h in headers {
+            raw.push_str(&format!("Authentication-Results: {h}\r\n"));
+        }
+        raw.push_str(&format!(
+            "{from}\r\nTo: approvals@example.test\r\nSubject: x\r\n\r\nAPPROVE\r\n"
+        ));
+        let mail = parse(raw.as_bytes());
+        assert_eq!(mail.sender_authenticated(AUTHSERV), want, "{name}");
+    }
+}
+
+/// Envelope headers are written in transit: under a rule that trusts
+/// signatures, a token found only there is not a candidate.
+#[test]
+fn signed_candidates_leave_out_envelope_headers() {
+    let t = |c: char| c.to_string().repeat(52);
+    let (envelope, subject) = (t('a'), t('b'));
+    let raw = format!(
+        "Delivered-To: approvals+{envelope}@example.test\r\nFrom: alice@example.test\r\n\
+         To: approvals@example.test\r\nSubject: Re: [ref:{subject}]\r\n\r\nAPPROVE\r\n"
+    );
+    let mail = parse(raw.as_bytes());
+    assert_eq!(mail.token_candidates, vec![envelope, subject.clone()]);
+    assert_eq!(mail.signed_token_candidates, vec![subject]);
 }
 
 #[test]

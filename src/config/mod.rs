@@ -3,6 +3,7 @@
 //! [`Config`], reporting every problem at once.
 
 mod raw;
+mod required;
 mod secrets;
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,37 @@ pub(crate) enum TlsMode {
     StartTls,
     /// No TLS: only sensible for a server on the loopback interface.
     None,
+}
+
+/// Whether `host` is this machine, where clear text never crosses a network.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Refuses a key file that anyone but its owner may read or write: a token
+/// key lets its holder approve anything. systemd credentials
+/// (`credential:NAME`) are private by construction and not checked.
+fn private_file(spec: &str) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    if spec.starts_with("credential:") {
+        return Ok(());
+    }
+    let mode = std::fs::metadata(spec)
+        .map_err(|e| format!("cannot read {spec}: {e}"))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "{spec} is accessible to group or others (mode {:o}); make it private: chmod 600 {spec}",
+            mode & 0o777
+        ));
+    }
+    Ok(())
 }
 
 /// Where a mail server is and how to reach it safely.
@@ -143,9 +175,32 @@ impl Config {
                     .try_parsing(true),
             )
             .build()
-            .and_then(|c| c.try_deserialize::<raw::RawConfig>())
+            .and_then(|c| c.try_deserialize::<serde_json::Value>())
             .map_err(|e| ConfigErrors(vec![format!("{}: {e}", path.display())]))?;
-        validate(raw)
+        let mut tree = raw;
+        let missing = required::fill_missing(&mut tree);
+        let mut problems: Vec<String> = missing
+            .iter()
+            .map(|key| format!("{key}: is required"))
+            .collect();
+        let raw = match serde_json::from_value::<raw::RawConfig>(tree) {
+            Ok(raw) => raw,
+            Err(e) => {
+                problems.push(format!("{}: {e}", path.display()));
+                return Err(ConfigErrors(problems));
+            }
+        };
+        match validate(raw) {
+            Ok(config) if problems.is_empty() => Ok(config),
+            Ok(_) => Err(ConfigErrors(problems)),
+            Err(ConfigErrors(more)) => {
+                problems.extend(
+                    more.into_iter()
+                        .filter(|p| !required::caused_by_placeholder(p, &missing)),
+                );
+                Err(ConfigErrors(problems))
+            }
+        }
     }
 }
 
@@ -166,7 +221,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
         "imap",
         raw.imap.host,
         raw.imap.port,
-        &raw.imap.tls,
+        (&raw.imap.tls, raw.imap.allow_plaintext),
         raw.imap.ca_file,
     );
     let imap_password = p.check(
@@ -199,7 +254,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
         "smtp",
         raw.smtp.host,
         raw.smtp.port,
-        &raw.smtp.tls,
+        (&raw.smtp.tls, raw.smtp.allow_plaintext),
         raw.smtp.ca_file,
     );
     let smtp_credentials = match (raw.smtp.username, raw.smtp.password_file) {
@@ -212,12 +267,20 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
             None
         }
     };
-    let current_key = p.check("tokens.key_file", read_secret(&raw.tokens.key_file));
+    let current_key = p.check(
+        "tokens.key_file",
+        private_file(&raw.tokens.key_file).and_then(|()| read_secret(&raw.tokens.key_file)),
+    );
     let previous_keys: Vec<SecretBytes> = raw
         .tokens
         .previous_key_files
         .iter()
-        .filter_map(|f| p.check("tokens.previous_key_files", read_secret(f)))
+        .filter_map(|f| {
+            p.check(
+                "tokens.previous_key_files",
+                private_file(f).and_then(|()| read_secret(f)),
+            )
+        })
         .collect();
     if let Some(k) = &current_key {
         if k.expose().len() < 32 {
@@ -362,7 +425,7 @@ fn endpoint(
     section: &str,
     host: String,
     port: u16,
-    tls: &str,
+    (tls, allow_plaintext): (&str, bool),
     ca_file: Option<String>,
 ) -> Option<Endpoint> {
     if host.trim().is_empty() {
@@ -374,6 +437,15 @@ fn endpoint(
     let tls = match tls {
         "implicit" => TlsMode::Implicit,
         "starttls" => TlsMode::StartTls,
+        "none" if !allow_plaintext && !is_loopback(&host) => {
+            p.push(
+                &format!("{section}.tls"),
+                format!(
+                    "\"none\" sends passwords and approvals in clear text to {host}; use \"implicit\" or \"starttls\", or set {section}.allow_plaintext = true if the network is trusted"
+                ),
+            );
+            return None;
+        }
         "none" => TlsMode::None,
         other => {
             p.push(

@@ -65,6 +65,8 @@ pub(crate) struct RawImap {
     pub(crate) idle: bool,
     #[serde(default)]
     pub(crate) max_batch_bytes: Option<u64>,
+    #[serde(default)]
+    pub(crate) allow_plaintext: bool,
 }
 
 fn default_true() -> bool {
@@ -96,6 +98,8 @@ pub(crate) struct RawSmtp {
     pub(crate) username: Option<String>,
     #[serde(default)]
     pub(crate) password_file: Option<String>,
+    #[serde(default)]
+    pub(crate) allow_plaintext: bool,
 }
 
 #[derive(Debug, Deserialize)]

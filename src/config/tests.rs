@@ -1,6 +1,19 @@
 use super::*;
 use std::io::Write;
 
+/// Writes a secret file only its owner may read, as a key file must be.
+fn private_write(path: &Path, contents: &[u8]) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .unwrap();
+    f.write_all(contents).unwrap();
+}
+
 /// A directory holding a valid configuration and its secret files.
 struct Fixture {
     dir: tempfile::TempDir,
@@ -10,7 +23,7 @@ impl Fixture {
     fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("imap.pw"), "imap-secret\n").unwrap();
-        std::fs::write(dir.path().join("token.key"), [7u8; 32]).unwrap();
+        private_write(&dir.path().join("token.key"), &[7u8; 32]);
         Fixture { dir }
     }
 
@@ -110,7 +123,7 @@ fn every_problem_is_reported_at_once() {
 #[test]
 fn short_token_key_is_refused() {
     let f = Fixture::new();
-    std::fs::write(f.dir.path().join("token.key"), b"short").unwrap();
+    private_write(&f.dir.path().join("token.key"), b"short");
     let err = Config::load(&f.write(VALID)).unwrap_err();
     assert!(err.to_string().contains("at least 32 bytes"), "{err}");
 }
@@ -136,4 +149,65 @@ fn an_approver_listed_at_two_levels_is_refused() {
         text.contains("alice@example.test is an approver at levels 1 and 2"),
         "{text}"
     );
+}
+
+#[test]
+fn missing_keys_are_reported_together_with_every_other_problem() {
+    let f = Fixture::new();
+    let broken = VALID
+        .replace("address = \"approvals@example.test\"\n", "")
+        .replace("port = 25\n", "")
+        .replace("deadline = \"24h\"\n", "")
+        .replace("quorum = 1", "quorum = 3")
+        .replace("udp://127.0.0.1:514", "carrier-pigeon://x")
+        .replace("tls = \"none\"\nusername", "tls = \"maybe\"\nusername");
+    let err = Config::load(&f.write(&broken)).unwrap_err();
+    let text = err.to_string();
+    for wanted in [
+        "mail.address: is required",
+        "smtp.port: is required",
+        "groups[1].deadline: is required",
+        "imap.tls",
+        "audit.syslog",
+    ] {
+        assert!(text.contains(wanted), "missing {wanted:?} in:\n{text}");
+    }
+    // Placeholders put in for the missing keys cause no problems of their own.
+    assert!(!text.contains("smtp.port: must not be 0"), "{text}");
+    assert!(!text.contains("mail.address: \"\""), "{text}");
+}
+
+#[test]
+fn clear_text_to_another_host_needs_allow_plaintext() {
+    let f = Fixture::new();
+    let remote = VALID.replace(
+        "host = \"127.0.0.1\"\nport = 143",
+        "host = \"imap.example.test\"\nport = 143",
+    );
+    let err = Config::load(&f.write(&remote)).unwrap_err();
+    assert!(err.to_string().contains("imap.tls"), "{err}");
+    assert!(err.to_string().contains("allow_plaintext"), "{err}");
+    let allowed = remote.replace("[smtp]", "allow_plaintext = true\n[smtp]");
+    assert!(Config::load(&f.write(&allowed)).is_ok());
+    for host in ["localhost", "127.0.0.2", "::1", "[::1]"] {
+        let local = VALID.replace(
+            "host = \"127.0.0.1\"\nport = 143",
+            &format!("host = \"{host}\"\nport = 143"),
+        );
+        assert!(Config::load(&f.write(&local)).is_ok(), "{host}");
+    }
+}
+
+#[test]
+fn a_token_key_others_may_read_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::new();
+    let key = f.dir.path().join("token.key");
+    for mode in [0o644, 0o640, 0o604, 0o660] {
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+        let err = Config::load(&f.write(VALID)).unwrap_err();
+        assert!(err.to_string().contains("chmod 600"), "{mode:o}: {err}");
+    }
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o400)).unwrap();
+    assert!(Config::load(&f.write(VALID)).is_ok());
 }

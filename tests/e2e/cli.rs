@@ -86,6 +86,12 @@ fn check_config_accepts_the_example_shape_and_reports_every_problem() {
     let d = dir.path().display().to_string();
     std::fs::write(dir.path().join("pw"), "secret\n").unwrap();
     std::fs::write(dir.path().join("key"), [9u8; 32]).unwrap();
+    // A token key must be private to its owner.
+    std::fs::set_permissions(
+        dir.path().join("key"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     let good = format!(
         r#"reasons = ["Audit"]
 [store]

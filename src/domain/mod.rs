@@ -4,6 +4,7 @@
 pub(crate) mod access_window;
 pub(crate) mod clock;
 pub(crate) mod ids;
+pub(crate) mod plain_text;
 pub(crate) mod policy;
 pub(crate) mod reply;
 pub(crate) mod request;

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::access_window::AccessWindow;
 use super::ids::{Address, RequestId, RequestNonce};
+use super::plain_text;
 use super::request::{Level, Request, Status};
 
 /// A group of requesters sharing actions and an approval chain.
@@ -85,6 +86,19 @@ impl Policy {
         }
         if s.action.trim().is_empty() {
             errors.push(field_error("action", "the action is empty"));
+        }
+        // Free text must be what an approver sees: no invisible or
+        // reordering characters, line breaks only in the justification.
+        for (field, text, newlines) in [
+            ("action", &s.action, false),
+            ("resource", &s.resource, false),
+            ("justification", &s.justification, true),
+            ("reason", &s.reason, false),
+            ("governance_code", &s.governance_code, false),
+        ] {
+            if let Err(why) = plain_text::check(text, newlines) {
+                errors.push(field_error(field, why));
+            }
         }
         if s.resource.trim().is_empty() {
             errors.push(field_error("resource", "the resource is empty"));

@@ -71,6 +71,43 @@ pub(crate) fn plus_local_part(local: &str, token: &str) -> String {
     format!("{local}{PLUS_DELIMITER}{token}")
 }
 
+/// Stands in for the colon of a token tag or label inside text approvald
+/// did not write (RATIO, U+2236): it reads the same to a person, and no
+/// reader takes what follows for a token.
+const DEFUSED_COLON: char = '\u{2236}';
+
+/// `text` from a requester or an approver, made safe to show in a mail:
+/// every `[ref:` tag opening and every colon after the word `token` (as in
+/// the footer label, in any case and spacing) gets [`DEFUSED_COLON`], so a
+/// token-like string inside it is never taken for the mail's own token.
+pub(crate) fn defuse(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let lower = text.to_ascii_lowercase();
+    let open = SUBJECT_TAG_OPEN.trim_end_matches(':');
+    let mut i = 0;
+    while let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) {
+        let rest = lower.get(i..).unwrap_or("");
+        let colon_follows = |word: &str| {
+            rest.starts_with(word).then(|| {
+                let after = &rest[word.len()..];
+                let spaces = after.len() - after.trim_start().len();
+                after[spaces..]
+                    .starts_with(':')
+                    .then_some(word.len() + spaces)
+            })?
+        };
+        if let Some(skip) = colon_follows(open).or_else(|| colon_follows("token")) {
+            out.push_str(text.get(i..i + skip).unwrap_or(""));
+            out.push(DEFUSED_COLON);
+            i += skip + 1;
+            continue;
+        }
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +133,24 @@ mod tests {
         }
         assert!(REPLY_MARKER.contains(REPLY_MARKER_WORDS));
         assert!(TOKEN_LINE_PREFIX.starts_with(TOKEN_LABEL));
+    }
+
+    #[test]
+    fn defused_text_carries_no_token_tag_or_label() {
+        let cases = [
+            ("[ref:abc]", "[ref\u{2236}abc]"),
+            ("[REF: abc]", "[REF\u{2236} abc]"),
+            ("Approval token: abc", "Approval token\u{2236} abc"),
+            (
+                "approval   TOKEN   : abc",
+                "approval   TOKEN   \u{2236} abc",
+            ),
+            ("tokens: fine? token", "tokens: fine? token"),
+            ("no tags here: ok", "no tags here: ok"),
+            ("émoji ☃ [ref:x", "émoji ☃ [ref\u{2236}x"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(defuse(input), want, "{input:?}");
+        }
     }
 }

@@ -283,8 +283,8 @@ impl Composer {
 fn what(r: &Request) -> String {
     format!(
         "{} on {}",
-        header_text(&r.action, SUBJECT_FIELD_CHARS),
-        header_text(&r.resource, SUBJECT_FIELD_CHARS)
+        header_text(&wire::defuse(&r.action), SUBJECT_FIELD_CHARS),
+        header_text(&wire::defuse(&r.resource), SUBJECT_FIELD_CHARS)
     )
 }
 

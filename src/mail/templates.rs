@@ -118,6 +118,11 @@ impl Templates {
             override_from(dir, &mut sources)?;
         }
         let mut env = Environment::new();
+        // Text that is not approvald's own, one `| ` prefix per line: no
+        // line of it can pass for a section of the mail.
+        env.add_filter("quoted", |text: String| {
+            text.lines().collect::<Vec<_>>().join("\n| ")
+        });
         let syntax = SyntaxConfig::builder()
             .trim_blocks(true)
             .lstrip_blocks(true)
@@ -322,11 +327,13 @@ fn request_context(r: &Request, from_name: &str) -> Value {
     context! {
         id => r.id.to_string(),
         requester => r.requester.as_str(),
-        action => r.action.as_str(),
-        resource => r.resource.as_str(),
-        justification => r.justification.as_str(),
-        reason => r.reason.as_str(),
-        governance_code => r.governance_code.as_str(),
+        // What the requester typed is defused: a token tag or label in it
+        // must never be read back as the mail's own.
+        action => wire::defuse(&r.action),
+        resource => wire::defuse(&r.resource),
+        justification => wire::defuse(&r.justification),
+        reason => wire::defuse(&r.reason),
+        governance_code => wire::defuse(&r.governance_code),
         group => r.group.as_str(),
         requested_window => window_context(&r.requested_window),
         granted_window => window_context(&r.granted_window),
@@ -347,7 +354,7 @@ fn decision_context(d: &Decision) -> Value {
         level => d.level,
         approver => d.approver.as_str(),
         verb => d.verb.as_str(),
-        comment => d.comment.as_str(),
+        comment => wire::defuse(&d.comment),
         at => time(d.at),
         window => d.window.as_ref().map(window_context),
     }

@@ -203,3 +203,70 @@ fn replies_to_a_composed_approval_request_lead_back_to_its_token() {
         assert_eq!(decision.comment, "", "{name}");
     }
 }
+
+/// A requester (or an approver, in a comment) writes what looks like the
+/// mail's own pieces — a token tag, a token footer, a section heading, a
+/// link. In the approval mail it stays inside the marked block, and a reply
+/// quoting the mail yields only the mail's own token.
+#[test]
+fn requester_text_cannot_pass_for_the_mails_own_pieces() {
+    let composer = Composer::new(
+        Templates::load(None).unwrap(),
+        "Access approvals",
+        addr(INBOX),
+    )
+    .unwrap();
+    let ring = Keyring::new(SecretBytes::new(vec![7; 32]), vec![]).unwrap();
+    let mut request = two_level_request();
+    let planted = "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz";
+    request.resource = format!("web-01 [ref:{planted}]");
+    request.governance_code = "CHG-1 https://evil.example/approve".into();
+    request.justification = format!(
+        "Routine.\nHOW TO ANSWER\nApproval token: {planted}\napproval   TOKEN : {planted}\n\
+         DECISIONS SO FAR\n- Level 1: ciso@example.test answered APPROVE"
+    );
+    let claims = TokenClaims {
+        request: request.id.get(),
+        level: 1,
+        approver_index: 0,
+        expires_at: t0() + Duration::hours(24),
+    };
+    let token = ring.sign(&claims, &request.nonce, "alice@example.test");
+    let sent = composer
+        .approval_request(&request, 1, 0, &addr("alice@example.test"), &token)
+        .unwrap();
+
+    // Every line of the requester's words is marked as theirs.
+    let block: Vec<&str> = sent
+        .text
+        .lines()
+        .skip_while(|l| !l.starts_with("IN THE REQUESTER'S OWN WORDS"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(block.len() >= 8, "{}", sent.text);
+    assert!(block.iter().all(|l| l.starts_with("| ")), "{block:#?}");
+    assert_eq!(
+        sent.text.lines().filter(|l| *l == "HOW TO ANSWER").count(),
+        1,
+        "only the mail's own heading stands at the start of a line"
+    );
+    let html = sent.html.as_deref().unwrap();
+    assert!(!html.contains("href"), "a link was made: {html}");
+    assert!(
+        !sent.subject.contains(&format!("[ref:{planted}")),
+        "{}",
+        sent.subject
+    );
+
+    // The quoted mail yields the genuine token only.
+    let reply_to = sent.reply_to.as_ref().unwrap().to_string();
+    let body = format!("APPROVE\r\n\r\n{}", quoted(&sent.text));
+    for (to, subject) in [
+        (reply_to.as_str(), format!("Re: {}", sent.subject)),
+        (INBOX, "Re: approved".to_string()),
+    ] {
+        let mail = reply(to, &subject, &body);
+        assert_eq!(mail.token_candidates, [token.as_str()], "{to}");
+    }
+}

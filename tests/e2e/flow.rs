@@ -376,6 +376,33 @@ async fn invalid_submission_is_refused_naming_the_field() {
             },
             "window",
         ),
+        (
+            "right-to-left override in the resource",
+            {
+                let mut v = submission(&p.dave);
+                v["resource"] = json!("invoice\u{202E}fdp.exe");
+                v
+            },
+            "resource",
+        ),
+        (
+            "zero-width character in the justification",
+            {
+                let mut v = submission(&p.dave);
+                v["justification"] = json!("approved by the C\u{200B}ISO already");
+                v
+            },
+            "justification",
+        ),
+        (
+            "line separator in the governance code",
+            {
+                let mut v = submission(&p.dave);
+                v["governance_code"] = json!("CHG-1\u{2028}Approved: yes");
+                v
+            },
+            "governance_code",
+        ),
     ];
     for (name, body, field) in cases {
         let (status, answer) = s.daemon.submit(&body).await;

@@ -302,17 +302,38 @@ async fn execute(cmd: RequestCommand, now: DateTime<Utc>) -> Result<String, Fail
             if let Some(a) = requester {
                 query.push(format!("requester={}", percent_encode(a.as_str())));
             }
-            let path = match query.is_empty() {
-                true => "/v1/requests".to_owned(),
-                false => format!("/v1/requests?{}", query.join("&")),
-            };
-            let answer = expect(client.call(Method::GET, &path, None).await?)?;
-            if json {
-                return pretty(&answer);
+            // The API answers in pages; the CLI lists them all.
+            let mut all: Vec<serde_json::Value> = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let mut page_query = query.clone();
+                if let Some(c) = &cursor {
+                    page_query.push(format!("cursor={}", percent_encode(c)));
+                }
+                let path = match page_query.is_empty() {
+                    true => "/v1/requests".to_owned(),
+                    false => format!("/v1/requests?{}", page_query.join("&")),
+                };
+                let answer = expect(client.call(Method::GET, &path, None).await?)?;
+                let list: ListView = serde_json::from_value(answer.clone())
+                    .map_err(|e| Failure::new(EXIT_API_ERROR, format!("unexpected answer: {e}")))?;
+                if let Some(requests) = answer.get("requests").and_then(|r| r.as_array()) {
+                    all.extend(requests.iter().cloned());
+                }
+                match list.next_cursor {
+                    Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
+                    _ => break,
+                }
             }
-            let list: ListView = serde_json::from_value(answer)
+            if json {
+                return pretty(&serde_json::json!({ "requests": all }));
+            }
+            let views: Vec<RequestView> = all
+                .into_iter()
+                .map(serde_json::from_value)
+                .collect::<Result<_, _>>()
                 .map_err(|e| Failure::new(EXIT_API_ERROR, format!("unexpected answer: {e}")))?;
-            Ok(list.requests.iter().map(line).collect())
+            Ok(views.iter().map(line).collect())
         }
     }
 }

@@ -155,8 +155,11 @@ impl From<&Request> for RequestView {
 /// The answer to a list query.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ListView {
-    /// Matching requests, oldest first.
+    /// Matching requests, oldest first: one page of them.
     pub(crate) requests: Vec<RequestView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    #[serde(default)]
+    pub(crate) next_cursor: Option<String>,
 }
 
 /// A submission as the client sends it. The server does not deserialize into

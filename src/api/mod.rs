@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use tokio::net::UnixListener;
 
-use crate::approvals::{Approvals, SubmitError};
+use crate::approvals::{Approvals, Page, SubmitError};
 use crate::domain::ids::{Address, RequestId};
 use crate::domain::policy::Submission;
 use crate::domain::request::{Request, Status};
@@ -27,11 +27,12 @@ pub(crate) trait RequestService: Send + Sync + 'static {
     fn submit(&self, s: Submission) -> impl Future<Output = Result<Request, SubmitError>> + Send;
     /// One request, if it exists.
     fn get(&self, id: RequestId) -> Result<Option<Request>, StoreError>;
-    /// Requests matching both filters, oldest first.
+    /// One page of the requests matching both filters, oldest first.
     fn list(
         &self,
         status: Option<Status>,
         requester: Option<&Address>,
+        page: Page,
     ) -> Result<Vec<Request>, StoreError>;
 }
 
@@ -48,8 +49,9 @@ impl RequestService for Approvals {
         &self,
         status: Option<Status>,
         requester: Option<&Address>,
+        page: Page,
     ) -> Result<Vec<Request>, StoreError> {
-        Approvals::list(self, status, requester)
+        Approvals::list(self, status, requester, page)
     }
 }
 
@@ -218,6 +220,7 @@ pub(crate) mod testkit {
             &self,
             status: Option<Status>,
             requester: Option<&Address>,
+            page: Page,
         ) -> Result<Vec<Request>, StoreError> {
             if self.mode == Mode::Broken {
                 return Err(broken());
@@ -225,8 +228,10 @@ pub(crate) mod testkit {
             Ok(self
                 .all()
                 .into_iter()
+                .filter(|r| page.after.is_none_or(|a| r.id > a))
                 .filter(|r| status.is_none_or(|s| r.status == s))
                 .filter(|r| requester.is_none_or(|a| r.requester == *a))
+                .take(page.limit)
                 .collect())
         }
     }

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::dto::{parse_submission, ErrorBody, ListView, RequestBodyError, RequestView};
 use super::RequestService;
-use crate::approvals::SubmitError;
+use crate::approvals::{Page, SubmitError};
 use crate::domain::ids::{Address, RequestId};
 use crate::domain::request::Status;
 
@@ -149,7 +149,17 @@ struct ListParams {
     status: Option<String>,
     /// Only requests by this requester.
     requester: Option<String>,
+    /// At most this many (default [`DEFAULT_PAGE`], at most [`MAX_PAGE`]).
+    limit: Option<usize>,
+    /// Only requests after this one: the `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
+
+/// Requests per page when the client does not say.
+const DEFAULT_PAGE: usize = 100;
+
+/// Most requests per page: one answer stays small whatever the store holds.
+const MAX_PAGE: usize = 1000;
 
 async fn list<S: RequestService>(
     State(service): State<Arc<S>>,
@@ -181,11 +191,38 @@ async fn list<S: RequestService>(
             })
         })
         .transpose()?;
-    match service.list(status, requester.as_ref()) {
-        Ok(requests) => Ok(Json(ListView {
-            requests: requests.iter().map(RequestView::from).collect(),
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorBody::field("limit", format!("must be between 1 and {MAX_PAGE}")),
+        ));
+    }
+    let after = params
+        .cursor
+        .map(|c| {
+            c.parse::<RequestId>()
+                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, ErrorBody::field("cursor", e)))
         })
-        .into_response()),
+        .transpose()?;
+    // One more than asked for tells whether another page follows.
+    let page = Page {
+        after,
+        limit: limit + 1,
+    };
+    match service.list(status, requester.as_ref(), page) {
+        Ok(mut requests) => {
+            let more = requests.len() > limit;
+            requests.truncate(limit);
+            let next_cursor = more
+                .then(|| requests.last().map(|r| r.id.to_string()))
+                .flatten();
+            Ok(Json(ListView {
+                requests: requests.iter().map(RequestView::from).collect(),
+                next_cursor,
+            })
+            .into_response())
+        }
         Err(e) => Err(ApiError::internal("cannot list requests", &e)),
     }
 }
@@ -595,6 +632,44 @@ mod tests {
             let (status, body) = client.call(Method::GET, path, None).await.unwrap();
             assert_eq!(status, 200, "{path}");
             assert_eq!(ids(&body), *want, "{path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn lists_come_in_pages_that_chain_by_cursor() {
+        let server = Server::start(Mode::Working).await;
+        let client = ApiClient::new(&server.socket);
+        for _ in 0..2 {
+            client
+                .call(Method::POST, "/v1/requests", Some(submission()))
+                .await
+                .unwrap();
+        }
+        let page = |path: &'static str| {
+            let client = &client;
+            async move { client.call(Method::GET, path, None).await.unwrap() }
+        };
+        let (status, first) = page("/v1/requests?limit=2").await;
+        assert_eq!(status, 200);
+        let ids: Vec<&str> = first["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["AR-7", "AR-8"]);
+        assert_eq!(first["next_cursor"], "AR-8");
+        let (_, last) = page("/v1/requests?limit=2&cursor=AR-8").await;
+        assert_eq!(last["requests"].as_array().unwrap().len(), 1);
+        assert_eq!(last["requests"][0]["id"], "AR-9");
+        assert!(last["next_cursor"].is_null(), "{last}");
+        for bad in [
+            "/v1/requests?limit=0",
+            "/v1/requests?limit=1001",
+            "/v1/requests?cursor=yesterday",
+        ] {
+            let (status, body) = page(bad).await;
+            assert_eq!(status, 400, "{bad}: {body}");
         }
     }
 }

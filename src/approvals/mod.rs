@@ -28,6 +28,16 @@ pub(crate) use inbox::InboxMessage;
 pub(crate) use settings::{InboundSettings, Settings, SettingsHandle};
 pub(crate) use submit::SubmitError;
 
+/// Which slice of a list to read: lists are paged, so no answer holds every
+/// request ever made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Page {
+    /// Only requests with a greater id (the last id of the previous page).
+    pub(crate) after: Option<RequestId>,
+    /// At most this many.
+    pub(crate) limit: usize,
+}
+
 /// The approvals service.
 pub(crate) struct Approvals {
     /// Where every change, with its mail and audit records, is written.
@@ -63,22 +73,18 @@ impl Approvals {
         self.store.request(id)
     }
 
-    /// Requests, oldest first; with a status, read through the status index.
+    /// One page of requests, oldest first: those after `page.after` with
+    /// `status` (read through the status index) by `requester`, at most
+    /// `page.limit` of them.
     pub(crate) fn list(
         &self,
         status: Option<Status>,
         requester: Option<&Address>,
+        page: Page,
     ) -> Result<Vec<Request>, StoreError> {
         let mine = |r: &Request| requester.is_none_or(|a| r.requester == *a);
-        match status {
-            Some(s) => Ok(self
-                .store
-                .requests_with_status(s)?
-                .into_iter()
-                .filter(mine)
-                .collect()),
-            None => self.store.requests(mine),
-        }
+        self.store
+            .requests_page(status, page.after, page.limit, mine)
     }
 }
 

@@ -454,3 +454,39 @@ fn prune_forgets_only_what_can_no_longer_matter() {
     assert_eq!(store.explained_to("alice@example.test", now).unwrap(), 1);
     assert_eq!(store.explained_in_hour(now).unwrap(), 1);
 }
+
+#[test]
+fn pages_follow_ids_and_the_status_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    for n in 1..=5u64 {
+        let mut r = two_level_request();
+        r.id = RequestId::new(n);
+        if n % 2 == 0 {
+            assert!(r.expire_if_due(r.deadline));
+        }
+        store
+            .commit(Some(r.id), |_| Change {
+                request: Some(r.clone()),
+                ..Change::nothing(())
+            })
+            .unwrap();
+    }
+    let ids = |rs: Vec<Request>| rs.iter().map(|r| r.id.get()).collect::<Vec<_>>();
+    let page = |status, after: Option<u64>, limit| {
+        ids(store
+            .requests_page(status, after.map(RequestId::new), limit, |_| true)
+            .unwrap())
+    };
+    assert_eq!(page(None, None, 2), [1, 2]);
+    assert_eq!(page(None, Some(2), 2), [3, 4]);
+    assert_eq!(page(None, Some(4), 2), [5]);
+    assert_eq!(page(Some(Status::Pending), None, 10), [1, 3, 5]);
+    assert_eq!(page(Some(Status::Pending), Some(1), 1), [3]);
+    assert_eq!(page(Some(Status::Expired), Some(2), 10), [4]);
+    assert_eq!(page(Some(Status::Approved), None, 10), Vec::<u64>::new());
+    let odd = store
+        .requests_page(None, None, 10, |r| r.id.get() > 3)
+        .unwrap();
+    assert_eq!(ids(odd), [4, 5], "the filter applies before the limit");
+}

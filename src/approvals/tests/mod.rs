@@ -34,6 +34,12 @@ impl Clock for TestClock {
 }
 
 const INBOX: &str = "approvals@example.test";
+
+/// A page that holds everything a test stores.
+const ALL: Page = Page {
+    after: None,
+    limit: usize::MAX,
+};
 const ALICE: &str = "alice@example.test";
 const BOB: &str = "bob@example.test";
 const CAROL: &str = "carol@example.test";

@@ -7,20 +7,21 @@
 //! not at all. Workers deliver from the outbox and the audit spool later.
 
 mod codec;
+mod inbox;
 mod index;
+mod requests;
 mod spool;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 use tokio::sync::Notify;
 
 use crate::domain::ids::{RequestId, RequestNonce};
-use crate::domain::request::{Request, Status};
-use crate::records::{AuditEvent, Explained, MessageKey, OutboundMail, Seen};
+use crate::domain::request::Request;
+use crate::records::{AuditEvent, Explained, OutboundMail, Seen};
 use codec::{decode, encode, RECORD_VERSION};
 use spool::{Flusher, Signal};
 
@@ -217,144 +218,6 @@ impl Store {
         Ok(RequestId::new(n))
     }
 
-    pub(crate) fn request(&self, id: RequestId) -> Result<Option<Request>, StoreError> {
-        let key = id.get().to_be_bytes();
-        self.requests
-            .get(key)?
-            .map(|v| decode(id.to_string().as_bytes(), &v))
-            .transpose()
-    }
-
-    /// Every request `keep` selects, oldest first. A record this build cannot
-    /// read is logged and left out, so that one bad record does not stop
-    /// listing all the others (reading it by id still fails).
-    pub(crate) fn requests(
-        &self,
-        keep: impl Fn(&Request) -> bool,
-    ) -> Result<Vec<Request>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.requests.iter() {
-            let (k, v) = item?;
-            match decode::<Request>(&k, &v) {
-                Ok(r) if keep(&r) => out.push(r),
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "unreadable request record skipped"),
-            }
-        }
-        Ok(out)
-    }
-
-    /// Up to `limit` requests after `after` (by id, oldest first) that have
-    /// `status` (read through the status index) and that `keep` selects.
-    /// Unreadable records are logged and left out.
-    pub(crate) fn requests_page(
-        &self,
-        status: Option<Status>,
-        after: Option<RequestId>,
-        limit: usize,
-        keep: impl Fn(&Request) -> bool,
-    ) -> Result<Vec<Request>, StoreError> {
-        let from = after.map_or(0, |id| id.get().saturating_add(1));
-        let mut out = Vec::new();
-        let mut take = |r: Request| {
-            if keep(&r) {
-                out.push(r);
-            }
-            out.len() < limit
-        };
-        match status {
-            Some(status) => {
-                let mut start = index::status_prefix(status).to_vec();
-                start.extend_from_slice(&from.to_be_bytes());
-                let prefix = index::status_prefix(status);
-                for item in self.by_status.range(start..) {
-                    let (k, _) = item?;
-                    if !k.starts_with(&prefix) {
-                        break;
-                    }
-                    let Some(id) = index::parse_status_key(&k) else {
-                        continue;
-                    };
-                    match self.request(id) {
-                        Ok(Some(r)) if r.status == status => {
-                            if !take(r) {
-                                break;
-                            }
-                        }
-                        Ok(_) => {
-                            tracing::error!(request = %id, "status index out of step; entry skipped")
-                        }
-                        Err(e) => tracing::error!(error = %e, "unreadable request record skipped"),
-                    }
-                }
-            }
-            None => {
-                for item in self.requests.range(from.to_be_bytes()..) {
-                    let (k, v) = item?;
-                    match decode::<Request>(&k, &v) {
-                        Ok(r) => {
-                            if !take(r) {
-                                break;
-                            }
-                        }
-                        Err(e) => tracing::error!(error = %e, "unreadable request record skipped"),
-                    }
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Every request with `status`, oldest first, read through the status
-    /// index. Unreadable records are logged and left out, as in
-    /// [`Store::requests`].
-    #[cfg(test)]
-    pub(crate) fn requests_with_status(&self, status: Status) -> Result<Vec<Request>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.by_status.scan_prefix(index::status_prefix(status)) {
-            let (k, _) = item?;
-            let Some(id) = index::parse_status_key(&k) else {
-                tracing::error!("malformed status index key skipped");
-                continue;
-            };
-            match self.request(id) {
-                // The index is written with the record; a mismatch would be
-                // a bug, and the record is the truth.
-                Ok(Some(r)) if r.status == status => out.push(r),
-                Ok(_) => tracing::error!(request = %id, "status index out of step; entry skipped"),
-                Err(e) => tracing::error!(error = %e, "unreadable request record skipped"),
-            }
-        }
-        Ok(out)
-    }
-
-    /// The requests due at or before `now`, earliest first.
-    pub(crate) fn due(&self, now: DateTime<Utc>) -> Result<Vec<RequestId>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.by_due.range(..=index::due_bound(now)) {
-            let (k, _) = item?;
-            match index::parse_due_key(&k) {
-                Some((_, id)) => out.push(id),
-                None => tracing::error!("malformed due index key skipped"),
-            }
-        }
-        Ok(out)
-    }
-
-    /// The earliest instant at which some request is due, if any is.
-    pub(crate) fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(self
-            .by_due
-            .first()?
-            .and_then(|(k, _)| index::parse_due_key(&k))
-            .map(|(at, _)| at))
-    }
-
-    /// Notified whenever a change may have moved the next due instant.
-    pub(crate) fn due_changed(&self) -> Arc<Notify> {
-        self.due_changed.clone()
-    }
-
     /// Reads request `id` (if given), lets `f` decide the change, and writes
     /// the change atomically, indexes included. `f` must be pure: sled may
     /// run it again when a concurrent transaction conflicts.
@@ -461,87 +324,6 @@ impl Store {
     /// Wakes the mail and audit workers for what the flush made durable.
     pub(crate) async fn flush(&self) -> Result<(), StoreError> {
         self.flusher.flush().await
-    }
-
-    /// Whether a message was already handled, by its IMAP identity or, when
-    /// that is new (a redelivery, a UIDVALIDITY change), by its dedup key.
-    pub(crate) fn seen(
-        &self,
-        key: MessageKey,
-        dedup_key: Option<&str>,
-    ) -> Result<Option<Seen>, StoreError> {
-        if let Some(v) = self.seen_uid.get(key.bytes())? {
-            return decode(b"seen_uid", &v).map(Some);
-        }
-        match dedup_key {
-            Some(k) => self
-                .seen_message_id
-                .get(k.as_bytes())?
-                .map(|v| decode(k.as_bytes(), &v))
-                .transpose(),
-            None => Ok(None),
-        }
-    }
-
-    /// How many explanations `sender` was sent on `at`'s UTC day.
-    pub(crate) fn explained_to(&self, sender: &str, at: DateTime<Utc>) -> Result<u32, StoreError> {
-        let key = Explained::sender_key(sender, at);
-        Ok(self.explained.get(key)?.map(|v| count_of(&v)).unwrap_or(0))
-    }
-
-    /// How many explanations were sent, to anyone, in `at`'s UTC hour.
-    pub(crate) fn explained_in_hour(&self, at: DateTime<Utc>) -> Result<u32, StoreError> {
-        let key = Explained::hour_key(at);
-        Ok(self.explained.get(key)?.map(|v| count_of(&v)).unwrap_or(0))
-    }
-
-    /// Forgets what only mattered until `cutoff`: handled-message records
-    /// older than it whose request (if any) closed before it, and
-    /// explanation counters of days before it. Returns how many records
-    /// went. A request still open keeps the memory of its replies, however
-    /// old, so none can be applied twice.
-    pub(crate) fn prune(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
-        let mut removed = 0;
-        for tree in [&self.seen_uid, &self.seen_message_id] {
-            for item in tree.iter() {
-                let (k, v) = item?;
-                let seen: Seen = match decode(&k, &v) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::error!(error = %e, "unreadable handled-message record kept");
-                        continue;
-                    }
-                };
-                if seen.at >= cutoff {
-                    continue;
-                }
-                let done = match seen.request {
-                    None => true,
-                    Some(id) => match self.request(id) {
-                        Ok(Some(r)) => r.closed_at.is_some_and(|closed| closed < cutoff),
-                        Ok(None) => true,
-                        // Unreadable: keep the memory rather than risk a
-                        // second application.
-                        Err(_) => false,
-                    },
-                };
-                if done {
-                    tree.remove(&k)?;
-                    removed += 1;
-                }
-            }
-        }
-        let cutoff_day = cutoff.format("%Y-%m-%d").to_string();
-        for item in self.explained.iter() {
-            let (k, _) = item?;
-            let key = String::from_utf8_lossy(&k);
-            let day = key.strip_prefix("h/").unwrap_or(&key);
-            if day.get(..10).is_some_and(|d| d < cutoff_day.as_str()) {
-                self.explained.remove(&k)?;
-                removed += 1;
-            }
-        }
-        Ok(removed)
     }
 
     /// Mails waiting to be sent.

@@ -2,6 +2,8 @@
 //! environment overrides) into [`raw::RawConfig`], then validate it into
 //! [`Config`], reporting every problem at once.
 
+mod endpoint;
+mod groups;
 mod raw;
 mod required;
 mod secrets;
@@ -11,11 +13,12 @@ use std::time::Duration;
 
 use crate::audit::SyslogTarget;
 use crate::domain::ids::Address;
-use crate::domain::policy::{Group, Policy};
-use crate::domain::request::Level;
+use crate::domain::policy::Policy;
 use crate::domain::sender_rule::SenderRule;
 use crate::domain::wire::PLUS_DELIMITER;
 use crate::secret::{Secret, SecretBytes};
+use endpoint::{endpoint, private_file};
+use groups::policy;
 
 pub(crate) use secrets::read_secret;
 
@@ -28,37 +31,6 @@ pub(crate) enum TlsMode {
     StartTls,
     /// No TLS: only sensible for a server on the loopback interface.
     None,
-}
-
-/// Whether `host` is this machine, where clear text never crosses a network.
-fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Refuses a key file that anyone but its owner may read or write: a token
-/// key lets its holder approve anything. systemd credentials
-/// (`credential:NAME`) are private by construction and not checked.
-fn private_file(spec: &str) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    if spec.starts_with("credential:") {
-        return Ok(());
-    }
-    let mode = std::fs::metadata(spec)
-        .map_err(|e| format!("cannot read {spec}: {e}"))?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        return Err(format!(
-            "{spec} is accessible to group or others (mode {:o}); make it private: chmod 600 {spec}",
-            mode & 0o777
-        ));
-    }
-    Ok(())
 }
 
 /// Where a mail server is and how to reach it safely.
@@ -408,67 +380,20 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
 
 /// Collected problems, each prefixed with the key at fault.
 #[derive(Default)]
-struct Problems(Vec<String>);
+pub(super) struct Problems(Vec<String>);
 
 impl Problems {
-    fn push(&mut self, key: &str, why: impl std::fmt::Display) {
+    pub(super) fn push(&mut self, key: &str, why: impl std::fmt::Display) {
         self.0.push(format!("{key}: {why}"));
     }
 
-    fn check<T, E: std::fmt::Display>(&mut self, key: &str, r: Result<T, E>) -> Option<T> {
+    pub(super) fn check<T, E: std::fmt::Display>(
+        &mut self,
+        key: &str,
+        r: Result<T, E>,
+    ) -> Option<T> {
         r.map_err(|e| self.push(key, e)).ok()
     }
-}
-
-fn endpoint(
-    p: &mut Problems,
-    section: &str,
-    host: String,
-    port: u16,
-    (tls, allow_plaintext): (&str, bool),
-    ca_file: Option<String>,
-) -> Option<Endpoint> {
-    if host.trim().is_empty() {
-        p.push(&format!("{section}.host"), "must not be empty");
-    }
-    if port == 0 {
-        p.push(&format!("{section}.port"), "must not be 0");
-    }
-    let tls = match tls {
-        "implicit" => TlsMode::Implicit,
-        "starttls" => TlsMode::StartTls,
-        "none" if !allow_plaintext && !is_loopback(&host) => {
-            p.push(
-                &format!("{section}.tls"),
-                format!(
-                    "\"none\" sends passwords and approvals in clear text to {host}; use \"implicit\" or \"starttls\", or set {section}.allow_plaintext = true if the network is trusted"
-                ),
-            );
-            return None;
-        }
-        "none" => TlsMode::None,
-        other => {
-            p.push(
-                &format!("{section}.tls"),
-                format!("{other:?} is not one of \"implicit\", \"starttls\", \"none\""),
-            );
-            return None;
-        }
-    };
-    if let Some(ca) = &ca_file {
-        if !Path::new(ca).is_file() {
-            p.push(
-                &format!("{section}.ca_file"),
-                format!("{ca} is not a readable file"),
-            );
-        }
-    }
-    Some(Endpoint {
-        host,
-        port,
-        tls,
-        ca_file: ca_file.map(PathBuf::from),
-    })
 }
 
 fn password(bytes: SecretBytes) -> Result<Secret<String>, String> {
@@ -481,7 +406,7 @@ fn password(bytes: SecretBytes) -> Result<Secret<String>, String> {
     Ok(Secret::new(line))
 }
 
-fn duration(s: &str) -> Result<chrono::Duration, String> {
+pub(super) fn duration(s: &str) -> Result<chrono::Duration, String> {
     humantime::parse_duration(s)
         .map_err(|e| format!("{s:?} is not a duration like \"30s\", \"8h\": {e}"))
         .and_then(|d| chrono::Duration::from_std(d).map_err(|e| e.to_string()))
@@ -492,110 +417,6 @@ fn duration(s: &str) -> Result<chrono::Duration, String> {
                 Ok(d)
             }
         })
-}
-
-fn policy(p: &mut Problems, reasons: Vec<String>, raw_groups: Vec<raw::RawGroup>) -> Policy {
-    if reasons.is_empty() {
-        p.push("reasons", "at least one reason must be registered");
-    }
-    if raw_groups.is_empty() {
-        p.push("groups", "at least one [[groups]] table is needed");
-    }
-    let mut groups = Vec::new();
-    let mut names = std::collections::HashSet::new();
-    for g in raw_groups {
-        let key = format!("groups.{}", g.name);
-        if g.name.trim().is_empty() {
-            p.push("groups.name", "must not be empty");
-        }
-        if !names.insert(g.name.clone()) {
-            p.push(&key, "the group name is used twice");
-        }
-        let members: Vec<Address> = g
-            .members
-            .iter()
-            .filter_map(|m| p.check(&format!("{key}.members"), m.parse::<Address>()))
-            .collect();
-        if g.members.is_empty() {
-            p.push(
-                &format!("{key}.members"),
-                "must list at least one requester",
-            );
-        }
-        if g.actions.is_empty() || g.actions.iter().any(|a| a.trim().is_empty()) {
-            p.push(
-                &format!("{key}.actions"),
-                "must list at least one non-empty action",
-            );
-        }
-        let deadline = p.check(&format!("{key}.deadline"), duration(&g.deadline));
-        let max_window = p.check(&format!("{key}.max_window"), duration(&g.max_window));
-        if g.levels.is_empty() {
-            p.push(&format!("{key}.levels"), "must have at least one level");
-        }
-        if g.levels.len() > 16 {
-            p.push(&format!("{key}.levels"), "at most 16 levels are supported");
-        }
-        let mut levels = Vec::new();
-        for (i, l) in g.levels.iter().enumerate() {
-            let lkey = format!("{key}.levels[{}]", i + 1);
-            let approvers: Vec<Address> = l
-                .approvers
-                .iter()
-                .filter_map(|a| p.check(&format!("{lkey}.approvers"), a.parse::<Address>()))
-                .collect();
-            let mut unique = approvers.clone();
-            unique.sort();
-            unique.dedup();
-            if unique.len() != approvers.len() {
-                p.push(&lkey, "an approver is listed twice");
-            }
-            if approvers.len() > 64 {
-                p.push(&lkey, "at most 64 approvers per level are supported");
-            }
-            if l.quorum == 0 || usize::from(l.quorum) > l.approvers.len() {
-                p.push(
-                    &format!("{lkey}.quorum"),
-                    format!(
-                        "must be between 1 and the number of approvers ({})",
-                        l.approvers.len()
-                    ),
-                );
-            }
-            levels.push(Level {
-                approvers,
-                quorum: l.quorum,
-            });
-        }
-        // One person decides at most once per request: listed at two levels,
-        // they would approve twice.
-        let mut first_level = std::collections::HashMap::new();
-        for (i, l) in levels.iter().enumerate() {
-            for a in &l.approvers {
-                if let Some(j) = first_level.insert(a.clone(), i) {
-                    p.push(
-                        &format!("{key}.levels"),
-                        format!(
-                            "{a} is an approver at levels {} and {}: one person decides at most once per request",
-                            j + 1,
-                            i + 1
-                        ),
-                    );
-                }
-            }
-        }
-        if let (Some(deadline), Some(max_window)) = (deadline, max_window) {
-            groups.push(Group {
-                name: g.name,
-                members,
-                actions: g.actions,
-                deadline,
-                max_window,
-                levels,
-            });
-        }
-    }
-    Policy { reasons, groups }
 }
 
 #[cfg(test)]

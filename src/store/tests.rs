@@ -1,7 +1,7 @@
 use super::*;
 use crate::domain::request::tests::{t0, two_level_request};
-use crate::records::MailPurpose;
 use crate::domain::request::Status;
+use crate::records::MailPurpose;
 use crate::records::{AuditEvent, Disposition, EventKind, MessageKey};
 
 fn mail(n: u32) -> OutboundMail {

@@ -1,0 +1,115 @@
+//! The registered reasons and the groups: who may request what, for how
+//! long, and who approves it, level by level.
+
+use super::{duration, raw, Problems};
+use crate::domain::ids::Address;
+use crate::domain::policy::{Group, Policy};
+use crate::domain::request::Level;
+
+pub(super) fn policy(
+    p: &mut Problems,
+    reasons: Vec<String>,
+    raw_groups: Vec<raw::RawGroup>,
+) -> Policy {
+    if reasons.is_empty() {
+        p.push("reasons", "at least one reason must be registered");
+    }
+    if raw_groups.is_empty() {
+        p.push("groups", "at least one [[groups]] table is needed");
+    }
+    let mut groups = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for g in raw_groups {
+        let key = format!("groups.{}", g.name);
+        if g.name.trim().is_empty() {
+            p.push("groups.name", "must not be empty");
+        }
+        if !names.insert(g.name.clone()) {
+            p.push(&key, "the group name is used twice");
+        }
+        let members: Vec<Address> = g
+            .members
+            .iter()
+            .filter_map(|m| p.check(&format!("{key}.members"), m.parse::<Address>()))
+            .collect();
+        if g.members.is_empty() {
+            p.push(
+                &format!("{key}.members"),
+                "must list at least one requester",
+            );
+        }
+        if g.actions.is_empty() || g.actions.iter().any(|a| a.trim().is_empty()) {
+            p.push(
+                &format!("{key}.actions"),
+                "must list at least one non-empty action",
+            );
+        }
+        let deadline = p.check(&format!("{key}.deadline"), duration(&g.deadline));
+        let max_window = p.check(&format!("{key}.max_window"), duration(&g.max_window));
+        if g.levels.is_empty() {
+            p.push(&format!("{key}.levels"), "must have at least one level");
+        }
+        if g.levels.len() > 16 {
+            p.push(&format!("{key}.levels"), "at most 16 levels are supported");
+        }
+        let mut levels = Vec::new();
+        for (i, l) in g.levels.iter().enumerate() {
+            let lkey = format!("{key}.levels[{}]", i + 1);
+            let approvers: Vec<Address> = l
+                .approvers
+                .iter()
+                .filter_map(|a| p.check(&format!("{lkey}.approvers"), a.parse::<Address>()))
+                .collect();
+            let mut unique = approvers.clone();
+            unique.sort();
+            unique.dedup();
+            if unique.len() != approvers.len() {
+                p.push(&lkey, "an approver is listed twice");
+            }
+            if approvers.len() > 64 {
+                p.push(&lkey, "at most 64 approvers per level are supported");
+            }
+            if l.quorum == 0 || usize::from(l.quorum) > l.approvers.len() {
+                p.push(
+                    &format!("{lkey}.quorum"),
+                    format!(
+                        "must be between 1 and the number of approvers ({})",
+                        l.approvers.len()
+                    ),
+                );
+            }
+            levels.push(Level {
+                approvers,
+                quorum: l.quorum,
+            });
+        }
+        // One person decides at most once per request: listed at two levels,
+        // they would approve twice.
+        let mut first_level = std::collections::HashMap::new();
+        for (i, l) in levels.iter().enumerate() {
+            for a in &l.approvers {
+                if let Some(j) = first_level.insert(a.clone(), i) {
+                    p.push(
+                        &format!("{key}.levels"),
+                        format!(
+                            "{a} is an approver at levels {} and {}: one person decides at most once per request",
+                            j + 1,
+                            i + 1
+                        ),
+                    );
+                }
+            }
+        }
+        if let (Some(deadline), Some(max_window)) = (deadline, max_window) {
+            groups.push(Group {
+                name: g.name,
+                members,
+                actions: g.actions,
+                deadline,
+                max_window,
+                levels,
+            });
+        }
+    }
+    Policy { reasons, groups }
+}

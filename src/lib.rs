@@ -8,10 +8,6 @@ mod api;
 mod approvals;
 mod audit;
 mod backoff;
-#[expect(
-    clippy::let_underscore_must_use,
-    reason = "infallible String writes and unreportable stdio, pending the split of cli"
-)]
 mod cli;
 mod config;
 mod daemon;

@@ -13,6 +13,9 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::UnixStream;
 
+use super::dto::SubmitBody;
+use crate::domain::ids::{Address, RequestId};
+
 /// Largest answer read, so that a confused peer on the socket cannot make
 /// the CLI exhaust memory. A list of every request fits many times over.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
@@ -92,6 +95,41 @@ impl ApiClient {
     pub(crate) fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
+    }
+
+    /// `POST /v1/requests`: submits a request.
+    pub(crate) async fn submit(&self, body: &SubmitBody) -> Result<(u16, Value), ClientError> {
+        let body = serde_json::to_value(body).map_err(|e| ClientError::Request(e.to_string()))?;
+        self.call(Method::POST, "/v1/requests", Some(body)).await
+    }
+
+    /// `GET /v1/requests/{id}`: one request.
+    pub(crate) async fn get_request(&self, id: &RequestId) -> Result<(u16, Value), ClientError> {
+        self.call(Method::GET, &format!("/v1/requests/{id}"), None)
+            .await
+    }
+
+    /// `GET /v1/requests?…`: one page of requests, filtered by `status` and
+    /// `requester`, after `cursor`.
+    pub(crate) async fn list_requests(
+        &self,
+        status: Option<&str>,
+        requester: Option<&Address>,
+        cursor: Option<&str>,
+    ) -> Result<(u16, Value), ClientError> {
+        let query: Vec<String> = [
+            status.map(|s| format!("status={}", percent_encode(s))),
+            requester.map(|a| format!("requester={}", percent_encode(a.as_str()))),
+            cursor.map(|c| format!("cursor={}", percent_encode(c))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let path = match query.is_empty() {
+            true => "/v1/requests".to_owned(),
+            false => format!("/v1/requests?{}", query.join("&")),
+        };
+        self.call(Method::GET, &path, None).await
     }
 
     /// Sends `body` (if any) as JSON and returns the status and the JSON
@@ -214,6 +252,20 @@ impl ApiClient {
     }
 }
 
+/// Percent-encodes a query value: everything but unreserved characters, so
+/// that `+` in an address is not read as a space.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,5 +361,11 @@ mod tests {
                 (got, _) => panic!("{name}: unexpected {got:?}"),
             }
         }
+    }
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(percent_encode("a+b@x.test"), "a%2Bb%40x.test");
+        assert_eq!(percent_encode("pending"), "pending");
     }
 }

@@ -1,0 +1,186 @@
+//! What can be typed: the command-line arguments, parsed by clap.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Duration, Utc};
+use clap::{ArgGroup, Args, Parser, Subcommand};
+
+use crate::api::dto::{SubmitBody, WindowView};
+use crate::domain::ids::{Address, RequestId};
+
+/// approvald: access approvals by email.
+#[derive(Debug, Parser)]
+#[command(name = "approvald", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The top-level commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the daemon.
+    Serve {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Check a configuration file and exit: 0 when it is valid.
+    CheckConfig {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Submit and look up access requests through a running daemon.
+    Request(RequestCommand),
+}
+
+/// `approvald request ...`: a client of the daemon's API.
+#[derive(Debug, Args)]
+pub(crate) struct RequestCommand {
+    /// Which daemon to talk to.
+    #[command(flatten)]
+    pub(crate) target: Target,
+    /// What to ask it.
+    #[command(subcommand)]
+    pub(crate) action: RequestAction,
+}
+
+/// How the request commands find the daemon's socket.
+#[derive(Debug, Args)]
+pub(crate) struct Target {
+    /// The daemon's API socket [default: /run/approvald/api.sock].
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        conflicts_with = "config",
+        help_heading = "Connection"
+    )]
+    pub(crate) socket: Option<PathBuf>,
+    /// Read the socket path from this configuration file ([api] socket), so
+    /// the CLI follows the daemon's configuration.
+    #[arg(long, global = true, value_name = "FILE", help_heading = "Connection")]
+    pub(crate) config: Option<PathBuf>,
+}
+
+/// The request commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum RequestAction {
+    /// Submit a request; prints its id.
+    // Boxed: the arguments are large and the other variants small.
+    Submit(Box<SubmitArgs>),
+    /// Show one request.
+    Show {
+        /// The request id: AR-7 or 7.
+        id: RequestId,
+        /// Print the API's JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List requests, oldest first, one per line.
+    List {
+        /// Only requests with this status.
+        #[arg(long, value_parser = ["pending", "approved", "rejected", "expired"])]
+        status: Option<String>,
+        /// Only requests by this requester.
+        #[arg(long, value_name = "ADDRESS")]
+        requester: Option<Address>,
+        /// Print the API's JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `approvald request submit`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("until").required(true).args(["end", "duration"])))]
+pub(crate) struct SubmitArgs {
+    /// Who asks: an email address of a group member.
+    #[arg(long, value_name = "ADDRESS")]
+    pub(crate) requester: String,
+    /// The privileged action, e.g. certificate.sign.
+    #[arg(long)]
+    pub(crate) action: String,
+    /// What the action applies to.
+    #[arg(long)]
+    pub(crate) resource: String,
+    /// Why the access is needed.
+    #[arg(long)]
+    pub(crate) justification: String,
+    /// One of the registered reasons.
+    #[arg(long)]
+    pub(crate) reason: String,
+    /// The change or incident ticket.
+    #[arg(long, value_name = "CODE")]
+    pub(crate) governance_code: String,
+    /// Start of the access window, RFC 3339 [default: now].
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub(crate) start: Option<DateTime<Utc>>,
+    /// End of the access window, RFC 3339.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub(crate) end: Option<DateTime<Utc>>,
+    /// Length of the access window instead of --end, e.g. 2h or 90m.
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) duration: Option<Duration>,
+    /// Print the created request as JSON instead of its id.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+pub(super) fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{e} (expected RFC 3339, e.g. 2026-11-21T09:00:00Z)"))
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (e.g. 2h, 90m)"))?;
+    Duration::from_std(d).map_err(|_| format!("{s} is too long"))
+}
+
+impl SubmitArgs {
+    /// The window asked for: from --start (or `now`) to --end or for --for.
+    /// An inverted window is sent as is: the daemon refuses it with a
+    /// message naming the field, like any other bad input.
+    pub(super) fn window(&self, now: DateTime<Utc>) -> Result<WindowView, String> {
+        let start = self.start.unwrap_or(now);
+        let end = match (self.end, self.duration) {
+            (Some(end), _) => end,
+            (None, Some(d)) => start
+                .checked_add_signed(d)
+                .ok_or_else(|| "the window ends too far in the future".to_owned())?,
+            (None, None) => return Err("give --end or --for".to_owned()),
+        };
+        Ok(WindowView { start, end })
+    }
+
+    pub(super) fn body(&self, now: DateTime<Utc>) -> Result<SubmitBody, String> {
+        Ok(SubmitBody {
+            requester: self.requester.clone(),
+            action: self.action.clone(),
+            resource: self.resource.clone(),
+            justification: self.justification.clone(),
+            reason: self.reason.clone(),
+            governance_code: self.governance_code.clone(),
+            window: self.window(now)?,
+        })
+    }
+}
+
+/// Reads `[api] socket` from a configuration file, with the same environment
+/// overrides the daemon applies, so the CLI finds the socket the daemon uses.
+pub(crate) fn socket_from_config(path: &Path) -> Result<PathBuf, String> {
+    ::config::Config::builder()
+        .add_source(::config::File::from(path).format(::config::FileFormat::Toml))
+        .add_source(
+            ::config::Environment::with_prefix("APPROVALD")
+                .prefix_separator("__")
+                .separator("__"),
+        )
+        .build()
+        .and_then(|c| c.get_string("api.socket"))
+        .map(PathBuf::from)
+        .map_err(|e| format!("{}: cannot read [api] socket: {e}", path.display()))
+}

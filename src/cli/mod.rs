@@ -1,0 +1,82 @@
+//! The command line: the daemon's own commands, and the `request` commands
+//! that talk to a running daemon through its API socket.
+//!
+//! `args` is what can be typed, `requests` runs the request commands over
+//! the API client, `render` turns answers into text for people.
+
+mod args;
+mod render;
+mod requests;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use crate::api::client::ClientError;
+use crate::domain::clock::Clock;
+use crate::system_clock::SystemClock;
+use render::clean;
+use requests::execute;
+
+pub(crate) use args::{Cli, Command, RequestCommand};
+
+/// Where the API socket is when neither `--socket` nor `--config` says.
+pub(crate) const DEFAULT_SOCKET: &str = "/run/approvald/api.sock";
+
+/// Exit code when the daemon answered with an error.
+const EXIT_API_ERROR: u8 = 1;
+/// Exit code when the daemon cannot be reached (sysexits EX_UNAVAILABLE), so
+/// that scripts can tell "try again later" from "your input is wrong".
+const EXIT_UNAVAILABLE: u8 = 69;
+/// Exit code when the configuration file cannot give the socket path
+/// (sysexits EX_CONFIG).
+const EXIT_CONFIG: u8 = 78;
+
+/// Runs a request command and prints its outcome: 0 on success, 1 when the
+/// daemon refused or failed, 69 when it cannot be reached, 78 when the
+/// configuration file cannot be read.
+pub(crate) async fn run_request_command(cmd: RequestCommand) -> ExitCode {
+    // Printing ignores errors: a closed pipe (`| head`) must not panic.
+    match execute(cmd, SystemClock.now()).await {
+        Ok(text) => {
+            std::io::stdout().lock().write_all(text.as_bytes()).ok();
+            ExitCode::SUCCESS
+        }
+        Err(f) => {
+            std::io::stderr()
+                .lock()
+                .write_all(f.message.as_bytes())
+                .ok();
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// A command's failure: what to tell the user, and the exit code.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Failure {
+    pub(super) code: u8,
+    pub(super) message: String,
+}
+
+impl Failure {
+    pub(super) fn new(code: u8, message: impl std::fmt::Display) -> Self {
+        Failure {
+            code,
+            message: format!("error: {}\n", clean(&message.to_string())),
+        }
+    }
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        let code = if e.is_unavailable() {
+            EXIT_UNAVAILABLE
+        } else {
+            EXIT_API_ERROR
+        };
+        Failure::new(code, e)
+    }
+}
+
+#[cfg(test)]
+mod tests;

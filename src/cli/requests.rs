@@ -1,0 +1,103 @@
+//! The request commands: each one call (or, for lists, one call per page)
+//! to the API, through its typed client.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::args::{socket_from_config, RequestAction, RequestCommand};
+use super::render::{clean, line, pretty, request_view, summary};
+use super::{Failure, DEFAULT_SOCKET, EXIT_API_ERROR, EXIT_CONFIG};
+use crate::api::client::ApiClient;
+use crate::api::dto::{ErrorBody, ListView, RequestView};
+
+/// Runs `cmd` at time `now`, returning what to print on stdout.
+pub(super) async fn execute(cmd: RequestCommand, now: DateTime<Utc>) -> Result<String, Failure> {
+    let socket = match (&cmd.target.socket, &cmd.target.config) {
+        (Some(socket), _) => socket.clone(),
+        (None, Some(config)) => {
+            socket_from_config(config).map_err(|e| Failure::new(EXIT_CONFIG, e))?
+        }
+        (None, None) => PathBuf::from(DEFAULT_SOCKET),
+    };
+    let client = ApiClient::new(socket);
+    match cmd.action {
+        RequestAction::Submit(args) => {
+            let body = args
+                .body(now)
+                .map_err(|e| Failure::new(EXIT_API_ERROR, e))?;
+            let answer = expect(client.submit(&body).await?)?;
+            if args.json {
+                return pretty(&answer);
+            }
+            let view = request_view(answer)?;
+            Ok(format!("{}\n", clean(&view.id)))
+        }
+        RequestAction::Show { id, json } => {
+            let answer = expect(client.get_request(&id).await?)?;
+            if json {
+                return pretty(&answer);
+            }
+            Ok(summary(&request_view(answer)?))
+        }
+        RequestAction::List {
+            status,
+            requester,
+            json,
+        } => {
+            // The API answers in pages; the CLI lists them all.
+            let mut all: Vec<Value> = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let answer = expect(
+                    client
+                        .list_requests(status.as_deref(), requester.as_ref(), cursor.as_deref())
+                        .await?,
+                )?;
+                let list: ListView = serde_json::from_value(answer.clone())
+                    .map_err(|e| Failure::new(EXIT_API_ERROR, format!("unexpected answer: {e}")))?;
+                if let Some(requests) = answer.get("requests").and_then(|r| r.as_array()) {
+                    all.extend(requests.iter().cloned());
+                }
+                match list.next_cursor {
+                    Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
+                    _ => break,
+                }
+            }
+            if json {
+                return pretty(&serde_json::json!({ "requests": all }));
+            }
+            let views: Vec<RequestView> = all
+                .into_iter()
+                .map(serde_json::from_value)
+                .collect::<Result<_, _>>()
+                .map_err(|e| Failure::new(EXIT_API_ERROR, format!("unexpected answer: {e}")))?;
+            Ok(views.iter().map(line).collect())
+        }
+    }
+}
+
+/// The answer's body when the status is a success, or the failure it reports.
+fn expect((status, body): (u16, Value)) -> Result<Value, Failure> {
+    if (200..300).contains(&status) {
+        return Ok(body);
+    }
+    let Ok(e) = serde_json::from_value::<ErrorBody>(body) else {
+        return Err(Failure::new(
+            EXIT_API_ERROR,
+            format!("approvald answered {status}"),
+        ));
+    };
+    let mut f = Failure::new(EXIT_API_ERROR, &e.error);
+    for fe in &e.errors {
+        writeln!(f.message, "  {}: {}", clean(&fe.field), clean(&fe.error)).ok();
+    }
+    if e.errors.is_empty() {
+        if let Some(field) = &e.field {
+            writeln!(f.message, "  (field: {})", clean(field)).ok();
+        }
+    }
+    Err(f)
+}

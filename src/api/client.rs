@@ -13,7 +13,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::UnixStream;
 
-use super::dto::SubmitBody;
+use super::submission::SubmitBody;
 use crate::domain::ids::{Address, RequestId};
 
 /// Largest answer read, so that a confused peer on the socket cannot make

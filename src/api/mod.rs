@@ -2,8 +2,9 @@
 //! look up requests. Access control is the socket's file permissions.
 
 pub(crate) mod client;
-pub(crate) mod dto;
 mod routes;
+pub(crate) mod submission;
+pub(crate) mod views;
 
 use std::future::Future;
 use std::io;

@@ -12,7 +12,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::dto::{parse_submission, ErrorBody, ListView, RequestBodyError, RequestView};
+use super::submission::{parse_submission, RequestBodyError};
+use super::views::{ErrorBody, ListView, RequestView};
 use super::RequestService;
 use crate::approvals::{Page, SubmitError};
 use crate::domain::ids::{Address, RequestId};

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Duration, Utc};
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
-use crate::api::dto::{SubmitBody, WindowView};
+use crate::api::submission::SubmitBody;
+use crate::api::views::WindowView;
 use crate::domain::ids::{Address, RequestId};
 
 /// approvald: access approvals by email.

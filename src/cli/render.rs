@@ -8,7 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
 use super::{Failure, EXIT_API_ERROR};
-use crate::api::dto::{RequestView, WindowView};
+use crate::api::views::{RequestView, WindowView};
 
 pub(super) fn request_view(answer: Value) -> Result<RequestView, Failure> {
     serde_json::from_value(answer)

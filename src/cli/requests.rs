@@ -11,7 +11,7 @@ use super::args::{socket_from_config, RequestAction, RequestCommand};
 use super::render::{clean, line, pretty, request_view, summary};
 use super::{Failure, DEFAULT_SOCKET, EXIT_API_ERROR, EXIT_CONFIG};
 use crate::api::client::ApiClient;
-use crate::api::dto::{ErrorBody, ListView, RequestView};
+use crate::api::views::{ErrorBody, ListView, RequestView};
 
 /// Runs `cmd` at time `now`, returning what to print on stdout.
 pub(super) async fn execute(cmd: RequestCommand, now: DateTime<Utc>) -> Result<String, Failure> {

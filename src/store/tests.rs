@@ -20,6 +20,16 @@ fn mail(n: u32) -> OutboundMail {
     }
 }
 
+/// Writes `r` as it is, with nothing else.
+fn put(store: &Store, r: &Request) {
+    store
+        .commit(Some(r.id), |_| Change {
+            request: Some(r.clone()),
+            ..Change::nothing(())
+        })
+        .unwrap();
+}
+
 fn ev(msg: &str) -> AuditEvent {
     AuditEvent::new(t0(), EventKind::Submitted, "pending", msg)
 }
@@ -141,12 +151,7 @@ fn state_survives_reopening() {
     let r = two_level_request();
     {
         let store = Store::open(dir.path()).unwrap();
-        store
-            .commit(Some(r.id), |_| Change {
-                request: Some(r.clone()),
-                ..Change::nothing(())
-            })
-            .unwrap();
+        put(&store, &r);
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -255,12 +260,7 @@ fn one_unreadable_request_does_not_hide_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let r = two_level_request();
-    store
-        .commit(Some(r.id), |_| Change {
-            request: Some(r.clone()),
-            ..Change::nothing(())
-        })
-        .unwrap();
+    put(&store, &r);
     store
         .requests
         .insert(99u64.to_be_bytes(), br#"{"v":99}"#.to_vec())
@@ -333,12 +333,7 @@ fn a_store_written_without_indexes_is_indexed_when_opened() {
     let r = two_level_request();
     {
         let store = Store::open(dir.path()).unwrap();
-        store
-            .commit(Some(r.id), |_| Change {
-                request: Some(r.clone()),
-                ..Change::nothing(())
-            })
-            .unwrap();
+        put(&store, &r);
         // As an older build left it: requests, and no indexes at all.
         store.by_status.clear().unwrap();
         store.by_due.clear().unwrap();
@@ -359,22 +354,12 @@ async fn the_timer_is_woken_when_a_change_moves_the_next_due_instant() {
     let store = Store::open(dir.path()).unwrap();
     let wake = store.due_changed();
     let r = two_level_request();
-    store
-        .commit(Some(r.id), |_| Change {
-            request: Some(r.clone()),
-            ..Change::nothing(())
-        })
-        .unwrap();
+    put(&store, &r);
     tokio::time::timeout(std::time::Duration::from_secs(1), wake.notified())
         .await
         .expect("woken by a new due instant");
     // Rewriting the request without moving its instant wakes nobody.
-    store
-        .commit(Some(r.id), |_| Change {
-            request: Some(r.clone()),
-            ..Change::nothing(())
-        })
-        .unwrap();
+    put(&store, &r);
     let idle = tokio::time::timeout(std::time::Duration::from_millis(50), wake.notified()).await;
     assert!(idle.is_err(), "woken though nothing moved");
 }
@@ -395,12 +380,7 @@ fn prune_forgets_only_what_can_no_longer_matter() {
     closed_lately.id = RequestId::new(3);
     closed_lately.closed_at = Some(now - chrono::Duration::days(2));
     for r in [&open, &closed_long_ago, &closed_lately] {
-        store
-            .commit(Some(r.id), |_| Change {
-                request: Some(r.clone()),
-                ..Change::nothing(())
-            })
-            .unwrap();
+        put(&store, r);
     }
     // (uid, handled at, request) and whether it must survive.
     let cases = [
@@ -466,12 +446,7 @@ fn pages_follow_ids_and_the_status_index() {
         if n % 2 == 0 {
             assert!(r.expire_if_due(r.deadline));
         }
-        store
-            .commit(Some(r.id), |_| Change {
-                request: Some(r.clone()),
-                ..Change::nothing(())
-            })
-            .unwrap();
+        put(&store, &r);
     }
     let ids = |rs: Vec<Request>| rs.iter().map(|r| r.id.get()).collect::<Vec<_>>();
     let page = |status, after: Option<u64>, limit| {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::flow::{group, start, start_with, submission, People, Setup, WAIT};
 use crate::support::daemon::TestDaemon;
 use crate::support::daemon_config::{DaemonConfig, Level};
-use crate::support::mailbox::Mailbox;
+use crate::support::mailbox::{Mail, Mailbox};
 use crate::support::smtp::{ReplyDraft, Smtp};
 use crate::support::stack::{skip_without_stack, PrivateStack, Stack};
 use crate::support::syslog::SyslogListener;
@@ -142,14 +142,7 @@ async fn backlog_of_300_replies_is_drained_each_applied_once() {
 
     let status = s.daemon.terminate().await;
     assert!(status.success(), "{status:?}");
-    let replies: Vec<(String, String, Vec<u8>)> = asks
-        .iter()
-        .map(|ask| {
-            let draft = ReplyDraft::new(ask, &p.alice, "APPROVE");
-            let to = draft.to.clone();
-            (p.alice.clone(), to, draft.message().formatted())
-        })
-        .collect();
+    let replies = approvals_from(&p.alice, &asks);
     Smtp::new(s.stack).send_raw_many(&replies, 8).await;
     eprintln!("backlog: {N} replies sent after {:?}", started.elapsed());
     s.inbox().wait_until_holds("INBOX", N, LONG_WAIT).await;
@@ -205,14 +198,7 @@ async fn backlog_larger_than_the_byte_budget_drains_in_several_batches() {
     alice.wait_until_holds("INBOX", N, LONG_WAIT).await;
     let asks = alice.fetch_all("INBOX").await;
     assert!(s.daemon.terminate().await.success());
-    let replies: Vec<(String, String, Vec<u8>)> = asks
-        .iter()
-        .map(|ask| {
-            let draft = ReplyDraft::new(ask, &p.alice, "APPROVE");
-            let to = draft.to.clone();
-            (p.alice.clone(), to, draft.message().formatted())
-        })
-        .collect();
+    let replies = approvals_from(&p.alice, &asks);
     let total: usize = replies.iter().map(|(_, _, raw)| raw.len()).sum();
     assert!(
         total > 2 * 8192,
@@ -259,6 +245,18 @@ async fn parallel_submissions_never_hang_the_api() {
     assert_eq!(ids.len(), ROUNDS * N, "request ids were reused");
     let (_, pending) = s.daemon.list("status=pending").await;
     assert_eq!(pending["requests"].as_array().unwrap().len(), ROUNDS * N);
+}
+
+/// An APPROVE reply from `who` to each of `asks`, as (sender, recipient,
+/// raw message) for [`Smtp::send_raw_many`].
+fn approvals_from(who: &str, asks: &[Mail]) -> Vec<(String, String, Vec<u8>)> {
+    asks.iter()
+        .map(|ask| {
+            let draft = ReplyDraft::new(ask, who, "APPROVE");
+            let to = draft.to.clone();
+            (who.to_owned(), to, draft.message().formatted())
+        })
+        .collect()
 }
 
 /// Polls the API until `n` requests are approved and returns them all.

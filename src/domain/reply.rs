@@ -11,6 +11,7 @@
 
 mod comment;
 mod decision_line;
+mod grammar;
 mod narrow;
 mod newtext;
 mod noise;
@@ -91,16 +92,17 @@ impl fmt::Display for WindowChange {
 /// Reads the approver's decision from the decoded plain text of a reply mail.
 ///
 /// Quoted originals, quote headers of every common client, signatures, greetings and
-/// gateway banners are ignored. Every remaining line is read; a line carries a decision
-/// when APPROVE/APPROVED or DISAPPROVE/DISAPPROVED/REJECT/REJECTED/DENY/DENIED comes
-/// within a short lead-in at its start. Then:
-/// - lines with different decisions, or both on one line: [`ReplyRefusal::TwoVerbs`];
-/// - a negated decision word next to an approval, or alone: [`ReplyRefusal::NegatedVerb`];
-/// - otherwise the first decision line decides and carries the window and the comment
-///   (several APPROVE lines must agree on the window);
-/// - no decision at all: [`ReplyRefusal::NotAVerb`] quoting the first line the approver
-///   typed, [`ReplyRefusal::NoVerb`] when that line is long prose, or
-///   [`ReplyRefusal::Empty`] when the approver typed nothing.
+/// gateway banners are ignored. The decision is read from the first remaining line
+/// only, by the allow-list grammar of [`grammar`]: optional assent or greeting, the
+/// decision word, an optional window, an optional comment. Then:
+/// - a first line that is not a decision is no decision, whatever follows:
+///   [`ReplyRefusal::NotAVerb`] quoting it, [`ReplyRefusal::NoVerb`] when it is long
+///   prose, [`ReplyRefusal::Empty`] when the approver typed nothing;
+/// - a decision word followed by a question mark, or by words that negate or defer
+///   it: [`ReplyRefusal::NegatedVerb`];
+/// - a later line with the other decision, both decisions, or a negated one:
+///   [`ReplyRefusal::TwoVerbs`] or [`ReplyRefusal::NegatedVerb`] — a later line never
+///   decides, but it can take a decision back.
 pub(crate) fn parse_reply(text: &str) -> Result<ReplyDecision, ReplyRefusal> {
     let text = normalize::normalize(text);
     let lines = newtext::new_lines(&text);
@@ -108,83 +110,58 @@ pub(crate) fn parse_reply(text: &str) -> Result<ReplyDecision, ReplyRefusal> {
     let Some(&first) = meaningful.first() else {
         return Err(ReplyRefusal::Empty);
     };
+    let line = lines.get(first).map(|l| l.text).unwrap_or_default();
+    let (verb, end) = grammar::decision_of(line)?;
 
-    let mut approve_lines = Vec::new();
-    let mut disapprove_lines = Vec::new();
-    let mut negated = false;
-    for (n, &index) in meaningful.iter().enumerate() {
-        let Some(line) = lines.get(index) else {
+    let rest = line.get(end..).unwrap_or_default();
+    let (window, consumed) = match verb {
+        Verb::Approve => window_change::parse_window(rest)?,
+        Verb::Disapprove => (None, 0),
+    };
+    for &index in meaningful.iter().skip(1) {
+        let Some(later) = lines.get(index) else {
             continue;
         };
-        match decision_line::classify(line.text, n == 0) {
+        match decision_line::classify(later.text, false) {
             decision_line::LineVerdict::Nothing => {}
             decision_line::LineVerdict::Both => return Err(ReplyRefusal::TwoVerbs),
-            decision_line::LineVerdict::Negated => negated = true,
-            decision_line::LineVerdict::Verb {
-                verb: Verb::Approve,
-                end,
-            } => approve_lines.push((index, end)),
-            decision_line::LineVerdict::Verb {
-                verb: Verb::Disapprove,
-                end,
-            } => disapprove_lines.push((index, end)),
-        }
-    }
-
-    if !approve_lines.is_empty() && !disapprove_lines.is_empty() {
-        return Err(ReplyRefusal::TwoVerbs);
-    }
-    if !approve_lines.is_empty() {
-        if negated {
-            return Err(ReplyRefusal::NegatedVerb);
-        }
-        return approve(&lines, &approve_lines);
-    }
-    if let Some(&(index, end)) = disapprove_lines.first() {
-        let comment = comment::collect(&lines, index, end);
-        return Ok(ReplyDecision {
-            verb: Verb::Disapprove,
-            comment,
-            window: None,
-        });
-    }
-    if negated {
-        return Err(ReplyRefusal::NegatedVerb);
-    }
-    let said = lines.get(first).map(|l| l.text).unwrap_or_default();
-    Err(refusal::not_a_verb(said))
-}
-
-/// Builds the approval from the first APPROVE line, refusing when several APPROVE
-/// lines disagree about the window: granting the wider one would overrule the approver.
-fn approve(
-    lines: &[newtext::NewLine<'_>],
-    approve_lines: &[(usize, usize)],
-) -> Result<ReplyDecision, ReplyRefusal> {
-    let mut chosen: Option<(usize, usize, Option<WindowChange>)> = None;
-    for &(index, end) in approve_lines {
-        let rest = lines
-            .get(index)
-            .and_then(|l| l.text.get(end..))
-            .unwrap_or_default();
-        let (window, consumed) = window_change::parse_window(rest)?;
-        match &chosen {
-            None => chosen = Some((index, end + consumed, window)),
-            Some((_, _, first_window)) if *first_window != window => {
-                return Err(ReplyRefusal::BadWindow {
-                    why: "the reply says APPROVE twice with different windows: reply with one APPROVE line".to_owned(),
-                });
+            decision_line::LineVerdict::Negated => return Err(ReplyRefusal::NegatedVerb),
+            decision_line::LineVerdict::Verb { verb: other, .. } if other != verb => {
+                return Err(ReplyRefusal::TwoVerbs)
             }
-            Some(_) => {}
+            // The same decision again must not grant another window.
+            decision_line::LineVerdict::Verb { end: later_end, .. } => {
+                if verb == Verb::Approve {
+                    let again = later.text.get(later_end..).unwrap_or_default();
+                    let (other, _) = window_change::parse_window(again)?;
+                    if other != window {
+                        return Err(ReplyRefusal::BadWindow {
+                            why: "the reply says APPROVE twice with different windows: reply with one APPROVE line".to_owned(),
+                        });
+                    }
+                }
+            }
         }
     }
-    let Some((index, comment_start, window)) = chosen else {
-        return Err(ReplyRefusal::NoVerb);
-    };
-    let comment = comment::collect(lines, index, comment_start);
-    Ok(ReplyDecision {
-        verb: Verb::Approve,
-        comment,
-        window,
-    })
+
+    match verb {
+        Verb::Approve => {
+            let after = rest.get(consumed..).unwrap_or_default();
+            if grammar::refuses_after(after) {
+                return Err(ReplyRefusal::NegatedVerb);
+            }
+            Ok(ReplyDecision {
+                verb,
+                comment: comment::collect(&lines, first, end + consumed),
+                window,
+            })
+        }
+        // A disapproval's comment may well negate ("not during the freeze"):
+        // refusing it would leave the request open for others to approve.
+        Verb::Disapprove => Ok(ReplyDecision {
+            verb,
+            comment: comment::collect(&lines, first, end),
+            window: None,
+        }),
+    }
 }

@@ -121,7 +121,9 @@ async fn latin1_quoted_printable_portuguese_reply_keeps_its_accents() {
         &original,
         "João Araújo",
         &p.alice,
-        "Aprovado.\n\nAPPROVE Tudo certo, pode seguir. Atenção à manutenção já agendada.\n\nAbraço,\nJoão\n",
+        // The decision word first: a first line such as "Aprovado." is no
+        // decision, and a later line is never promoted to one.
+        "APPROVE Tudo certo, pode seguir. Atenção à manutenção já agendada.\n\nAbraço,\nJoão\n",
     );
     let wire = String::from_utf8_lossy(&raw).into_owned();
     assert!(

@@ -116,7 +116,7 @@ pub(super) enum LineVerdict {
 }
 
 /// The decision a word stands for, if it is one of the accepted English words.
-fn verb_of(norm: &str) -> Option<Verb> {
+pub(super) fn verb_of(norm: &str) -> Option<Verb> {
     match norm {
         "approve" | "approved" => Some(Verb::Approve),
         "disapprove" | "disapproved" | "reject" | "rejected" | "deny" | "denied" => {

@@ -79,6 +79,8 @@ pub(super) enum Expect {
     Empty,
     /// `ReplyRefusal::BadWindow` whose explanation contains this.
     BadWindow(&'static str),
+    /// Any refusal: no decision, whichever way the parser words it.
+    Refused,
 }
 
 /// One row of the table.
@@ -91,7 +93,9 @@ pub(super) struct Case {
     pub(super) expect: Expect,
 }
 
-use Expect::{Approve, BadWindow, Disapprove, Empty, NegatedVerb, NoVerb, NotAVerb, TwoVerbs};
+use Expect::{
+    Approve, BadWindow, Disapprove, Empty, NegatedVerb, NoVerb, NotAVerb, Refused, TwoVerbs,
+};
 
 /// The table.
 pub(super) const CASES: &[Case] = &[
@@ -135,9 +139,11 @@ The migration only needs the morning.
         expect: Approve("read-only is enough", Some("until 14:00")),
     },
     Case {
-        name: "gmail_web_first_line_ok_and_verb_below_quote_decides",
+        // The first line decides, and "ok" is no decision: the DISAPPROVE
+        // below the quote is never promoted to one.
+        name: "gmail_web_first_line_ok_and_verb_below_quote_is_no_decision",
         text: concat!("ok\n\n", gmail_attribution!(), "\n", quoted_body!(), "\nDISAPPROVE\n"),
-        expect: Disapprove(""),
+        expect: NotAVerb("ok"),
     },
     // ---------------------------------------------------------------- Gmail app
     Case {
@@ -406,7 +412,9 @@ Para: Carol Example <carol@example.test>
             quoted_body!(),
             "\nAPPROVE until 2026-11-21 16:00 after the backup\n\n-- \nAlice Example\nPlatform team | +44 20 7946 0000\n"
         ),
-        expect: Approve("after the backup", Some("until 2026-11-21 16:00")),
+        // "after the backup" right after the window reads as a condition on
+        // the approval: refused, the approver says it again without one.
+        expect: NegatedVerb,
     },
     Case {
         name: "thunderbird_de_attribution_and_comment_line",
@@ -602,9 +610,10 @@ DISAPPROVE - no change ticket
         expect: Approve("", None),
     },
     Case {
-        name: "signature_block_typed_above_the_answer",
+        // The first line typed is a name, not a decision.
+        name: "signature_block_typed_above_the_answer_is_no_decision",
         text: "Alice Example\nPlatform Lead | Example Corp | +44 20 7946 0000\n\nDISAPPROVE use the staging replica\n",
-        expect: Disapprove("use the staging replica"),
+        expect: NotAVerb("Alice Example"),
     },
     Case {
         name: "valediction_and_signature_are_not_part_of_the_comment",
@@ -793,9 +802,11 @@ DISAPPROVE - no change ticket
     },
     // ---------------------------------------------------------------- lead-ins and signatures under the answer
     Case {
-        name: "looks_good_to_me_before_the_verb_is_a_lead_in",
+        // Words before the decision word that are not on the lead-in
+        // allow-list refuse the line, however harmless they look.
+        name: "looks_good_to_me_before_the_verb_is_refused",
         text: "Looks good to me, approved\n",
-        expect: Approve("", None),
+        expect: NotAVerb("Looks good to me, approved"),
     },
     Case {
         name: "emoji_glued_to_the_verb",
@@ -857,5 +868,152 @@ DISAPPROVE - no change ticket
         name: "nbsp_and_tabs_around_the_verb",
         text: "\u{a0}\tAPPROVE\u{a0}2h\n",
         expect: Approve("", Some("2h")),
+    },
+    Case {
+        name: "negation_with_modifier_letter_apostrophe",
+        text: "I don\u{2bc}t approve\n",
+        expect: Refused,
+    },
+    Case {
+        name: "negation_with_backtick_apostrophe",
+        text: "don`t approve\n",
+        expect: Refused,
+    },
+    Case {
+        name: "negation_with_acute_accent_apostrophe",
+        text: "don\u{b4}t approve\n",
+        expect: Refused,
+    },
+    Case {
+        name: "negation_with_fullwidth_apostrophe",
+        text: "don\u{ff07}t approve\n",
+        expect: Refused,
+    },
+    Case {
+        name: "negation_split_by_a_space",
+        text: "do n't approve\n",
+        expect: Refused,
+    },
+    Case {
+        name: "negation_typo_dont_aprove",
+        text: "dont aprove\n",
+        expect: Refused,
+    },
+    Case {
+        name: "negation_not_approve",
+        text: "not approve\n",
+        expect: Refused,
+    },
+    Case {
+        name: "negation_german",
+        text: "nicht genehmigt\n",
+        expect: Refused,
+    },
+    Case {
+        name: "negation_portuguese",
+        text: "não aprovo\n",
+        expect: Refused,
+    },
+    Case {
+        name: "negation_french",
+        text: "je n'approuve pas\n",
+        expect: Refused,
+    },
+    Case {
+        name: "negation_spanish",
+        text: "no apruebo\n",
+        expect: Refused,
+    },
+    Case {
+        name: "unknown_word_before_approve",
+        text: "Nope APPROVE\n",
+        expect: Refused,
+    },
+    Case {
+        name: "other_language_negation_before_approve",
+        text: "Nein, APPROVE\n",
+        expect: Refused,
+    },
+    Case {
+        name: "deferral_after_approve_not_yet",
+        text: "APPROVE - not yet\n",
+        expect: Refused,
+    },
+    Case {
+        name: "deferral_after_approved_not_now",
+        text: "approved, not now\n",
+        expect: Refused,
+    },
+    Case {
+        name: "question_then_no_after_approve",
+        text: "approve? no\n",
+        expect: Refused,
+    },
+    Case {
+        name: "deferral_after_approve_later",
+        text: "APPROVE later\n",
+        expect: Refused,
+    },
+    Case {
+        name: "deferral_after_approve_tomorrow",
+        text: "APPROVE tomorrow\n",
+        expect: Refused,
+    },
+    Case {
+        name: "condition_after_approve_but",
+        text: "APPROVE but wait for the CAB\n",
+        expect: Refused,
+    },
+    Case {
+        name: "deferral_after_approve_german",
+        text: "APPROVE noch nicht\n",
+        expect: Refused,
+    },
+    Case {
+        name: "deferral_after_approve_french",
+        text: "APPROVE pas encore\n",
+        expect: Refused,
+    },
+    Case {
+        name: "not_now_first_then_approve_below",
+        text: "Not now.\nAPPROVE\n",
+        expect: Refused,
+    },
+    Case {
+        name: "bidi_override_reversing_a_negation",
+        text: "\u{202e}evorppa ton\u{202c}\n",
+        expect: Refused,
+    },
+    Case {
+        name: "fullwidth_approve_then_negation",
+        text: "\u{ff21}\u{ff30}\u{ff30}\u{ff32}\u{ff2f}\u{ff36}\u{ff25} - not yet\n",
+        expect: Refused,
+    },
+    Case {
+        name: "approve_or_disapprove_copied",
+        text: "APPROVE or DISAPPROVE\n",
+        expect: Refused,
+    },
+    Case {
+        name: "fullwidth_approve_is_approve",
+        text: "\u{ff21}\u{ff30}\u{ff30}\u{ff32}\u{ff2f}\u{ff36}\u{ff25}\n",
+        expect: Approve("", None),
+    },
+    Case {
+        name: "greeting_with_a_name_then_approve",
+        text: "Hi Bob, APPROVE 2h - checked the ticket\n",
+        expect: Approve("checked the ticket", Some("2h")),
+    },
+    Case {
+        name: "yes_then_approve_with_comment",
+        text: "Yes, approved. Thanks for the details\n",
+        expect: Approve("Thanks for the details", None),
+    },
+    Case {
+        // A Portuguese client's first line: no decision word, so no
+        // decision; the APPROVE below is never promoted.
+        name: "portuguese_aprovado_first_then_approve_below",
+        text: "Aprovado.\n\nAPPROVE Tudo certo, pode seguir.\n\nAbraço,\nJoão\n",
+        expect: NotAVerb("Aprovado."),
     },
 ];

@@ -2,13 +2,22 @@
 //! about line ends and sprinkle invisible characters, which would otherwise defeat
 //! every comparison further on.
 
+use unicode_normalization::UnicodeNormalization;
+
 /// Returns `text` with `\n` as the only line end, every kind of space (tabs,
 /// non-breaking and narrow spaces) as a plain space, and invisible characters
 /// (zero-width spaces and joiners, byte-order marks, soft hyphens, direction marks,
 /// other control characters) removed.
 pub(super) fn normalize(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
+    // NFKC first: full-width, ligature and other compatibility spellings of
+    // a letter become the letter, so no spelling of a word escapes the
+    // grammar; then every apostrophe- and quote-like mark becomes one.
+    // (Marks are folded before NFKC too: it would split some, such as the
+    // acute accent, into a space and a combining mark.)
+    let folded: String = text.chars().map(fold_marks).collect();
+    let composed: String = folded.nfkc().map(fold_marks).collect();
+    let mut chars = composed.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '\r' => {
@@ -41,6 +50,18 @@ pub(super) fn normalize(text: &str) -> String {
     out
 }
 
+/// Apostrophe-like marks to `'`, quotation-mark-like ones to `"`: "don’t",
+/// "donʼt" and "don`t" are all "don't".
+fn fold_marks(c: char) -> char {
+    match c {
+        '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{201b}' | '\u{2032}' | '\u{2035}'
+        | '\u{02b9}' | '\u{02bb}' | '\u{02bc}' | '\u{02bd}' | '\u{02c8}' | '`' | '\u{b4}' => '\'',
+        '\u{201c}' | '\u{201d}' | '\u{201e}' | '\u{201f}' | '\u{2033}' | '\u{2036}' | '\u{ab}'
+        | '\u{bb}' | '\u{301d}' | '\u{301e}' => '"',
+        c => c,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::normalize;
@@ -56,5 +77,25 @@ mod tests {
             normalize("\u{feff}AP\u{200b}PROVE\u{a0}2h\tok\u{202f}x"),
             "APPROVE 2h ok x"
         );
+    }
+
+    #[test]
+    fn compatibility_spellings_and_marks_fold() {
+        let cases = [
+            (
+                "\u{ff21}\u{ff30}\u{ff30}\u{ff32}\u{ff2f}\u{ff36}\u{ff25}",
+                "APPROVE",
+            ),
+            ("don\u{2019}t", "don't"),
+            ("don\u{2bc}t", "don't"),
+            ("don`t", "don't"),
+            ("don\u{b4}t", "don't"),
+            ("\u{201c}ok\u{201d}", "\"ok\""),
+            ("\u{fb01}ne", "fine"),
+            ("A\u{202e}EVORPPA", "AEVORPPA"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(normalize(input), want, "{input:?}");
+        }
     }
 }

@@ -25,6 +25,7 @@ fn meets(got: &Result<ReplyDecision, ReplyRefusal>, expect: &Expect) -> bool {
         | (Err(ReplyRefusal::Empty), Expect::Empty) => true,
         (Err(ReplyRefusal::NotAVerb { said }), Expect::NotAVerb(want)) => said == want,
         (Err(ReplyRefusal::BadWindow { why }), Expect::BadWindow(part)) => why.contains(part),
+        (Err(_), Expect::Refused) => true,
         _ => false,
     }
 }
@@ -257,4 +258,53 @@ proptest! {
             prop_assert!(end > start && end <= requested.1);
         }
     }
+}
+
+proptest! {
+    /// The lead-in is an allow-list: any other word put before the decision
+    /// word of any approving fixture turns it into no decision.
+    #[test]
+    fn any_word_not_on_the_lead_in_list_before_approve_refuses(
+        word in "[a-zA-Z][a-zA-Z']{0,11}",
+    ) {
+        let lower = word.to_lowercase();
+        prop_assume!(!super::grammar::LEAD_INS.contains(&lower.as_str()));
+        prop_assume!(!super::grammar::GREETINGS.contains(&lower.as_str()));
+        prop_assume!(!lower.starts_with("approv") && !lower.starts_with("disapprov"));
+        prop_assume!(!["reject", "rejected", "deny", "denied"].contains(&lower.as_str()));
+        for case in CASES {
+            let Expect::Approve(..) = case.expect else { continue };
+            let Some(at) = decision_word_at(case.text) else { continue };
+            let text = format!("{}{word} {}", &case.text[..at], &case.text[at..]);
+            let got = parse_reply(&text);
+            prop_assert!(
+                !matches!(got, Ok(ReplyDecision { verb: Verb::Approve, .. })),
+                "{}: {:?} approved as {:?}", case.name, text, got
+            );
+        }
+    }
+}
+
+/// Where the decision word of an approving fixture stands: the first whole
+/// word APPROVE or APPROVED on a line that is not quoted.
+fn decision_word_at(text: &str) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if !line.trim_start().starts_with('>') {
+            let lower = line.to_ascii_lowercase();
+            for (i, _) in lower.match_indices("approve") {
+                let before = lower[..i].chars().next_back();
+                let after = lower[i + "approve".len()..]
+                    .trim_start_matches('d')
+                    .chars()
+                    .next();
+                let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric());
+                if boundary(before) && boundary(after) {
+                    return Some(offset + i);
+                }
+            }
+        }
+        offset += line.len();
+    }
+    None
 }

@@ -310,15 +310,34 @@ impl TestDaemon {
             .await
     }
 
-    /// `GET /v1/requests?{query}`, e.g. `list("status=pending")`; `""` for
-    /// all.
+    /// `GET /v1/requests?{query}`, every page of it: the answer's status
+    /// (of the last page) and `{"requests": [...]}` with all of them.
     pub(crate) async fn list(&self, query: &str) -> (u16, Value) {
-        let path = if query.is_empty() {
-            "/v1/requests".to_owned()
-        } else {
-            format!("/v1/requests?{query}")
-        };
-        self.request("GET", &path, None).await
+        let mut all: Vec<Value> = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut parts: Vec<String> = Vec::new();
+            if !query.is_empty() {
+                parts.push(query.to_owned());
+            }
+            parts.push("limit=1000".to_owned());
+            if let Some(c) = &cursor {
+                parts.push(format!("cursor={c}"));
+            }
+            let (code, body) = self
+                .request("GET", &format!("/v1/requests?{}", parts.join("&")), None)
+                .await;
+            if code != 200 {
+                return (code, body);
+            }
+            if let Some(page) = body["requests"].as_array() {
+                all.extend(page.iter().cloned());
+            }
+            match body["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return (code, serde_json::json!({ "requests": all })),
+            }
+        }
     }
 
     /// Polls `GET /v1/requests/{id}` until its `status` is `status` and

@@ -202,19 +202,35 @@ impl Approvals {
                 return Ok(Err(Refused::told(&verified, reason, why::UNREADABLE)));
             }
         };
-        match reply::parse_reply(text) {
-            Ok(d) => Ok(Ok(Answer {
-                token,
-                verb: d.verb,
-                window: d.window,
-                comment: d.comment,
-            })),
-            Err(refusal) => Ok(Err(Refused::told(
-                &verified,
-                refusal.explain(),
-                why::NO_DECISION,
-            ))),
+        let decision = match reply::parse_reply(text) {
+            Ok(d) => d,
+            Err(refusal) => {
+                return Ok(Err(Refused::told(
+                    &verified,
+                    refusal.explain(),
+                    why::NO_DECISION,
+                )))
+            }
+        };
+        // The HTML part beside the text: a reader sees one or the other,
+        // so both must say the same, or nothing is decided.
+        if let Some(alternative) = &reply.mail.alternative_text {
+            let agrees = reply::parse_reply(alternative)
+                .is_ok_and(|d| d.verb == decision.verb && d.window == decision.window);
+            if !agrees {
+                return Ok(Err(Refused::told(
+                    &verified,
+                    "the text and the HTML part of the reply do not say the same".into(),
+                    why::NO_DECISION,
+                )));
+            }
         }
+        Ok(Ok(Answer {
+            token,
+            verb: decision.verb,
+            window: decision.window,
+            comment: decision.comment,
+        }))
     }
 
     /// Finds the token that authorises the reply: the first candidate that

@@ -75,6 +75,9 @@ pub(crate) struct InboundMail {
     /// The text the reply parser reads (see [`body::reply_text`]), or why
     /// there is none.
     pub(crate) text: Result<String, MessageBodyError>,
+    /// The HTML part's text when the message has both a plain and an HTML
+    /// part: a decision is taken only when both say the same.
+    pub(crate) alternative_text: Option<String>,
     /// Every `Authentication-Results` header, topmost first; see
     /// [`InboundMail::sender_authenticated`] for which one is trusted.
     pub(crate) authentication_results: Vec<AuthResults>,
@@ -250,6 +253,15 @@ pub(crate) fn parse_inbound_of_size(
         body::reply_text(&message)
     };
 
+    // Both parts are the approver's: the HTML is read beside the plain
+    // text, and instead of it when the plain part is a degenerate stand-in.
+    let (text, alternative_text) = match (text, oversized) {
+        (Ok(plain), false) => match body::alternative_text(&message) {
+            Some(html) if body::is_degenerate_plain(&plain, &html) => (Ok(html), None),
+            other => (Ok(plain), other),
+        },
+        (other, _) => (other, None),
+    };
     Ok(InboundMail {
         message_id: message_id(&message),
         from: single_from(&message),
@@ -258,6 +270,7 @@ pub(crate) fn parse_inbound_of_size(
         signed_token_candidates: signed.into_vec(),
         automated: automated::detect(&headers, report_type(&message)),
         text,
+        alternative_text,
         authentication_results: headers
             .all("authentication-results")
             .map(AuthResults::parse)

@@ -828,3 +828,35 @@ async fn an_unreadable_request_record_refuses_its_reply_not_the_batch() {
         "{refused:?}"
     );
 }
+
+/// What the text part says and what the HTML part shows must agree: a
+/// reply whose HTML shows "DISAPPROVE" while its text says "APPROVE" (or
+/// that hides an APPROVE from the reader) decides nothing.
+#[tokio::test]
+async fn text_and_html_parts_that_disagree_decide_nothing() {
+    let cases = [
+        ("APPROVE", "<p>DISAPPROVE</p>"),
+        ("APPROVE", "<p>Not now.</p>"),
+        ("APPROVE", r#"<p style="display:none">APPROVE</p><p>no</p>"#),
+        ("APPROVE 2h", "<p>APPROVE 8h</p>"),
+    ];
+    for (text, html) in cases {
+        let f = Fixture::standard();
+        let (r, mails) = f.submit().await;
+        let mail = ask(&mails, ALICE);
+        let raw = format!(
+            "From: {ALICE}\r\nTo: {}\r\nSubject: Re: {}\r\nMessage-ID: <parts@client.example.test>\r\n\
+             MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n\
+             --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n\r\nAlice\r\n\
+             --b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}<p>Alice</p>\r\n--b--\r\n",
+            mail.reply_to.as_ref().unwrap(),
+            mail.subject
+        );
+        assert_eq!(
+            f.svc.handle_message(f.next_key(), raw.as_bytes()).unwrap(),
+            rejected(),
+            "{text} / {html}"
+        );
+        assert_eq!(f.request(r.id), r, "{text} / {html}");
+    }
+}

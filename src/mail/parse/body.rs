@@ -69,6 +69,59 @@ pub(crate) fn reply_text(message: &Message<'_>) -> Result<String, MessageBodyErr
     blank_plain.ok_or(MessageBodyError::NoTextPart)
 }
 
+/// The HTML part's text, when the message also has the `text/plain` part
+/// [`reply_text`] chose: both are what the approver sent, and a reader sees
+/// one or the other, so the reply parser reads both and takes a decision
+/// only when they agree. `None` when there is no HTML part beside a
+/// non-blank plain one (then [`reply_text`] already is the HTML, or the
+/// only text).
+pub(crate) fn alternative_text(message: &Message<'_>) -> Option<String> {
+    let plain = parts(message, &message.text_body).find_map(|part| match &part.body {
+        PartType::Text(text) if is_plain(part) && !is_attachment(part) => Some(text.clone()),
+        _ => None,
+    })?;
+    if plain.trim().is_empty() {
+        return None;
+    }
+    parts(message, &message.html_body).find_map(|part| match &part.body {
+        PartType::Html(html) if !is_attachment(part) && !is_undecodable(part) => {
+            Some(html_to_text(html))
+        }
+        _ => None,
+    })
+}
+
+/// Whether a `text/plain` part is not the approver's words but a degenerate
+/// stand-in for the HTML beside it: a fixed "this is an HTML message"
+/// notice, or the HTML's blocks glued into one line. The HTML is read
+/// instead then.
+pub(crate) fn is_degenerate_plain(plain: &str, html_text: &str) -> bool {
+    const PLACEHOLDERS: &[&str] = &[
+        "this is an html message",
+        "this message is in html format",
+        "this is a multi-part message in mime format",
+        "your email client does not support html",
+        "your mail client does not support html",
+        "to view this message, please use an html",
+        "html version of this message",
+    ];
+    let lower = plain.trim().to_lowercase();
+    if lower.len() < 200 && PLACEHOLDERS.iter().any(|p| lower.contains(p)) {
+        return true;
+    }
+    let plain_lines = plain
+        .trim()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    let html_lines = html_text
+        .trim()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    plain_lines <= 1 && html_lines >= 3
+}
+
 /// The text with `\n` line ends, as the HTML conversion produces, so the
 /// reply parser sees one convention whatever the client sent.
 fn unix_newlines(text: &str) -> String {

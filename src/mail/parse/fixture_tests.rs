@@ -814,3 +814,66 @@ fn blank_text_part_falls_back_to_html() {
     let plain_only = mail(&["From: a@corp.example"], " \r\n");
     assert_eq!(parse(&plain_only).text.as_deref(), Ok(" \n"));
 }
+
+/// Every real client's reply says the same in its text and HTML parts, so
+/// reading both never refuses a genuine answer.
+#[test]
+fn real_clients_text_and_html_parts_agree() {
+    use crate::domain::reply::parse_reply;
+    let mut both = 0;
+    for file in [
+        "gmail_web_reply.eml",
+        "outlook_desktop_reply.eml",
+        "outlook_ios_reply.eml",
+        "apple_mail_reply.eml",
+        "thunderbird_reply.eml",
+        "yahoo_reply.eml",
+        "de_aw_reply.eml",
+        "sv_reply.eml",
+        "ext_re_reply.eml",
+        "pt_iso8859_qp_reply.eml",
+        "wrapped_footer_reply.eml",
+        "base64_text_reply.eml",
+    ] {
+        let mail = parse(&fixture(file));
+        let (Ok(text), Some(html)) = (&mail.text, &mail.alternative_text) else {
+            continue;
+        };
+        both += 1;
+        let (a, b) = (parse_reply(text), parse_reply(html));
+        assert_eq!(
+            a.as_ref().map(|d| (d.verb, d.window)).ok(),
+            b.as_ref().map(|d| (d.verb, d.window)).ok(),
+            "{file}: text {a:?}, HTML {b:?}"
+        );
+    }
+    assert!(both >= 5, "only {both} fixtures have both parts");
+}
+
+/// A plain part that is only a notice, or the HTML glued into one line,
+/// gives way to the HTML.
+#[test]
+fn a_degenerate_plain_part_gives_way_to_the_html() {
+    let message = |plain: &str| {
+        format!(
+            "From: alice@example.test\r\nTo: approvals@example.test\r\nSubject: Re: x\r\n\
+             MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n\
+             --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{plain}\r\n\
+             --b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+             <div>DISAPPROVE</div><div>too risky</div><div>Alice</div>\r\n--b--\r\n"
+        )
+    };
+    for plain in [
+        "This is an HTML message. Please use an HTML capable mail program to read this message.",
+        "APPROVE too risky Alice",
+    ] {
+        let mail = parse(message(plain).as_bytes());
+        let text = mail.text.clone().unwrap();
+        assert!(text.starts_with("DISAPPROVE"), "{plain:?}: {text:?}");
+        assert_eq!(mail.alternative_text, None, "{plain:?}");
+    }
+    // A real plain part stays, with the HTML beside it to compare.
+    let mail = parse(message("DISAPPROVE\n\ntoo risky\n").as_bytes());
+    assert_eq!(mail.text.unwrap().lines().next(), Some("DISAPPROVE"));
+    assert!(mail.alternative_text.is_some());
+}

@@ -140,6 +140,72 @@ pub(super) fn is_word_header_block(style: &str) -> bool {
     compact.contains("border-top:solid") && compact.contains("padding:3.0pt")
 }
 
-pub(super) fn is_display_none(style: &str) -> bool {
-    compact_style(style).contains("display:none")
+/// Whether a reader cannot see the element's content: the `hidden`
+/// attribute, or an inline style that hides it — `display:none`,
+/// `visibility:hidden`, a zero font size, zero opacity, a zero maximum
+/// height, or text in the colour of its own background. Text no one sees is
+/// never read as anyone's answer.
+pub(super) fn is_hidden(tag: &StartTag<'_>) -> bool {
+    if tag.hidden {
+        return true;
+    }
+    let style = compact_style(tag.style);
+    let declarations: Vec<(&str, &str)> = style
+        .split(';')
+        .filter_map(|d| d.split_once(':'))
+        .map(|(k, v)| (k, v.trim_end_matches("!important")))
+        .collect();
+    let value = |name: &str| {
+        declarations
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| *v)
+    };
+    let zero = |v: &str| {
+        let number = v.trim_end_matches(|c: char| c.is_ascii_alphabetic() || c == '%');
+        !number.is_empty() && number.parse::<f64>().is_ok_and(|n| n <= 0.0)
+    };
+    let colour = value("color");
+    let background = value("background-color").or_else(|| value("background"));
+    value("display") == Some("none")
+        || value("visibility").is_some_and(|v| v == "hidden" || v == "collapse")
+        || value("font-size").is_some_and(zero)
+        || value("opacity").is_some_and(zero)
+        || value("max-height").is_some_and(zero)
+        || matches!((colour, background), (Some(c), Some(b)) if same_colour(c, b))
+}
+
+/// Whether two CSS colour values are the same colour, for the common
+/// spellings (`#fff`, `#ffffff`, `white`, `rgb(255,255,255)`).
+fn same_colour(a: &str, b: &str) -> bool {
+    match (rgb(a), rgb(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+fn rgb(v: &str) -> Option<(u8, u8, u8)> {
+    let named = match v {
+        "white" => Some((255, 255, 255)),
+        "black" => Some((0, 0, 0)),
+        _ => None,
+    };
+    if named.is_some() {
+        return named;
+    }
+    if let Some(hex) = v.strip_prefix('#') {
+        let h = |s: &str| u8::from_str_radix(s, 16).ok();
+        return match hex.len() {
+            3 => {
+                let d = |i: usize| hex.get(i..=i).and_then(|c| h(&c.repeat(2)));
+                Some((d(0)?, d(1)?, d(2)?))
+            }
+            6 => Some((h(hex.get(0..2)?)?, h(hex.get(2..4)?)?, h(hex.get(4..6)?)?)),
+            _ => None,
+        };
+    }
+    let inner = v.strip_prefix("rgb(")?.strip_suffix(')')?;
+    let mut parts = inner.split(',').map(|p| p.parse::<u8>().ok());
+    Some((parts.next()??, parts.next()??, parts.next()??))
 }

@@ -24,6 +24,8 @@ pub(super) struct StartTag<'a> {
     pub(super) id: &'a str,
     /// `style` attribute, raw.
     pub(super) style: &'a str,
+    /// Carries the `hidden` attribute: its content is never shown.
+    pub(super) hidden: bool,
     /// Written as `<x/>`: treated as an empty element, as mail authors mean.
     pub(super) self_closing: bool,
 }
@@ -104,6 +106,7 @@ pub(super) fn parse_attributes(bytes: &[u8], from: usize, name: String) -> (Star
         class: "",
         id: "",
         style: "",
+        hidden: false,
         self_closing: false,
     };
     let mut i = from;
@@ -152,6 +155,11 @@ pub(super) fn parse_attributes(bytes: &[u8], from: usize, name: String) -> (Star
                     tag.id = value;
                 } else if attr.eq_ignore_ascii_case(b"style") {
                     tag.style = value;
+                } else if attr.eq_ignore_ascii_case(b"hidden")
+                    || (attr.eq_ignore_ascii_case(b"aria-hidden")
+                        && value.eq_ignore_ascii_case("true"))
+                {
+                    tag.hidden = true;
                 }
             }
         }

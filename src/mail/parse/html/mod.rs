@@ -20,7 +20,7 @@ mod elements;
 mod markup;
 
 use super::entities::decode_entity;
-use elements::{is_block, is_display_none, is_void, quote_role, QuoteRole};
+use elements::{is_block, is_hidden, is_void, quote_role, QuoteRole};
 use markup::{markup_at, Markup, StartTag};
 
 /// Element nesting kept track of; deeper elements are counted but not
@@ -237,7 +237,7 @@ impl Converter {
                     .saturating_add(u16::from(role == QuoteRole::Blockquote)),
                 marked: parent.marked || role == QuoteRole::Container,
                 pre: parent.pre || name == "pre",
-                hidden: parent.hidden || is_display_none(tag.style),
+                hidden: parent.hidden || is_hidden(&tag),
                 block,
             },
             None => return,
@@ -447,5 +447,43 @@ mod tests {
     #[test]
     fn regression_quote_prefix_does_not_leak_past_the_closing_blockquote() {
         assert_eq!(html_to_text("<blockquote>q</blockquote>mine"), "> q\nmine");
+    }
+
+    /// Text a reader cannot see is not part of the reply: each of these
+    /// hides "APPROVE" before the visible "no".
+    #[test]
+    fn invisible_text_is_dropped() {
+        let hiding = [
+            r#"<div style="display:none">APPROVE</div>"#,
+            r#"<span style="DISPLAY: none !important">APPROVE</span>"#,
+            r#"<div style="visibility:hidden">APPROVE</div>"#,
+            r#"<span style="font-size:0">APPROVE</span>"#,
+            r#"<span style="font-size: 0px">APPROVE</span>"#,
+            r#"<span style="opacity:0">APPROVE</span>"#,
+            r#"<span style="opacity:0.0">APPROVE</span>"#,
+            r#"<div style="max-height:0;overflow:hidden">APPROVE</div>"#,
+            r#"<span style="color:#fff;background-color:#ffffff">APPROVE</span>"#,
+            r#"<span style="color:white;background:rgb(255,255,255)">APPROVE</span>"#,
+            r#"<p hidden>APPROVE</p>"#,
+            r#"<p aria-hidden="true">APPROVE</p>"#,
+            r#"<div style="display:none"><p><b>APPROVE</b></p></div>"#,
+            r#"<head><meta name="x" content="y"></head>"#,
+            r#"<style>p::before { content: "APPROVE" }</style>"#,
+            r#"<script>document.write("APPROVE")</script>"#,
+            r#"<!--[if mso]>APPROVE<![endif]-->"#,
+        ];
+        for html in hiding {
+            let text = html_to_text(&format!("{html}<p>no</p>"));
+            assert!(!text.contains("APPROVE"), "{html}: {text:?}");
+            assert!(text.contains("no"), "{html}: {text:?}");
+        }
+        let visible = [
+            r#"<span style="color:#000;background-color:#fff">APPROVE</span>"#,
+            r#"<span style="font-size:14px">APPROVE</span>"#,
+            r#"<span style="opacity:1">APPROVE</span>"#,
+        ];
+        for html in visible {
+            assert!(html_to_text(html).contains("APPROVE"), "{html}");
+        }
     }
 }

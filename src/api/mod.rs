@@ -1,20 +1,22 @@
 //! The HTTP/JSON API on a Unix socket: how integrators and the CLI submit and
-//! look up requests. Access control is the socket's file permissions.
+//! look up requests. Who may connect is the socket's file permissions; who
+//! may submit for whom, the caller's account (`[[api.submitters]]`).
 
 pub(crate) mod client;
+mod listener;
 mod routes;
 pub(crate) mod submission;
 pub(crate) mod views;
 
 use std::future::Future;
 use std::io;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 
 use tokio::net::UnixListener;
 
-use crate::approvals::{Approvals, Page, SubmitError};
+use crate::approvals::{Approvals, Caller, Page, SubmitError};
 use crate::domain::ids::{Address, RequestId};
 use crate::domain::policy::Submission;
 use crate::domain::request::{Request, Status};
@@ -25,7 +27,11 @@ use crate::store::StoreError;
 /// be tested against a fake without a store, mail or keys.
 pub(crate) trait RequestService: Send + Sync + 'static {
     /// Admits a new request or says why not.
-    fn submit(&self, s: Submission) -> impl Future<Output = Result<Request, SubmitError>> + Send;
+    fn submit(
+        &self,
+        s: Submission,
+        caller: Caller,
+    ) -> impl Future<Output = Result<Request, SubmitError>> + Send;
     /// One request, if it exists.
     fn get(&self, id: RequestId) -> Result<Option<Request>, StoreError>;
     /// One page of the requests matching both filters, oldest first.
@@ -38,8 +44,12 @@ pub(crate) trait RequestService: Send + Sync + 'static {
 }
 
 impl RequestService for Approvals {
-    fn submit(&self, s: Submission) -> impl Future<Output = Result<Request, SubmitError>> + Send {
-        Approvals::submit(self, s)
+    fn submit(
+        &self,
+        s: Submission,
+        caller: Caller,
+    ) -> impl Future<Output = Result<Request, SubmitError>> + Send {
+        Approvals::submit(self, s, caller)
     }
 
     fn get(&self, id: RequestId) -> Result<Option<Request>, StoreError> {
@@ -72,9 +82,7 @@ pub(crate) async fn serve_service<S: RequestService>(
     service: Arc<S>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    axum::serve(listener, routes::router(service))
-        .with_graceful_shutdown(shutdown)
-        .await
+    listener::serve(listener, routes::router(service), shutdown).await
 }
 
 /// Permissions of the socket: owner and group may connect, so access is
@@ -108,8 +116,28 @@ pub(crate) fn bind(path: &Path) -> io::Result<UnixListener> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    let listener = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(SOCKET_MODE))?;
+    // Bound inside a directory only we can enter, given its final mode,
+    // then moved into place: there is no moment at which the socket exists
+    // at its path with wider permissions than SOCKET_MODE.
+    let parent = path.parent().unwrap_or_else(|| Path::new("."));
+    let mut random = [0u8; 8];
+    getrandom::getrandom(&mut random).map_err(|e| io::Error::other(e.to_string()))?;
+    let private = parent.join(format!(".approvald-bind-{}", u64::from_be_bytes(random)));
+    std::fs::DirBuilder::new().mode(0o700).create(&private)?;
+    let staged = private.join("api.sock");
+    let bound = UnixListener::bind(&staged).and_then(|listener| {
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(SOCKET_MODE))?;
+        std::fs::rename(&staged, path)?;
+        Ok(listener)
+    });
+    if bound.is_err() {
+        std::fs::remove_file(&staged).ok();
+    }
+    // Empty now: the socket moved out, or was never made.
+    if let Err(e) = std::fs::remove_dir(&private) {
+        tracing::warn!(error = %e, dir = %private.display(), "cannot remove the socket's staging directory");
+    }
+    let listener = bound?;
     Ok(listener)
 }
 
@@ -173,7 +201,7 @@ pub(crate) mod testkit {
     }
 
     impl RequestService for Fake {
-        async fn submit(&self, s: Submission) -> Result<Request, SubmitError> {
+        async fn submit(&self, s: Submission, _caller: Caller) -> Result<Request, SubmitError> {
             match self.mode {
                 Mode::Broken => return Err(SubmitError::Store(broken())),
                 Mode::Refusing => {
@@ -325,5 +353,26 @@ mod tests {
         assert_eq!(status, 200);
         let done = tokio::time::timeout(std::time::Duration::from_secs(5), server.stop()).await;
         assert!(matches!(done, Ok(Ok(()))), "serve did not return: {done:?}");
+    }
+
+    #[test]
+    fn the_socket_appears_with_its_final_mode_and_nothing_else_is_left() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("api.sock");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let listener = bind(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, SOCKET_MODE);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, ["api.sock"], "the staging directory is gone");
+        drop(listener);
     }
 }

@@ -8,14 +8,14 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::submission::{parse_submission, RequestBodyError};
 use super::views::{ErrorBody, ListView, RequestView};
 use super::RequestService;
-use crate::approvals::{Page, SubmitError};
+use crate::approvals::{Caller, Page, SubmitError};
 use crate::domain::ids::{Address, RequestId};
 use crate::domain::request::Status;
 
@@ -82,6 +82,7 @@ impl IntoResponse for ApiError {
 
 async fn submit<S: RequestService>(
     State(service): State<Arc<S>>,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(|r| {
@@ -105,7 +106,7 @@ async fn submit<S: RequestService>(
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorBody::fields(errors))
         }
     })?;
-    match service.submit(submission).await {
+    match service.submit(submission, caller).await {
         Ok(request) => {
             let location = format!("/v1/requests/{}", request.id);
             Ok((
@@ -118,6 +119,10 @@ async fn submit<S: RequestService>(
         Err(SubmitError::Invalid(errors)) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             ErrorBody::fields(errors.into_iter().map(Into::into).collect()),
+        )),
+        Err(SubmitError::Forbidden(why)) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorBody::field("requester", why),
         )),
         Err(SubmitError::Store(e)) => Err(ApiError::internal("cannot store a submission", &e)),
     }

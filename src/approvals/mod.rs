@@ -26,7 +26,7 @@ use crate::store::{Store, StoreError};
 
 pub(crate) use inbox::InboxMessage;
 pub(crate) use settings::{InboundSettings, Settings, SettingsHandle};
-pub(crate) use submit::SubmitError;
+pub(crate) use submit::{Caller, SubmitError};
 
 /// Which slice of a list to read: lists are paged, so no answer holds every
 /// request ever made.

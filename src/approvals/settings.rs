@@ -8,6 +8,7 @@ use chrono::FixedOffset;
 
 use crate::domain::policy::Policy;
 use crate::domain::sender_rule::SenderRule;
+use crate::domain::submitters::Submitters;
 use crate::domain::token::Keyring;
 use crate::mail::compose::Composer;
 use crate::mail::parse::InboxAddress;
@@ -40,6 +41,8 @@ pub(crate) struct Settings {
     /// How long handled-message records and explanation counters outlive
     /// the request they concern.
     pub(crate) retention: chrono::Duration,
+    /// Which local accounts may submit for whom.
+    pub(crate) submitters: Submitters,
 }
 
 /// A shared, swappable [`Settings`].

@@ -15,8 +15,17 @@ use crate::store::{Change, StoreError};
 pub(crate) enum SubmitError {
     /// The submission breaks the policy; every problem is listed.
     Invalid(Vec<FieldError>),
+    /// The caller's account may not submit for this requester.
+    Forbidden(String),
     /// Nothing is wrong with the submission, but it could not be stored.
     Store(StoreError),
+}
+
+/// Who is submitting: the local account on the other end of the API socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Caller {
+    /// Its uid, from the socket's peer credentials.
+    pub(crate) uid: u32,
 }
 
 impl From<StoreError> for SubmitError {
@@ -28,11 +37,30 @@ impl From<StoreError> for SubmitError {
 impl Approvals {
     /// Admits a request, mails level 1 and the requester, and makes all of
     /// it durable before returning.
-    pub(crate) async fn submit(&self, sub: Submission) -> Result<Request, SubmitError> {
+    pub(crate) async fn submit(
+        &self,
+        sub: Submission,
+        caller: Caller,
+    ) -> Result<Request, SubmitError> {
         let now = self.clock.now();
         let s = self.settings.current();
         let requester = sub.requester.clone();
         let (action, resource) = (sub.action.clone(), sub.resource.clone());
+        if !s.submitters.allows(caller.uid, &requester) {
+            let why = format!(
+                "local account uid {} may not submit requests for {requester}",
+                caller.uid
+            );
+            self.store.audit_only(
+                AuditEvent::new(now, EventKind::Submitted, "refused", "submission refused")
+                    .with_actor(format!("uid {}", caller.uid))
+                    .with_action(action)
+                    .with_resource(resource)
+                    .with_reason(why.as_str()),
+            )?;
+            self.store.flush().await?;
+            return Err(SubmitError::Forbidden(why));
+        }
         // Admitted under a placeholder id: a refused submission must not use
         // up an id, so the ids people quote stay dense.
         let mut request = match s.policy.admit(sub, RequestId::new(0), now) {

@@ -2,6 +2,7 @@
 //! environment overrides) into [`raw::RawConfig`], then validate it into
 //! [`Config`], reporting every problem at once.
 
+mod accounts;
 mod endpoint;
 mod groups;
 mod raw;
@@ -15,6 +16,7 @@ use crate::audit::SyslogTarget;
 use crate::domain::ids::Address;
 use crate::domain::policy::Policy;
 use crate::domain::sender_rule::SenderRule;
+use crate::domain::submitters::Submitters;
 use crate::domain::wire::PLUS_DELIMITER;
 use crate::secret::{Secret, SecretBytes};
 use endpoint::{endpoint, private_file};
@@ -96,6 +98,9 @@ pub(crate) struct InboundConfig {
 pub(crate) struct Config {
     /// Directory of the sled database.
     pub(crate) store_path: PathBuf,
+    /// Which local accounts may submit requests for whom, by the API
+    /// socket's peer credentials.
+    pub(crate) submitters: Submitters,
     /// How long the memory of handled messages and explanation counters is
     /// kept after the request they concern closed: spam cannot grow the
     /// store without bound.
@@ -293,6 +298,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
         p.push("inbound.max_message_size", "must be at least 4096 bytes");
     }
     let explanations_per_hour = raw.inbound.explanations_per_hour.unwrap_or(60);
+    let submitters = accounts::submitters(&mut p, raw.api.submitters);
     let retention = p
         .check(
             "store.retention",
@@ -347,6 +353,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
     };
     Ok(Config {
         store_path: PathBuf::from(raw.store.path),
+        submitters,
         retention,
         mail_address,
         from_name: raw.mail.from_name,

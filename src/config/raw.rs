@@ -114,6 +114,19 @@ pub(crate) struct RawTokens {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawApi {
     pub(crate) socket: String,
+    #[serde(default)]
+    pub(crate) submitters: Option<Vec<RawSubmitter>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSubmitter {
+    #[serde(default)]
+    pub(crate) user: Option<String>,
+    #[serde(default)]
+    pub(crate) uid: Option<u32>,
+    #[serde(default)]
+    pub(crate) requesters: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

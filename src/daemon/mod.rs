@@ -170,6 +170,7 @@ fn settings(
         .map_err(|e| format!("mail.address: {e}"))?;
     Ok(Settings {
         retention: config.retention,
+        submitters: config.submitters.clone(),
         policy: config.policy.clone(),
         keyring,
         composer,

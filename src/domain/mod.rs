@@ -9,6 +9,7 @@ pub(crate) mod policy;
 pub(crate) mod reply;
 pub(crate) mod request;
 pub(crate) mod sender_rule;
+pub(crate) mod submitters;
 pub(crate) mod token;
 pub(crate) mod verb;
 pub(crate) mod wire;

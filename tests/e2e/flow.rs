@@ -454,3 +454,45 @@ async fn approval_over_tls_connections_trusting_a_private_ca() {
         s.daemon.wait_for_status(&id, "approved", WAIT).await;
     }
 }
+
+/// The API knows who is asking (the socket's peer credentials): an account
+/// may submit only for the requesters `[[api.submitters]]` lets it, anything
+/// else is answered 403 and audited.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_may_submit_only_for_the_requesters_it_is_allowed() {
+    if skip_without_stack() {
+        return;
+    }
+    let p = People::new("submitters");
+    let me = current_uid();
+    let s = start_with(vec![group(&p, vec![Level::new(&[&p.alice], 1)])], |c| {
+        c.api_extra.push(format!(
+            "submitters = [ {{ uid = {me}, requesters = [\"{}\"] }} ]",
+            p.bob
+        ));
+    })
+    .await;
+    let (status, answer) = s.daemon.submit(&submission(&p.dave)).await;
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(answer["field"], "requester", "{answer}");
+    let line = s
+        .syslog
+        .wait_for(
+            |l| l.contains(" submitted ") && l.contains("outcome=\"refused\""),
+            WAIT,
+        )
+        .await;
+    assert!(line.contains(&format!("uid {me}")), "{line}");
+    let (_, list) = s.daemon.list("").await;
+    assert_eq!(
+        list["requests"].as_array().unwrap().len(),
+        0,
+        "nothing stored"
+    );
+}
+
+/// This process's uid, as the daemon sees it through the socket.
+fn current_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").unwrap().uid()
+}

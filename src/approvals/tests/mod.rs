@@ -13,6 +13,7 @@ use crate::domain::request::tests::{addr, t0};
 use crate::domain::request::Level;
 use crate::domain::request::{Request, Status};
 use crate::domain::sender_rule::SenderRule;
+use crate::domain::submitters::{For, Submitters};
 use crate::domain::token::{Keyring, Token, TokenClaims};
 use crate::mail::compose::Composer;
 use crate::mail::parse::InboxAddress;
@@ -34,6 +35,9 @@ impl Clock for TestClock {
 }
 
 const INBOX: &str = "approvals@example.test";
+
+/// The submitting account of most tests: root, who may submit for anyone.
+const ADMIN: Caller = Caller { uid: 0 };
 
 /// A page that holds everything a test stores.
 const ALL: Page = Page {
@@ -131,6 +135,10 @@ impl Fixture {
         };
         let settings = SettingsHandle::new(Settings {
             retention: Duration::days(30),
+            submitters: Submitters::new(vec![
+                (0, For::Anyone),
+                (1000, For::Only(vec![addr(DAVE)])),
+            ]),
             policy: policy(levels),
             keyring: keyring(),
             composer,
@@ -161,7 +169,7 @@ impl Fixture {
 
     /// Submits the standard request; returns it and the mails it queued.
     async fn submit(&self) -> (Request, Vec<OutboundMail>) {
-        let r = match self.svc.submit(submission()).await {
+        let r = match self.svc.submit(submission(), ADMIN).await {
             Ok(r) => r,
             Err(e) => panic!("submission refused: {e:?}"),
         };

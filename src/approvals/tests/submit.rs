@@ -9,7 +9,7 @@ async fn refused_submission_is_audited_and_stores_no_request() {
     let f = Fixture::standard();
     let mut s = submission();
     s.reason = "Because".into();
-    match f.svc.submit(s).await {
+    match f.svc.submit(s, ADMIN).await {
         Err(SubmitError::Invalid(errors)) => {
             assert!(errors.iter().any(|e| e.field == "reason"), "{errors:?}");
         }
@@ -37,8 +37,8 @@ async fn refused_submission_does_not_use_up_a_request_id() {
     let f = Fixture::standard();
     let mut bad = submission();
     bad.justification = String::new();
-    assert!(f.svc.submit(bad).await.is_err());
-    let r = f.svc.submit(submission()).await.unwrap();
+    assert!(f.svc.submit(bad, ADMIN).await.is_err());
+    let r = f.svc.submit(submission(), ADMIN).await.unwrap();
     assert_eq!(r.id.to_string(), "AR-1");
 }
 
@@ -109,4 +109,29 @@ async fn submission_mails_receipt_and_every_approver_but_the_requester() {
     assert_eq!(audit[0].outcome, "pending");
     assert_eq!(audit[0].request.as_deref(), Some("AR-1"));
     assert_eq!(audit[0].level, Some(1));
+}
+
+/// A local account submits only for the requesters it is allowed to: the
+/// account of dave (uid 1000) for dave, not for anyone else; an account no
+/// rule names, for nobody. Every refusal is audited.
+#[tokio::test]
+async fn an_account_submits_only_for_whom_it_may() {
+    let f = Fixture::standard();
+    let dave = Caller { uid: 1000 };
+    assert!(f.svc.submit(submission(), dave).await.is_ok());
+    f.take_audit();
+    for (caller, requester) in [(dave, "erin@example.test"), (Caller { uid: 4242 }, DAVE)] {
+        let mut s = submission();
+        s.requester = addr(requester);
+        match f.svc.submit(s, caller).await {
+            Err(SubmitError::Forbidden(why)) => {
+                assert!(why.contains(&caller.uid.to_string()), "{why}")
+            }
+            other => panic!("{caller:?} for {requester}: {other:?}"),
+        }
+        let audit = f.take_audit();
+        assert_eq!(kinds(&audit), [EventKind::Submitted]);
+        assert_eq!(audit[0].outcome, "refused");
+    }
+    assert_eq!(f.svc.list(None, None, ALL).unwrap().len(), 1);
 }

@@ -92,6 +92,8 @@ pub(crate) struct DaemonConfig {
     pub(crate) token_key: Vec<u8>,
     /// The contents of each of `[tokens] previous_key_files`.
     pub(crate) previous_token_keys: Vec<Vec<u8>>,
+    /// Lines added to the `[api]` table (`submitters = [...]`).
+    pub(crate) api_extra: Vec<String>,
     /// Extra environment for the daemon process (test hooks such as
     /// `APPROVALD_TEST_CRASH_AFTER_COMMIT`, or `APPROVALD__…` overrides).
     pub(crate) env: Vec<(String, String)>,
@@ -121,6 +123,7 @@ impl DaemonConfig {
             token_key,
             previous_token_keys: Vec::new(),
             env: Vec::new(),
+            api_extra: Vec::new(),
         }
     }
 
@@ -188,6 +191,9 @@ impl DaemonConfig {
             writeln!(t, "previous_key_files = [{}]", previous.join(", ")).unwrap();
         }
         writeln!(t, "\n[api]\nsocket = {}", path(&dir.join("api.sock"))).unwrap();
+        for line in &self.api_extra {
+            writeln!(t, "{line}").unwrap();
+        }
         writeln!(t, "\n[audit]\nsyslog = {}", s(&self.syslog)).unwrap();
         for g in &self.groups {
             writeln!(t, "\n[[groups]]\nname = {}", s(&g.name)).unwrap();

@@ -1,0 +1,65 @@
+//! Who may submit requests for whom: local accounts (by uid, as the API
+//! socket's peer credentials tell) mapped to the requesters they may act
+//! for. An integrator's account may submit for everyone; a person's account
+//! only for their own address.
+
+use super::ids::Address;
+
+/// For whom one account may submit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum For {
+    /// Any requester.
+    Anyone,
+    /// Only these.
+    Only(Vec<Address>),
+}
+
+/// The accounts allowed to submit; every other account is refused.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Submitters {
+    /// (uid, for whom), in configuration order.
+    rules: Vec<(u32, For)>,
+}
+
+impl Submitters {
+    pub(crate) fn new(rules: Vec<(u32, For)>) -> Self {
+        Submitters { rules }
+    }
+
+    /// Whether the account `uid` may submit a request for `requester`.
+    pub(crate) fn allows(&self, uid: u32, requester: &Address) -> bool {
+        self.rules.iter().any(|(u, whom)| {
+            *u == uid
+                && match whom {
+                    For::Anyone => true,
+                    For::Only(list) => list.contains(requester),
+                }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn who_may_submit_for_whom_table() {
+        let dave: Address = "dave@example.test".parse().unwrap();
+        let erin: Address = "erin@example.test".parse().unwrap();
+        let s = Submitters::new(vec![
+            (0, For::Anyone),
+            (1000, For::Only(vec![dave.clone()])),
+        ]);
+        let cases = [
+            (0, &dave, true),
+            (0, &erin, true),
+            (1000, &dave, true),
+            (1000, &erin, false),
+            (1001, &dave, false),
+        ];
+        for (uid, who, want) in cases {
+            assert_eq!(s.allows(uid, who), want, "{uid} for {who}");
+        }
+        assert!(!Submitters::default().allows(0, &dave), "nobody by default");
+    }
+}

@@ -15,7 +15,14 @@ pub(super) fn normalize(text: &str) -> String {
     // grammar; then every apostrophe- and quote-like mark becomes one.
     // (Marks are folded before NFKC too: it would split some, such as the
     // acute accent, into a space and a combining mark.)
-    let folded: String = text.chars().map(fold_marks).collect();
+    // Invisible characters go before NFKC as well: left in, one between a
+    // letter and its accent would keep them from composing, and a word
+    // with a hidden character in it would read differently.
+    let folded: String = text
+        .chars()
+        .map(fold_marks)
+        .filter(|c| !is_invisible(*c))
+        .collect();
     let composed: String = folded.nfkc().map(fold_marks).collect();
     let mut chars = composed.chars().peekable();
     while let Some(c) = chars.next() {
@@ -48,6 +55,21 @@ pub(super) fn normalize(text: &str) -> String {
         }
     }
     out
+}
+
+/// Characters that take no space and show nothing: zero-width spaces and
+/// joiners, byte-order marks, soft hyphens, direction marks and overrides.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{feff}'
+    )
 }
 
 /// Apostrophe-like marks to `'`, quotation-mark-like ones to `"`: "don’t",
@@ -97,5 +119,11 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(normalize(input), want, "{input:?}");
         }
+    }
+
+    #[test]
+    fn a_hidden_character_cannot_keep_an_accent_from_composing() {
+        assert_eq!(normalize("na\u{200b}\u{303}o"), "não");
+        assert_eq!(normalize("na\u{303}o"), "não");
     }
 }

@@ -25,6 +25,7 @@
 
 mod audit;
 mod cli;
+mod fail_closed;
 mod flow;
 mod reload;
 mod replies;

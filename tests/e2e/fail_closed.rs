@@ -232,3 +232,51 @@ async fn a_message_id_used_first_by_another_mail_does_not_swallow_the_genuine_re
         .await;
     s.daemon.wait_for_status(&id, "approved", WAIT).await;
 }
+
+/// Under `token+from+dmarc`, an approver's genuine, authenticated reply to
+/// one request, sent again to the reply address of another (the envelope
+/// re-aimed, the signed content untouched), never decides the other: tokens
+/// are read only where a signature covers them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_reply_re_aimed_at_another_request_decides_nothing_there() {
+    if skip_without_stack() {
+        return;
+    }
+    let p = People::new("re_aimed");
+    let s = start_with(vec![group(&p, vec![Level::new(&[&p.alice], 1)])], |c| {
+        for (name, value) in [
+            ("APPROVALD__INBOUND__SENDER_POLICY", "token+from+dmarc"),
+            ("APPROVALD__INBOUND__AUTHSERV_ID", "mx.example.test"),
+        ] {
+            c.env.push((name.into(), value.into()));
+        }
+    })
+    .await;
+    let first = s.submit(&p.dave).await;
+    let second = s.submit(&p.dave).await;
+    let ask_first = s.approval_mail(&p.alice, &first).await;
+    let ask_second = s.approval_mail(&p.alice, &second).await;
+    // As our MTA would stamp it: the topmost Authentication-Results header.
+    let domain = p.alice.rsplit_once('@').unwrap().1;
+    let mut signed =
+        format!("Authentication-Results: mx.example.test; dmarc=pass header.from={domain}\r\n")
+            .into_bytes();
+    signed.extend(raw_reply(
+        &ask_first,
+        &p.alice,
+        "signed@client.example.test",
+        &[("text/plain", "APPROVE")],
+    ));
+    Smtp::new(s.stack)
+        .send_raw(&p.alice, &[&ask_first.reply_to().unwrap()], &signed)
+        .await;
+    s.daemon.wait_for_status(&first, "approved", WAIT).await;
+
+    Smtp::new(s.stack)
+        .send_raw(&p.mallory, &[&ask_second.reply_to().unwrap()], &signed)
+        .await;
+    s.inbox().wait_for_count("Rejected", 1, WAIT).await;
+    let r = s.get(&second).await;
+    assert_eq!(r["status"], "pending", "{r:#}");
+    assert_eq!(r["decisions"].as_array().unwrap().len(), 0, "{r:#}");
+}

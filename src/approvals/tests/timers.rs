@@ -53,9 +53,8 @@ async fn expiry_leaves_decided_requests_alone() {
     assert!(f.take_audit().is_empty());
 }
 
-/// Runs the timer worker over the fixture until `done` holds (real store,
-/// paused tokio time so its sleeps can be skipped through).
-async fn run_worker_until(f: &Fixture, done: impl Fn(&Fixture) -> bool) {
+/// The timer worker over the fixture's service and clock, running.
+fn spawn_worker(f: &Fixture) -> (crate::shutdown::Stopper, tokio::task::JoinHandle<()>) {
     let (stopper, shutdown) = crate::shutdown::channel();
     let clock: Arc<dyn Clock> = f.clock.clone();
     let worker = tokio::spawn(crate::daemon::timers::run_timers(
@@ -63,6 +62,13 @@ async fn run_worker_until(f: &Fixture, done: impl Fn(&Fixture) -> bool) {
         clock,
         shutdown,
     ));
+    (stopper, worker)
+}
+
+/// Runs the timer worker over the fixture until `done` holds (real store,
+/// paused tokio time so its sleeps can be skipped through).
+async fn run_worker_until(f: &Fixture, done: impl Fn(&Fixture) -> bool) {
+    let (stopper, worker) = spawn_worker(f);
     for _ in 0..100 {
         if done(f) {
             break;
@@ -88,13 +94,7 @@ async fn worker_sleeps_until_the_next_deadline_and_expires_it_then() {
     let f = Fixture::standard();
     let (r, _) = f.submit().await;
     f.advance(deadline() - Duration::seconds(10));
-    let (stopper, shutdown) = crate::shutdown::channel();
-    let clock: Arc<dyn Clock> = f.clock.clone();
-    let worker = tokio::spawn(crate::daemon::timers::run_timers(
-        f.svc.clone(),
-        clock,
-        shutdown,
-    ));
+    let (stopper, worker) = spawn_worker(&f);
     // Nine seconds on, nothing is due yet.
     f.advance(Duration::seconds(9));
     tokio::time::sleep(std::time::Duration::from_secs(9)).await;

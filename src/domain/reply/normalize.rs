@@ -43,13 +43,7 @@ pub(super) fn normalize(text: &str) -> String {
             | '\u{202f}'
             | '\u{205f}'
             | '\u{3000}' => out.push(' '),
-            '\u{ad}'
-            | '\u{180e}'
-            | '\u{200b}'..='\u{200f}'
-            | '\u{202a}'..='\u{202e}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{feff}' => {}
+            c if is_invisible(c) => {}
             c if c.is_control() => {}
             c => out.push(c),
         }

@@ -375,4 +375,28 @@ mod tests {
         assert_eq!(names, ["api.sock"], "the staging directory is gone");
         drop(listener);
     }
+
+    /// A client that connects and never sends its request is cut off once
+    /// the header timeout passes: it cannot hold a connection open.
+    #[tokio::test]
+    async fn a_silent_connection_is_closed_after_the_header_timeout() {
+        use tokio::io::AsyncReadExt;
+        let server = testkit::Server::start(testkit::Mode::Working).await;
+        let mut stream = tokio::net::UnixStream::connect(&server.socket)
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            stream.read_to_end(&mut buf),
+        )
+        .await;
+        assert!(read.is_ok(), "the connection was still open after 30 s");
+        assert!(
+            started.elapsed() >= std::time::Duration::from_secs(9),
+            "closed after {:?}, before the timeout",
+            started.elapsed()
+        );
+    }
 }

@@ -167,12 +167,19 @@ fn lead_in_allowed(ws: &[Word<'_>], at: usize) -> bool {
             // next word: the next allowed word starts after that break.
             let next = (i + 1..=(i + 1 + MAX_NAME_WORDS).min(at))
                 .find(|&k| ws.get(k).is_some_and(|w| w.break_before));
+            // A name, not a negation dressed as one ("Hey don't, approve").
+            let names_plain = |k: usize| {
+                ws.get(i + 1..k)
+                    .unwrap_or_default()
+                    .iter()
+                    .all(|w| !REFUSING_AFTER.contains(&w.norm.as_str()) && !w.norm.ends_with("n't"))
+            };
             match next {
-                Some(k) => {
+                Some(k) if names_plain(k) => {
                     i = k;
                     continue;
                 }
-                None => return false,
+                _ => return false,
             }
         }
         return false;
@@ -215,6 +222,8 @@ mod tests {
             ("please approve", None),
             ("Hi Bob Alice Carol, approve", None),
             ("Hi Bob approve", None),
+            ("Hey don't, approve", None),
+            ("Dear no, approve", None),
             ("Approve?", None),
             ("approve? no", None),
             ("APPROVE or DISAPPROVE", None),

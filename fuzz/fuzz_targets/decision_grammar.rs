@@ -1,6 +1,6 @@
 //! The decision grammar's promises, on arbitrary text: no spelling trick
 //! changes what a reply decides, and no negation in front of an approval
-//! leaves it an approval.
+//! above it leaves it an approval.
 #![no_main]
 
 use approvald::entry::parse_reply_text;
@@ -31,9 +31,9 @@ fuzz_target!(|data: &[u8]| {
         );
     }
 
-    // "not" in front of the first line of an approval is never an approval.
+    // "not" typed as a first line above an approval is never an approval.
     if decided == Some("APPROVE") {
-        let negated = format!("not {text}");
+        let negated = format!("not\n{text}");
         assert_ne!(
             parse_reply_text(&negated).ok(),
             Some("APPROVE"),

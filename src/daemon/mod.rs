@@ -3,6 +3,7 @@
 //! (SIGTERM, SIGINT) and reload (SIGHUP) — until told to stop.
 
 mod control;
+mod notify;
 pub(crate) mod timers;
 
 use std::path::Path;
@@ -115,14 +116,20 @@ pub(crate) async fn run(mut config: Config, path: &Path) -> Result<(), String> {
     )
     .await;
     tracing::info!(socket = %config.api_socket.display(), "approvald running");
+    notify::ready("serving the API; watching the inbox");
 
     while let Some(request) = control.recv().await {
         match request {
             Control::Stop => break,
-            Control::Reload => reload(path, &settings, &store, clock.as_ref()).await,
+            Control::Reload => {
+                notify::reloading();
+                reload(path, &settings, &store, clock.as_ref()).await;
+                notify::ready("serving the API; watching the inbox");
+            }
         }
     }
     tracing::info!("stopping");
+    notify::stopping();
     record(
         &store,
         AuditEvent::new(

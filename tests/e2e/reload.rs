@@ -45,3 +45,47 @@ async fn sighup_puts_new_rules_in_force_and_a_broken_config_changes_nothing() {
 
     assert!(s.daemon.terminate().await.success(), "{}", s.daemon.log());
 }
+
+/// The sd_notify protocol as systemd's `Type=notify` sees it, against a
+/// `NOTIFY_SOCKET` this test listens on: READY=1 once the daemon serves,
+/// RELOADING=1 then READY=1 around a SIGHUP, STOPPING=1 on SIGTERM.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_tells_the_service_manager_ready_reloading_and_stopping() {
+    if skip_without_stack() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("notify.sock");
+    let socket = tokio::net::UnixDatagram::bind(&socket_path).unwrap();
+    let p = People::new("notify");
+    let notify = socket_path.display().to_string();
+    let mut s = crate::flow::start_with(vec![group(&p, vec![Level::new(&[&p.alice], 1)])], |c| {
+        c.env.push(("NOTIFY_SOCKET".into(), notify));
+    })
+    .await;
+    let next = || async {
+        let mut buf = vec![0u8; 4096];
+        let n = tokio::time::timeout(WAIT, socket.recv(&mut buf))
+            .await
+            .expect("a notification")
+            .unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let first = next().await;
+    assert!(first.lines().any(|l| l == "READY=1"), "{first:?}");
+    s.daemon.reload();
+    let reloading = next().await;
+    assert!(
+        reloading.lines().any(|l| l == "RELOADING=1"),
+        "{reloading:?}"
+    );
+    assert!(
+        reloading.lines().any(|l| l.starts_with("MONOTONIC_USEC=")),
+        "{reloading:?}"
+    );
+    let again = next().await;
+    assert!(again.lines().any(|l| l == "READY=1"), "{again:?}");
+    assert!(s.daemon.terminate().await.success());
+    let stopping = next().await;
+    assert!(stopping.lines().any(|l| l == "STOPPING=1"), "{stopping:?}");
+}

@@ -17,7 +17,7 @@ use crate::system_clock::SystemClock;
 use render::clean;
 use requests::execute;
 
-pub(crate) use args::{Cli, Command, RequestCommand};
+pub(crate) use args::{Cli, Command, LogFormat, RequestCommand};
 
 /// Where the API socket is when neither `--socket` nor `--config` says.
 pub(crate) const DEFAULT_SOCKET: &str = "/run/approvald/api.sock";

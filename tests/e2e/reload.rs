@@ -88,4 +88,33 @@ async fn the_daemon_tells_the_service_manager_ready_reloading_and_stopping() {
     assert!(s.daemon.terminate().await.success());
     let stopping = next().await;
     assert!(stopping.lines().any(|l| l == "STOPPING=1"), "{stopping:?}");
+    // Standard error is a file here, as under systemd: no colour codes.
+    let log = s.daemon.log();
+    assert!(log.contains("approvald running"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in a non-terminal log:\n{log}"
+    );
+}
+
+/// `--log-format json`: every log line is one JSON object, for shippers.
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_are_one_object_per_line() {
+    if skip_without_stack() {
+        return;
+    }
+    let p = People::new("json_logs");
+    let mut s = crate::flow::start_with(vec![group(&p, vec![Level::new(&[&p.alice], 1)])], |c| {
+        c.args = vec!["--log-format".into(), "json".into()];
+    })
+    .await;
+    assert!(s.daemon.terminate().await.success());
+    let log = s.daemon.log();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "no log lines");
+    for line in lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{line}");
+    }
 }

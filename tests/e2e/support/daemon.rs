@@ -112,6 +112,7 @@ impl TestDaemon {
         cmd.arg("serve")
             .arg("--config")
             .arg(&config_path)
+            .args(&self.config.args)
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log_err));

@@ -94,6 +94,8 @@ pub(crate) struct DaemonConfig {
     pub(crate) previous_token_keys: Vec<Vec<u8>>,
     /// Lines added to the `[api]` table (`submitters = [...]`).
     pub(crate) api_extra: Vec<String>,
+    /// Extra command-line arguments after `serve --config FILE`.
+    pub(crate) args: Vec<String>,
     /// Extra environment for the daemon process (test hooks such as
     /// `APPROVALD_TEST_CRASH_AFTER_COMMIT`, or `APPROVALD__…` overrides).
     pub(crate) env: Vec<(String, String)>,
@@ -124,6 +126,7 @@ impl DaemonConfig {
             previous_token_keys: Vec::new(),
             env: Vec::new(),
             api_extra: Vec::new(),
+            args: Vec::new(),
         }
     }
 

@@ -60,8 +60,11 @@ pub fn run() -> ExitCode {
         }
     };
     match cli.command {
-        Command::CheckConfig { config } => match Config::load(&config) {
-            Ok(_) => {
+        Command::CheckConfig { config } => match Config::load(&config)
+            .map_err(|problems| problems.to_string())
+            .and_then(|c| daemon::check(c).map_err(|e| format!("{e}\n")))
+        {
+            Ok(()) => {
                 println!("{}: ok", config.display());
                 ExitCode::SUCCESS
             }

@@ -160,6 +160,19 @@ pub(crate) async fn run(mut config: Config, path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Builds everything `serve` builds from `config` before it opens the store
+/// or a connection — templates, keys, the inbox address, TLS roots and CA
+/// files — so that a configuration `check-config` passes also starts.
+pub(crate) fn check(mut config: Config) -> Result<(), String> {
+    let keys = take_keys(&mut config);
+    settings(&config, keys)?;
+    tls::client_config(config.imap.endpoint.ca_file.as_deref())?;
+    if let Some(ca) = config.smtp.endpoint.ca_file.as_deref() {
+        crate::mail::tls::ca_certificates(ca).map_err(|e| format!("smtp.ca_file: {e}"))?;
+    }
+    Ok(())
+}
+
 /// The configuration-derived parts of the service.
 fn settings(
     config: &Config,

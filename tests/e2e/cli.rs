@@ -128,6 +128,24 @@ levels = [ {{ approvers = ["alice@example.test"], quorum = 1 }} ]
     let ok = approvald(&["check-config", "--config", path.to_str().unwrap()]);
     assert!(ok.status.success(), "{ok:?}");
 
+    // What serve loads beyond the file is checked too: a template override
+    // that does not parse fails check-config, not the start.
+    let templates = dir.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    std::fs::write(templates.join("request.txt"), "{{ unclosed").unwrap();
+    let with_templates = good.replace(
+        "[mail]\n",
+        &format!("[mail]\ntemplates = \"{}\"\n", templates.display()),
+    );
+    let path_t = dir.path().join("templates.toml");
+    std::fs::write(&path_t, &with_templates).unwrap();
+    let bad_t = approvald(&["check-config", "--config", path_t.to_str().unwrap()]);
+    assert_eq!(bad_t.status.code(), Some(2), "{bad_t:?}");
+    assert!(
+        String::from_utf8_lossy(&bad_t.stderr).contains("templates"),
+        "{bad_t:?}"
+    );
+
     let broken = good
         .replace("port = 143", "port = 0")
         .replace(

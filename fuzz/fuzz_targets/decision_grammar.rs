@@ -12,7 +12,9 @@ fuzz_target!(|data: &[u8]| {
 
     // Invisible characters are removed before reading: hiding one anywhere
     // (at a character boundary) never changes the outcome.
-    for hidden in ['\u{200b}', '\u{202e}', '\u{feff}'] {
+    for hidden in [
+        '\u{200b}', '\u{202e}', '\u{feff}', '\u{2066}', '\u{ad}', '\u{fe0f}', '\u{61c}',
+    ] {
         // Any boundary but inside a CRLF, which would make two line ends.
         let boundaries: Vec<usize> = text
             .char_indices()

@@ -97,9 +97,14 @@ impl fmt::Display for WindowChange {
 /// decision word, an optional window, an optional comment. Then:
 /// - a first line that is not a decision is no decision, whatever follows:
 ///   [`ReplyRefusal::NotAVerb`] quoting it, [`ReplyRefusal::NoVerb`] when it is long
-///   prose, [`ReplyRefusal::Empty`] when the approver typed nothing;
-/// - a decision word followed by a question mark, or by words that negate or defer
-///   it: [`ReplyRefusal::NegatedVerb`];
+///   prose, [`ReplyRefusal::Empty`] when the approver typed nothing,
+///   [`ReplyRefusal::WordBeforeVerb`] when a word off the lead-in allow-list stands
+///   before the decision word, [`ReplyRefusal::NegatedVerb`] when it negates one;
+/// - a question mark on an APPROVE line, or before or right after a DISAPPROVE:
+///   [`ReplyRefusal::Question`];
+/// - after APPROVE and its window, or at the start of any later line, words that
+///   negate, defer, condition or take it back: [`ReplyRefusal::QualifiedVerb`]; words
+///   that announce a window in a form not read: [`ReplyRefusal::BadWindow`];
 /// - a later line with the other decision, both decisions, or a negated one:
 ///   [`ReplyRefusal::TwoVerbs`] or [`ReplyRefusal::NegatedVerb`] — a later line never
 ///   decides, but it can take a decision back.
@@ -146,9 +151,20 @@ pub(crate) fn parse_reply(text: &str) -> Result<ReplyDecision, ReplyRefusal> {
 
     match verb {
         Verb::Approve => {
+            // What follows the word and its window, then every later line
+            // the approver typed up to a valediction (a signature follows
+            // it): none may open by taking the approval back.
             let after = rest.get(consumed..).unwrap_or_default();
-            if grammar::refuses_after(after) {
-                return Err(ReplyRefusal::NegatedVerb);
+            let later_lines = meaningful
+                .iter()
+                .skip(1)
+                .filter_map(|&index| lines.get(index).map(|l| l.text))
+                .take_while(|text| !noise::is_valediction(text));
+            if let Some(refusal) = std::iter::once(after)
+                .chain(later_lines)
+                .find_map(grammar::refusal_after)
+            {
+                return Err(refusal);
             }
             Ok(ReplyDecision {
                 verb,

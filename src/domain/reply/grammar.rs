@@ -13,13 +13,18 @@
 //!
 //! Any other word before the decision word refuses the line, whatever it
 //! is: a negation spelt in a way no list knows cannot slip through. A
-//! question mark right after the word, or a comment that opens by negating
-//! or deferring it ("APPROVE - not yet", "approved, but wait"), refuses it
-//! too.
+//! question mark anywhere on an APPROVE line, or before or right after a
+//! DISAPPROVE, refuses it. So does, after APPROVE, a word from
+//! [`REFUSING_AFTER`] among the first [`AFTER_WORDS`] words that follow it
+//! and its window, or that open any later line ("APPROVE - not yet",
+//! "approved, but wait", "APPROVE\nnot yet"), and a word from
+//! [`WINDOW_WORDS`] there, a window in a form the window reader does not read
+//! ("APPROVE für 2 Stunden"), which would otherwise grant the whole window.
 
 use super::decision_line::{classify, verb_of, LineVerdict};
+use super::refusal::{self, shorten};
 use super::words::{words, Word};
-use super::{refusal, ReplyRefusal, Verb};
+use super::{ReplyRefusal, Verb};
 
 /// Words that may stand before the decision word: assent, nothing more.
 pub(super) const LEAD_INS: &[&str] = &["yes", "ok", "okay", "yep", "sure", "hereby"];
@@ -33,112 +38,297 @@ pub(super) const GREETINGS: &[&str] = &[
 /// Most words of a name after a greeting.
 const MAX_NAME_WORDS: usize = 2;
 
-/// Words that, among the first [`AFTER_WORDS`] words after the decision word
-/// (and its window), negate, defer, condition or question it. In English and
-/// the other languages approvers write in.
+/// Most words before a decision word for the refusal to name the first one
+/// ("\"I\" stands before APPROVE"); further in, the line is prose about
+/// something else and is quoted as such.
+const MAX_NAMED_LEAD_IN: usize = 4;
+
+/// Characters that make a line a question. NFKC has already turned the
+/// full-width and small forms into `?`, and `⁇`, `⁈`, `⁉` into pairs.
+const QUESTION_MARKS: &[char] = &[
+    '?', '¿', '\u{37e}', '\u{55e}', '\u{61f}', '\u{1367}', '\u{203d}', '\u{2e2e}', '\u{2753}',
+    '\u{2754}',
+];
+
+/// Words that, among the first [`AFTER_WORDS`] words after APPROVE (and its
+/// window) or at the start of a later line, negate, defer, condition, hedge
+/// or take back the approval: in English and the other languages approvers
+/// write in (Portuguese, German, French, Spanish). Any word ending in `n't`
+/// counts too.
 pub(super) const REFUSING_AFTER: &[&str] = &[
-    // negation
+    // negation, English
     "no",
     "not",
     "nope",
     "nah",
+    "nay",
     "never",
-    "don't",
+    "none",
+    "nothing",
+    "neither",
+    "nor",
+    "negative",
     "dont",
-    "doesn't",
-    "isn't",
-    "won't",
+    "doesnt",
+    "didnt",
+    "isnt",
+    "wasnt",
+    "arent",
+    "werent",
     "wont",
-    "can't",
     "cant",
     "cannot",
-    "nicht",
-    "kein",
-    "keine",
-    "nein",
-    "não",
-    "nao",
-    "pas",
-    "non",
-    "jamais",
-    "nunca",
-    "nada",
-    "ni",
-    // deferral and condition
+    "couldnt",
+    "shouldnt",
+    "wouldnt",
+    "havent",
+    "hasnt",
+    "hadnt",
+    "mustnt",
+    "aint",
+    // taking it back
+    "sorry",
+    "oops",
+    "mistake",
+    "mistakenly",
+    "accidentally",
+    "wrong",
+    "ignore",
+    "disregard",
+    "scratch",
+    "cancel",
+    "cancelled",
+    "canceled",
+    "revoke",
+    "revoked",
+    "retract",
+    "withdraw",
+    "withdrawn",
+    "undo",
+    "kidding",
+    "jk",
+    "joking",
+    "actually",
+    // deferral
     "yet",
     "later",
     "wait",
+    "waiting",
     "hold",
     "pending",
+    "postpone",
+    "postponed",
+    "defer",
+    "deferred",
     "tomorrow",
+    "tmrw",
+    "tonight",
     "soon",
+    "eventually",
+    "afterwards",
+    "next",
     "first",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    // condition and hedge
     "but",
     "unless",
     "if",
     "after",
     "once",
     "when",
+    "whenever",
     "until",
     "till",
+    "provided",
+    "providing",
+    "assuming",
+    "conditionally",
+    "conditional",
+    "subject",
+    "except",
     "maybe",
     "perhaps",
+    "possibly",
+    "probably",
+    "tbd",
+    "tbc",
     "pls",
+    "plz",
     "please",
-    "conditionally",
-    "provided",
+    // German
+    "nicht",
+    "nichts",
+    "kein",
+    "keine",
+    "keinen",
+    "nein",
+    "nie",
+    "niemals",
+    "nö",
+    "noe",
     "noch",
     "später",
     "spaeter",
     "erst",
     "wenn",
+    "falls",
+    "sobald",
+    "nachdem",
     "aber",
-    "depois",
+    "jedoch",
+    "morgen",
+    "warten",
+    "warte",
+    "wartet",
+    "vielleicht",
+    "bitte",
+    "außer",
+    "ausser",
+    "leider",
+    // Portuguese
+    "não",
+    "nao",
+    "nem",
+    "nunca",
+    "jamais",
+    "nenhum",
+    "nenhuma",
     "ainda",
+    "depois",
     "mas",
+    "porém",
+    "porem",
+    "contudo",
     "se",
+    "caso",
+    "quando",
+    "talvez",
+    "amanhã",
+    "amanha",
+    "aguarde",
+    "aguardar",
+    "aguardando",
+    "espere",
+    "esperar",
+    "esperando",
+    "após",
+    "apos",
+    "pendente",
+    "desculpe",
+    "infelizmente",
+    // French
+    "pas",
+    "non",
+    "ne",
+    "rien",
+    "aucun",
+    "aucune",
     "plus",
     "encore",
     "après",
     "apres",
     "mais",
-    "después",
-    "despues",
+    "cependant",
+    "pourtant",
+    "si",
+    "quand",
+    "lorsque",
+    "demain",
+    "attends",
+    "attendez",
+    "attendre",
+    "attente",
+    "peut-être",
+    "peut-etre",
+    "sauf",
+    "désolé",
+    "desole",
+    "malheureusement",
+    // Spanish
+    "jamás",
+    "jamas",
+    "nada",
+    "ni",
+    "tampoco",
+    "ningún",
+    "ningun",
+    "ninguno",
+    "ninguna",
     "todavía",
     "todavia",
-    "pero",
+    "aún",
+    "aun",
+    "después",
+    "despues",
     "luego",
+    "pero",
+    "sino",
+    "salvo",
+    "excepto",
+    "cuando",
+    "quizás",
+    "quizas",
+    "quizá",
+    "quiza",
+    "tal",
+    "mañana",
+    "manana",
+    "espera",
+    "esperen",
+    "pendiente",
+    "siento",
+    "desafortunadamente",
 ];
 
-/// How many words after the decision word are checked against
-/// [`REFUSING_AFTER`]: a refusal comes first ("approve - not yet"), a comment
-/// that mentions a condition later is still a comment.
-const AFTER_WORDS: usize = 3;
+/// Words that, in the same place, announce a window the window reader does
+/// not read: a preposition or a unit of time, in English or another
+/// language ("APPROVE für 2 Stunden", "APPROVE jusqu'à la fin"). Read as a
+/// comment, the approval would grant the whole requested window instead.
+pub(super) const WINDOW_WORDS: &[&str] = &[
+    "during", "hour", "hours", "hrs", "hr", "minute", "minutes", "mins", "day", "days", "week",
+    "weeks", "bis", "während", "waehrend", "stunde", "stunden", "std", "minuten", "tag", "tage",
+    "tagen", "woche", "wochen", "até", "durante", "hora", "horas", "minuto", "minutos", "dia",
+    "dias", "día", "días", "semana", "semanas", "jusqu'à", "jusqu'a", "jusqu'au", "jusque",
+    "pendant", "heure", "heures", "jour", "jours", "semaine", "semaines", "hasta",
+];
+
+/// How many words after the decision word (and its window), and at the
+/// start of each later line, are checked against [`REFUSING_AFTER`] and
+/// [`WINDOW_WORDS`]: a refusal comes first ("approve - not yet", "APPROVE -
+/// fine by me if Bob agrees"); a comment that mentions a condition further
+/// on is still a comment.
+pub(super) const AFTER_WORDS: usize = 4;
 
 /// Reads the first line the approver typed: the decision and the byte
 /// offset just after its word (where the window and comment start).
 pub(super) fn decision_of(line: &str) -> Result<(Verb, usize), ReplyRefusal> {
     let ws = words(line);
-    // Not a decision: said so precisely when the line negates one, for
-    // the audit log; either way nothing is decided.
-    let not_a_decision = || {
+    let Some((at, word, verb)) = ws
+        .iter()
+        .enumerate()
+        .find_map(|(at, w)| verb_of(&w.norm).map(|verb| (at, w, verb)))
+    else {
+        return Err(not_a_decision(line));
+    };
+    if let Err(bad) = lead_in(&ws, at) {
+        // Said so precisely when the line negates the word, for the audit
+        // log; either way nothing is decided.
         if classify(line, true) == LineVerdict::Negated {
-            ReplyRefusal::NegatedVerb
-        } else {
-            refusal::not_a_verb(line)
+            return Err(ReplyRefusal::NegatedVerb);
         }
-    };
-    let Some(at) = ws.iter().position(|w| verb_of(&w.norm).is_some()) else {
-        return Err(not_a_decision());
-    };
-    if !lead_in_allowed(&ws, at) {
-        return Err(not_a_decision());
-    }
-    let (Some(word), Some(verb)) = (ws.get(at), ws.get(at).and_then(|w| verb_of(&w.norm))) else {
-        return Err(not_a_decision());
-    };
-    if word.punct_after == Some('?') {
-        return Err(refusal::not_a_verb(line));
+        let Some(bad) = ws.get(bad).filter(|_| at <= MAX_NAMED_LEAD_IN) else {
+            return Err(refusal::not_a_verb(line));
+        };
+        return Err(ReplyRefusal::WordBeforeVerb {
+            word: shorten(bad.raw),
+            verb,
+        });
     }
     // "APPROVE or DISAPPROVE", "approve/reject": no decision.
     let later = ws.get(at + 1..).unwrap_or_default();
@@ -148,15 +338,42 @@ pub(super) fn decision_of(line: &str) -> Result<(Verb, usize), ReplyRefusal> {
     {
         return Err(ReplyRefusal::TwoVerbs);
     }
+    let start = word.end - word.raw.len();
+    let before = line.get(..start).unwrap_or_default();
+    let after = line.get(word.end..).unwrap_or_default();
+    let asks = match verb {
+        Verb::Approve => is_question(before) || is_question(after),
+        // A disapproval's comment may ask ("DISAPPROVE - why prod?"):
+        // refusing it would leave the request open for others to approve.
+        Verb::Disapprove => is_question(before) || word.punct_after == Some('?'),
+    };
+    if asks {
+        return Err(ReplyRefusal::Question);
+    }
     Ok((verb, word.end))
 }
 
-/// Whether the words before the decision word (`ws[..at]`) are allowed.
-fn lead_in_allowed(ws: &[Word<'_>], at: usize) -> bool {
+/// The refusal for a first line without a decision word.
+fn not_a_decision(line: &str) -> ReplyRefusal {
+    if classify(line, true) == LineVerdict::Negated {
+        ReplyRefusal::NegatedVerb
+    } else {
+        refusal::not_a_verb(line)
+    }
+}
+
+/// Whether `text` holds a question mark of any script.
+fn is_question(text: &str) -> bool {
+    text.contains(QUESTION_MARKS)
+}
+
+/// Checks the words before the decision word (`ws[..at]`); `Err` holds
+/// the index of the first one that may not stand there.
+fn lead_in(ws: &[Word<'_>], at: usize) -> Result<(), usize> {
     let mut i = 0;
     while i < at {
         let Some(w) = ws.get(i) else {
-            return false;
+            return Err(i);
         };
         if LEAD_INS.contains(&w.norm.as_str()) {
             i += 1;
@@ -172,31 +389,60 @@ fn lead_in_allowed(ws: &[Word<'_>], at: usize) -> bool {
                 ws.get(i + 1..k)
                     .unwrap_or_default()
                     .iter()
-                    .all(|w| !REFUSING_AFTER.contains(&w.norm.as_str()) && !w.norm.ends_with("n't"))
+                    .all(|w| refusing(&w.norm).is_none())
             };
             match next {
                 Some(k) if names_plain(k) => {
                     i = k;
                     continue;
                 }
-                _ => return false,
+                _ => return Err(i),
             }
         }
-        return false;
+        return Err(i);
     }
-    true
+    Ok(())
 }
 
-/// Whether what follows the decision word and its window (`rest`) negates,
-/// defers or questions it instead of commenting on it.
-pub(super) fn refuses_after(rest: &str) -> bool {
-    if rest.trim_start().starts_with('?') {
-        return true;
+/// What a word after APPROVE does to it, if anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusing {
+    /// It negates, defers, conditions or takes back the approval.
+    Qualifies,
+    /// It announces a window in a form the window reader does not read.
+    Window,
+}
+
+/// Whether the lower-cased word `norm` is one that refuses an approval.
+fn refusing(norm: &str) -> Option<Refusing> {
+    if REFUSING_AFTER.contains(&norm) || norm.ends_with("n't") {
+        Some(Refusing::Qualifies)
+    } else if WINDOW_WORDS.contains(&norm) {
+        Some(Refusing::Window)
+    } else {
+        None
     }
-    words(rest)
+}
+
+/// The refusal for an approval followed by `text` (the rest of its line
+/// after the window, or a later line), if one of the first [`AFTER_WORDS`]
+/// words of `text` negates, defers, conditions or takes it back, or names
+/// a window in a form that is not read.
+pub(super) fn refusal_after(text: &str) -> Option<ReplyRefusal> {
+    words(text)
         .iter()
         .take(AFTER_WORDS)
-        .any(|w| REFUSING_AFTER.contains(&w.norm.as_str()) || w.norm.ends_with("n't"))
+        .find_map(|w| match refusing(&w.norm)? {
+            Refusing::Qualifies => Some(ReplyRefusal::QualifiedVerb {
+                word: shorten(w.raw),
+            }),
+            Refusing::Window => Some(ReplyRefusal::BadWindow {
+                why: format!(
+                    "\"{}\" after APPROVE reads as a window in a form approvald does not read: write APPROVE 2h, APPROVE 90m or APPROVE until 18:00, or reply plain APPROVE for the requested window",
+                    shorten(w.raw)
+                ),
+            }),
+        })
 }
 
 #[cfg(test)]
@@ -238,25 +484,95 @@ mod tests {
     }
 
     #[test]
-    fn what_follows_the_word_table() {
-        let cases: &[(&str, bool)] = &[
-            ("", false),
-            (" - looks good", false),
-            (", thanks", false),
-            (" - not yet", true),
-            (", not now", true),
-            ("? no", true),
-            (" but wait for Bob", true),
-            (" later", true),
-            (" tomorrow", true),
-            (" - won't be needed", true),
-            (" - can’t hurt", true),
-            (" - noch nicht", true),
-            (" pas encore", true),
-            (" - thanks, and do not forget to rotate the key", false),
+    fn question_marks_refuse_an_approval_anywhere_on_its_line() {
+        for line in [
+            "Approve?",
+            "APPROVE - ok?",
+            "Yes? APPROVE",
+            "APPROVE ¿seguro",
+            "APPROVE \u{2753}",
+            "APPROVE - see https://tickets.example.test/?id=4711",
+            "Reject?",
+        ] {
+            assert_eq!(decision_of(line), Err(ReplyRefusal::Question), "{line:?}");
+        }
+        // A disapproval may ask why; it is still a no.
+        assert!(decision_of("DISAPPROVE - why prod?").is_ok());
+    }
+
+    #[test]
+    fn a_word_before_the_decision_word_is_named() {
+        let cases = [
+            ("I approve", "I", Verb::Approve),
+            ("Please approve", "Please", Verb::Approve),
+            ("Looks good to me, approved", "Looks", Verb::Approve),
+            ("Hi Bob approve", "Hi", Verb::Approve),
+            ("maybe reject", "maybe", Verb::Disapprove),
         ];
-        for (rest, refused) in cases {
-            assert_eq!(refuses_after(rest), *refused, "{rest:?}");
+        for (line, word, verb) in cases {
+            let want = ReplyRefusal::WordBeforeVerb {
+                word: word.to_owned(),
+                verb,
+            };
+            assert_eq!(decision_of(line), Err(want), "{line:?}");
+        }
+        // Recognised negations keep their own refusal.
+        assert_eq!(decision_of("not approved"), Err(ReplyRefusal::NegatedVerb));
+    }
+
+    #[test]
+    fn what_follows_the_word_table() {
+        // (what follows APPROVE and its window, the word that refuses it)
+        let cases: &[(&str, Option<&str>)] = &[
+            ("", None),
+            (" - looks good", None),
+            (", thanks", None),
+            (" - not yet", Some("not")),
+            (", not now", Some("not")),
+            (" no", Some("no")),
+            (" but wait for Bob", Some("but")),
+            (" later", Some("later")),
+            (" tomorrow", Some("tomorrow")),
+            (" - won't be needed", Some("won't")),
+            (" - can't hurt", Some("can't")),
+            (" - noch nicht", Some("noch")),
+            (" pas encore", Some("pas")),
+            (" - fine by me if Bob agrees", Some("if")),
+            (" - wrong button, sorry", Some("wrong")),
+            (" jk", Some("jk")),
+            (" next week", Some("next")),
+            (" - ainda não", Some("ainda")),
+            (" - todavía no", Some("todavía")),
+            (
+                " - thanks, and do not forget to rotate the key",
+                Some("not"),
+            ),
+            (
+                " - checked the ticket, do not forget to rotate the key",
+                None,
+            ),
+        ];
+        for (rest, word) in cases {
+            let want = word.map(|w| ReplyRefusal::QualifiedVerb { word: w.to_owned() });
+            assert_eq!(refusal_after(rest), want, "{rest:?}");
+        }
+    }
+
+    #[test]
+    fn a_window_in_a_form_not_read_refuses() {
+        for rest in [
+            " für 2 Stunden",
+            " pour 2 heures",
+            " por 2 horas",
+            " jusqu'à la fin de la migration",
+            " até amanhã",
+            " hasta mañana",
+            " - during the maintenance",
+        ] {
+            assert!(
+                matches!(refusal_after(rest), Some(ReplyRefusal::BadWindow { .. })),
+                "{rest:?}"
+            );
         }
     }
 }

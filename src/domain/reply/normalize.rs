@@ -52,28 +52,63 @@ pub(super) fn normalize(text: &str) -> String {
 }
 
 /// Characters that take no space and show nothing: zero-width spaces and
-/// joiners, byte-order marks, soft hyphens, direction marks and overrides.
+/// joiners, byte-order marks, soft hyphens, direction marks, embeddings,
+/// overrides and isolates, variation selectors, fillers and tags. Left in a
+/// word, one would split it or keep it from matching.
 fn is_invisible(c: char) -> bool {
     matches!(
         c,
         '\u{ad}'
-            | '\u{180e}'
+            | '\u{34f}'
+            | '\u{61c}'
+            | '\u{115f}'
+            | '\u{1160}'
+            | '\u{17b4}'
+            | '\u{17b5}'
+            | '\u{180b}'..='\u{180f}'
             | '\u{200b}'..='\u{200f}'
             | '\u{202a}'..='\u{202e}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
             | '\u{feff}'
+            | '\u{ffa0}'
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0000}'..='\u{e007f}'
+            | '\u{e0100}'..='\u{e01ef}'
     )
 }
 
 /// Apostrophe-like marks to `'`, quotation-mark-like ones to `"`: "don’t",
-/// "donʼt" and "don`t" are all "don't".
+/// "donʼt", "donʹt", "don′t" and "don`t" are all "don't".
 fn fold_marks(c: char) -> char {
     match c {
         '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{201b}' | '\u{2032}' | '\u{2035}'
-        | '\u{02b9}' | '\u{02bb}' | '\u{02bc}' | '\u{02bd}' | '\u{02c8}' | '`' | '\u{b4}' => '\'',
-        '\u{201c}' | '\u{201d}' | '\u{201e}' | '\u{201f}' | '\u{2033}' | '\u{2036}' | '\u{ab}'
-        | '\u{bb}' | '\u{301d}' | '\u{301e}' => '"',
+        | '\u{02b9}' | '\u{02bb}' | '\u{02bc}' | '\u{02bd}' | '\u{02be}' | '\u{02bf}'
+        | '\u{02c8}' | '\u{02ca}' | '\u{02cb}' | '`' | '\u{b4}' | '\u{055a}' | '\u{05f3}'
+        | '\u{a78b}' | '\u{a78c}' | '\u{1fbd}' | '\u{1fbf}' | '\u{1fef}' | '\u{1ffd}'
+        | '\u{1ffe}' | '\u{275b}' | '\u{275c}' | '\u{ff07}' | '\u{ff40}' => '\'',
+        '\u{201c}'
+        | '\u{201d}'
+        | '\u{201e}'
+        | '\u{201f}'
+        | '\u{2033}'
+        | '\u{2036}'
+        | '\u{ab}'
+        | '\u{bb}'
+        | '\u{2039}'
+        | '\u{203a}'
+        | '\u{02ee}'
+        | '\u{05f4}'
+        | '\u{275d}'
+        | '\u{275e}'
+        | '\u{2e42}'
+        | '\u{300c}'..='\u{300f}'
+        | '\u{301d}'..='\u{301f}'
+        | '\u{ff02}'
+        | '\u{1f676}'..='\u{1f678}' => '"',
         c => c,
     }
 }
@@ -109,9 +144,49 @@ mod tests {
             ("\u{201c}ok\u{201d}", "\"ok\""),
             ("\u{fb01}ne", "fine"),
             ("A\u{202e}EVORPPA", "AEVORPPA"),
+            ("don\u{2018}t", "don't"),
+            ("don\u{2b9}t", "don't"),
+            ("don\u{2032}t", "don't"),
+            ("don\u{a78c}t", "don't"),
+            ("\u{201e}ok\u{201c}", "\"ok\""),
+            ("\u{2039}ok\u{203a}", "\"ok\""),
+            ("\u{300c}ok\u{300d}", "\"ok\""),
+            ("\u{ff02}ok\u{ff02}", "\"ok\""),
         ];
         for (input, want) in cases {
             assert_eq!(normalize(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn every_invisible_character_vanishes() {
+        for hidden in [
+            '\u{ad}',
+            '\u{34f}',
+            '\u{61c}',
+            '\u{180e}',
+            '\u{200b}',
+            '\u{200c}',
+            '\u{200d}',
+            '\u{200e}',
+            '\u{200f}',
+            '\u{202a}',
+            '\u{202b}',
+            '\u{202c}',
+            '\u{202d}',
+            '\u{202e}',
+            '\u{2060}',
+            '\u{2066}',
+            '\u{2067}',
+            '\u{2068}',
+            '\u{2069}',
+            '\u{3164}',
+            '\u{fe0f}',
+            '\u{feff}',
+            '\u{e0041}',
+            '\u{e0100}',
+        ] {
+            assert_eq!(normalize(&format!("la{hidden}ter")), "later", "{hidden:?}");
         }
     }
 

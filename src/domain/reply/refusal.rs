@@ -1,5 +1,7 @@
 //! Why a reply was not taken as a decision, worded for the approver and the audit log.
 
+use super::Verb;
+
 /// Longest excerpt of the approver's words quoted back in an explanation: enough to
 /// recognise the line, short enough for one syslog line and one sentence.
 const MAX_SAID_CHARS: usize = 60;
@@ -36,6 +38,23 @@ pub(crate) enum ReplyRefusal {
         /// A complete sentence naming the problem and the accepted forms.
         why: String,
     },
+    /// A word that is not on the lead-in allow-list stands before the decision word
+    /// ("I approve", "Looks good, approved", "Please approve").
+    WordBeforeVerb {
+        /// The first word that may not stand there, shortened.
+        word: String,
+        /// The decision word it stands before.
+        verb: Verb,
+    },
+    /// APPROVE followed by a word that takes it back, puts it off or makes it
+    /// conditional ("APPROVE - not yet", "approved, but wait", "APPROVE tomorrow").
+    QualifiedVerb {
+        /// The word that did it, shortened.
+        word: String,
+    },
+    /// A question mark on the decision line ("Approve?", "APPROVE - ok?"): a question
+    /// is not a decision.
+    Question,
 }
 
 impl ReplyRefusal {
@@ -53,6 +72,16 @@ impl ReplyRefusal {
             ReplyRefusal::NotAVerb { said } => format!("\"{said}\" is not a decision: {HOW_TO_ANSWER}"),
             ReplyRefusal::Empty => format!("the reply has no text of its own above the quoted message: {HOW_TO_ANSWER}"),
             ReplyRefusal::BadWindow { why } => why.clone(),
+            ReplyRefusal::WordBeforeVerb { word, verb } => format!(
+                "\"{word}\" stands before {}: only yes, ok or a greeting with a comma may, so {HOW_TO_ANSWER}, as its first word",
+                verb.as_str()
+            ),
+            ReplyRefusal::QualifiedVerb { word } => format!(
+                "APPROVE is followed by \"{word}\", which takes it back, puts it off or makes it conditional: reply with APPROVE alone (or a comment that does not start that way) when you approve now, or with DISAPPROVE"
+            ),
+            ReplyRefusal::Question => format!(
+                "the line with the decision word has a question mark, and a question is not a decision: {HOW_TO_ANSWER}, without a question mark on it"
+            ),
         }
     }
 }

@@ -108,7 +108,7 @@ fn long_thread_reply() -> String {
     }
     format!(
         "APPROVE until 18:00\n\nThe window is narrowed because the backup job runs at 18:30.\n\
-         Please post in #pki-ops when you start and when you are done.\n\n{thread}"
+         Post in #pki-ops when you start and when you are done.\n\n{thread}"
     )
 }
 

@@ -108,7 +108,7 @@ fn long_thread_reply() -> String {
     }
     format!(
         "APPROVE until 18:00\n\nThe window is narrowed because the backup job runs at 18:30.\n\
-         Post in #pki-ops when you start and when you are done.\n\n{thread}"
+         The runbook is linked from the change ticket.\n\n{thread}"
     )
 }
 

@@ -23,7 +23,15 @@ pub(super) fn normalize(text: &str) -> String {
         .map(fold_marks)
         .filter(|c| !is_invisible(*c))
         .collect();
-    let composed: String = folded.nfkc().map(fold_marks).collect();
+    // A `>` is kept out of composition: NFKC would join it with a combining
+    // mark after it into `≯`, and a quoted line would stop being a quote.
+    let mut composed = String::with_capacity(folded.len());
+    for (i, piece) in folded.split('>').enumerate() {
+        if i > 0 {
+            composed.push('>');
+        }
+        composed.extend(piece.nfkc().map(fold_marks));
+    }
     let mut chars = composed.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
@@ -188,6 +196,13 @@ mod tests {
         ] {
             assert_eq!(normalize(&format!("la{hidden}ter")), "later", "{hidden:?}");
         }
+    }
+
+    #[test]
+    fn regression_a_combining_mark_after_a_quote_marker_keeps_the_quote() {
+        assert_eq!(normalize(">\u{338} text"), ">\u{338} text");
+        assert_eq!(normalize("\u{226f}"), "\u{226f}");
+        assert_eq!(normalize("e\u{301}>"), "\u{e9}>");
     }
 
     #[test]

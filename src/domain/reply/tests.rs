@@ -33,6 +33,29 @@ fn meets(got: &Result<ReplyDecision, ReplyRefusal>, expect: &Expect) -> bool {
     }
 }
 
+/// A combining mark right after `>` once composed with it into `≯`, and the
+/// quoted line became text (found by `only_quoted_lines_are_empty`).
+#[test]
+fn regression_a_combining_mark_cannot_turn_a_quote_into_text() {
+    for text in [
+        ">\u{338}\n",
+        "> \u{338}APPROVE\n",
+        ">\u{338}APPROVE\nAPPROVE\n",
+    ] {
+        let got = parse_reply(text);
+        let want = if text.ends_with("\nAPPROVE\n") {
+            Ok(ReplyDecision {
+                verb: Verb::Approve,
+                comment: String::new(),
+                window: None,
+            })
+        } else {
+            Err(ReplyRefusal::Empty)
+        };
+        assert_eq!(got, want, "{text:?}");
+    }
+}
+
 #[test]
 fn fixture_table() {
     let failures: Vec<String> = CASES

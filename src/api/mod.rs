@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use tokio::net::UnixListener;
 
-use crate::approvals::{Approvals, Caller, Page, SubmitError};
+use crate::approvals::{Act, ActionError, Approvals, Caller, GrantAnswer, Page, SubmitError};
 use crate::domain::ids::{Address, RequestId};
 use crate::domain::policy::Submission;
 use crate::domain::request::{Request, Status};
@@ -41,6 +41,23 @@ pub(crate) trait RequestService: Send + Sync + 'static {
         requester: Option<&Address>,
         page: Page,
     ) -> Result<Vec<Request>, StoreError>;
+    /// Cancels, revokes or overrides a request, or says why not.
+    fn act(
+        &self,
+        id: RequestId,
+        act: Act,
+        by: &str,
+        reason: &str,
+        caller: Caller,
+    ) -> impl Future<Output = Result<Request, ActionError>> + Send;
+    /// Whether `requester` may run `action` on `resource` now.
+    fn check_grant(
+        &self,
+        requester: &Address,
+        action: &str,
+        resource: &str,
+        caller: Caller,
+    ) -> impl Future<Output = Result<GrantAnswer, StoreError>> + Send;
 }
 
 impl RequestService for Approvals {
@@ -63,6 +80,27 @@ impl RequestService for Approvals {
         page: Page,
     ) -> Result<Vec<Request>, StoreError> {
         Approvals::list(self, status, requester, page)
+    }
+
+    fn act(
+        &self,
+        id: RequestId,
+        act: Act,
+        by: &str,
+        reason: &str,
+        caller: Caller,
+    ) -> impl Future<Output = Result<Request, ActionError>> + Send {
+        Approvals::act(self, id, act, by, reason, caller)
+    }
+
+    fn check_grant(
+        &self,
+        requester: &Address,
+        action: &str,
+        resource: &str,
+        caller: Caller,
+    ) -> impl Future<Output = Result<GrantAnswer, StoreError>> + Send {
+        Approvals::check_grant(self, requester, action, resource, caller)
     }
 }
 
@@ -262,6 +300,77 @@ pub(crate) mod testkit {
                 .filter(|r| requester.is_none_or(|a| r.requester == *a))
                 .take(page.limit)
                 .collect())
+        }
+
+        /// Applies the act with the domain's own rules, as root would.
+        async fn act(
+            &self,
+            id: RequestId,
+            act: Act,
+            by: &str,
+            reason: &str,
+            caller: Caller,
+        ) -> Result<Request, ActionError> {
+            use crate::domain::request::{Channel, Intervention, InterventionKind};
+            if self.mode == Mode::Broken {
+                return Err(ActionError::Store(broken()));
+            }
+            if caller.uid != 0 {
+                return Err(ActionError::Forbidden("only root, in the fake".into()));
+            }
+            let mut all = self
+                .requests
+                .lock()
+                .map_err(|_| ActionError::Store(broken()))?;
+            let r = all
+                .iter_mut()
+                .find(|r| r.id == id)
+                .ok_or(ActionError::NotFound(id))?;
+            let i = Intervention {
+                kind: InterventionKind::Cancel,
+                by: by.to_owned(),
+                uid: Some(caller.uid),
+                reason: reason.to_owned(),
+                at: now(),
+                channel: Channel::Api,
+            };
+            let done = match act {
+                Act::Cancel => r.cancel(i),
+                Act::Revoke => r.revoke(i),
+                Act::Override(to) => r.override_to(to, i).map(drop),
+            };
+            done.map_err(|e| ActionError::Conflict(e.to_string()))?;
+            Ok(r.clone())
+        }
+
+        /// Denies everything, naming the pending request when there is one.
+        async fn check_grant(
+            &self,
+            requester: &Address,
+            action: &str,
+            resource: &str,
+            _caller: Caller,
+        ) -> Result<GrantAnswer, StoreError> {
+            if self.mode == Mode::Broken {
+                return Err(broken());
+            }
+            let pending = self.all().into_iter().find(|r| {
+                r.requester == *requester
+                    && r.action == action
+                    && r.resource == resource
+                    && r.status == Status::Pending
+            });
+            Ok(GrantAnswer {
+                allowed: false,
+                request: pending.as_ref().map(|r| r.id),
+                until: None,
+                emergency: false,
+                reason: if pending.is_some() {
+                    "pending approval".into()
+                } else {
+                    "no approved request".into()
+                },
+            })
         }
     }
 

@@ -7,15 +7,15 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::submission::{parse_submission, RequestBodyError};
-use super::views::{ErrorBody, ListView, RequestView};
+use super::views::{ErrorBody, GrantView, ListView, RequestView};
 use super::RequestService;
-use crate::approvals::{Caller, Page, SubmitError};
+use crate::approvals::{Act, ActionError, Caller, Page, SubmitError};
 use crate::domain::ids::{Address, RequestId};
 use crate::domain::request::Status;
 
@@ -28,6 +28,10 @@ pub(crate) fn router<S: RequestService>(service: Arc<S>) -> Router {
     Router::new()
         .route("/v1/requests", get(list::<S>).post(submit::<S>))
         .route("/v1/requests/{id}", get(show::<S>))
+        .route("/v1/requests/{id}/cancel", post(cancel::<S>))
+        .route("/v1/requests/{id}/revoke", post(revoke::<S>))
+        .route("/v1/requests/{id}/override", post(override_::<S>))
+        .route("/v1/grants", get(grants::<S>))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -124,6 +128,15 @@ async fn submit<S: RequestService>(
             StatusCode::FORBIDDEN,
             ErrorBody::field("requester", why),
         )),
+        Err(SubmitError::Duplicate(pending)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorBody::field(
+                "resource",
+                format!(
+                    "{pending} is already pending for this requester, action and resource; cancel it or wait for its decision"
+                ),
+            ),
+        )),
         Err(SubmitError::Store(e)) => Err(ApiError::internal("cannot store a submission", &e)),
     }
 }
@@ -143,6 +156,163 @@ async fn show<S: RequestService>(
             ErrorBody::plain(format!("no request {id}")),
         )),
         Err(e) => Err(ApiError::internal("cannot read a request", &e)),
+    }
+}
+
+/// The body of cancel, revoke and override. Unknown fields are refused.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActBody {
+    /// Who acts, as a person (the account making the call is recorded too).
+    by: String,
+    /// Why.
+    reason: String,
+    /// For an override only: `approved` or `rejected`.
+    #[serde(default)]
+    status: Option<String>,
+}
+
+async fn cancel<S: RequestService>(
+    state: State<Arc<S>>,
+    caller: Extension<Caller>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Json<ActBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    act(state, caller, id, body, |_| Ok(Act::Cancel)).await
+}
+
+async fn revoke<S: RequestService>(
+    state: State<Arc<S>>,
+    caller: Extension<Caller>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Json<ActBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    act(state, caller, id, body, |_| Ok(Act::Revoke)).await
+}
+
+async fn override_<S: RequestService>(
+    state: State<Arc<S>>,
+    caller: Extension<Caller>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Json<ActBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    act(state, caller, id, body, |status| match status {
+        Some("approved") => Ok(Act::Override(Status::Approved)),
+        Some("rejected") => Ok(Act::Override(Status::Rejected)),
+        Some(_) => Err("must be \"approved\" or \"rejected\""),
+        None => Err("is required: \"approved\" or \"rejected\""),
+    })
+    .await
+}
+
+/// One of the interventions: reads the id and body, lets `which` choose
+/// the act from the body's `status`, and maps every outcome.
+async fn act<S: RequestService>(
+    State(service): State<Arc<S>>,
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Json<ActBody>, JsonRejection>,
+    which: impl FnOnce(Option<&str>) -> Result<Act, &'static str>,
+) -> Result<Response, ApiError> {
+    let Path(id) = id.map_err(|r| ApiError::rejected(r.status(), r.body_text(), Some("id")))?;
+    let id: RequestId = id
+        .parse()
+        .map_err(|e: String| ApiError::new(StatusCode::BAD_REQUEST, ErrorBody::field("id", e)))?;
+    let Json(body) = body.map_err(|r| {
+        let status = if r.status() == StatusCode::BAD_REQUEST || r.status().is_server_error() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            r.status()
+        };
+        ApiError::rejected(status, r.body_text(), None)
+    })?;
+    let act = which(body.status.as_deref()).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorBody::field("status", e),
+        )
+    })?;
+    if !matches!(act, Act::Override(_)) && body.status.is_some() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorBody::field("status", "only an override takes a status"),
+        ));
+    }
+    match service.act(id, act, &body.by, &body.reason, caller).await {
+        Ok(request) => Ok(Json(RequestView::from(&request)).into_response()),
+        Err(ActionError::NotFound(id)) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorBody::plain(format!("no request {id}")),
+        )),
+        Err(ActionError::Forbidden(why)) => {
+            Err(ApiError::new(StatusCode::FORBIDDEN, ErrorBody::plain(why)))
+        }
+        Err(ActionError::Invalid(errors)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorBody::fields(errors.into_iter().map(Into::into).collect()),
+        )),
+        Err(ActionError::Conflict(why)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorBody::field("status", why),
+        )),
+        Err(ActionError::Store(e)) => Err(ApiError::internal("cannot store an intervention", &e)),
+    }
+}
+
+/// The question of a grants check: all three are required.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantParams {
+    requester: Option<String>,
+    action: Option<String>,
+    resource: Option<String>,
+}
+
+async fn grants<S: RequestService>(
+    State(service): State<Arc<S>>,
+    Extension(caller): Extension<Caller>,
+    params: Result<Query<GrantParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = params
+        .map_err(|r| ApiError::rejected(StatusCode::UNPROCESSABLE_ENTITY, r.body_text(), None))?;
+    let missing = |field: &'static str| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorBody::field(field, "is required"),
+        )
+    };
+    let requester = params
+        .requester
+        .ok_or_else(|| missing("requester"))?
+        .parse::<Address>()
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorBody::field("requester", e),
+            )
+        })?;
+    let action = params
+        .action
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| missing("action"))?;
+    let resource = params
+        .resource
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| missing("resource"))?;
+    for (field, value) in [("action", &action), ("resource", &resource)] {
+        if value.chars().count() > 256 {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorBody::field(field, "at most 256 characters"),
+            ));
+        }
+    }
+    match service
+        .check_grant(&requester, &action, &resource, caller)
+        .await
+    {
+        Ok(answer) => Ok(Json(GrantView::from(&answer)).into_response()),
+        Err(e) => Err(ApiError::internal("cannot answer a grants check", &e)),
     }
 }
 
@@ -182,7 +352,7 @@ async fn list<S: RequestService>(
                     ErrorBody::field(
                         "status",
                         format!(
-                            "unknown status {shown:?} (one of: pending, approved, rejected, expired)"
+                            "unknown status {shown:?} (one of: pending, approved, active, ended, rejected, expired, cancelled, revoked)"
                         ),
                     ),
                 )

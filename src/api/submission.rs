@@ -37,6 +37,9 @@ pub(crate) struct SubmitBody {
     pub(crate) governance_code: String,
     /// The window asked for.
     pub(crate) window: WindowView,
+    /// Break-glass access, where the group allows it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) emergency: bool,
 }
 
 /// Why a submission body could not be read.
@@ -49,7 +52,7 @@ pub(crate) enum RequestBodyError {
 }
 
 /// The fields a submission may have.
-const SUBMIT_FIELDS: [&str; 7] = [
+const SUBMIT_FIELDS: [&str; 8] = [
     "requester",
     "action",
     "resource",
@@ -57,6 +60,7 @@ const SUBMIT_FIELDS: [&str; 7] = [
     "reason",
     "governance_code",
     "window",
+    "emergency",
 ];
 
 /// Reads a submission from a JSON body, reporting every missing or invalid
@@ -95,6 +99,14 @@ pub(crate) fn parse_submission(body: &Value) -> Result<Submission, RequestBodyEr
     let reason = text("reason", Lines::One);
     let governance_code = text("governance_code", Lines::One);
     let window = window(obj).map_err(|(f, e)| fail(f, e)).ok();
+    let emergency = match obj.get("emergency") {
+        None | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(_) => {
+            fail("emergency", "must be true or false".into());
+            false
+        }
+    };
     match (
         requester,
         action,
@@ -120,6 +132,7 @@ pub(crate) fn parse_submission(body: &Value) -> Result<Submission, RequestBodyEr
             reason,
             governance_code,
             window,
+            emergency,
         }),
         _ => Err(RequestBodyError::Fields(errors)),
     }

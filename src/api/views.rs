@@ -7,9 +7,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::approvals::GrantAnswer;
 use crate::domain::access_window::AccessWindow;
 use crate::domain::policy::FieldError;
-use crate::domain::request::{Channel, Decision, Request};
+use crate::domain::request::{Channel, Decision, Intervention, InterventionKind, Request, Route};
 use crate::domain::verb::Verb;
 
 /// A time window as the API shows and accepts it.
@@ -75,6 +76,8 @@ fn verb_name(v: Verb) -> &'static str {
 fn channel_name(c: Channel) -> &'static str {
     match c {
         Channel::Email => "email",
+        Channel::Api => "api",
+        Channel::Override => "override",
     }
 }
 
@@ -83,7 +86,8 @@ fn channel_name(c: Channel) -> &'static str {
 pub(crate) struct RequestView {
     /// `AR-<n>`: the form people quote in mail and tickets.
     pub(crate) id: String,
-    /// `pending`, `approved`, `rejected` or `expired`.
+    /// `pending`, `approved`, `active`, `ended`, `rejected`, `expired`,
+    /// `cancelled` or `revoked`.
     pub(crate) status: String,
     /// The level being asked (1-based), or the last one reached once closed.
     pub(crate) level: u8,
@@ -115,6 +119,86 @@ pub(crate) struct RequestView {
     pub(crate) closed_at: Option<DateTime<Utc>>,
     /// Every accepted answer, in the order applied.
     pub(crate) decisions: Vec<DecisionView>,
+    /// Break-glass access: granted without approval.
+    pub(crate) emergency: bool,
+    /// `approvers`, `emergency` or `justification`: how it is granted.
+    pub(crate) route: String,
+    /// Per level: who is asked, the quorum, and who answered, so that a
+    /// requester can see who can approve.
+    pub(crate) approval_levels: Vec<LevelView>,
+    /// Cancel, revoke and override, in the order they happened.
+    pub(crate) interventions: Vec<InterventionView>,
+}
+
+/// One approval level as the API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LevelView {
+    pub(crate) level: u8,
+    /// Who is asked (the requester never is).
+    pub(crate) approvers: Vec<String>,
+    pub(crate) quorum: u8,
+    /// Who answered at this level.
+    pub(crate) answered: Vec<String>,
+}
+
+/// A cancel, revoke or override as the API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct InterventionView {
+    /// `cancel`, `revoke` or `override`.
+    pub(crate) kind: String,
+    /// For an override: `approved` or `rejected`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) status: Option<String>,
+    pub(crate) by: String,
+    /// The local account that made the call, when it came through the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) uid: Option<u32>,
+    pub(crate) reason: String,
+    pub(crate) at: DateTime<Utc>,
+    pub(crate) channel: String,
+}
+
+impl From<&Intervention> for InterventionView {
+    fn from(i: &Intervention) -> Self {
+        let (kind, status) = match i.kind {
+            InterventionKind::Cancel => ("cancel", None),
+            InterventionKind::Revoke => ("revoke", None),
+            InterventionKind::Override { to } => ("override", Some(to.as_str().to_owned())),
+        };
+        InterventionView {
+            kind: kind.into(),
+            status,
+            by: i.by.clone(),
+            uid: i.uid,
+            reason: i.reason.clone(),
+            at: i.at,
+            channel: channel_name(i.channel).into(),
+        }
+    }
+}
+
+/// The answer to a grants check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GrantView {
+    pub(crate) allowed: bool,
+    /// The request that allows it, or that explains the refusal.
+    pub(crate) request: Option<String>,
+    /// When the access ends, when allowed.
+    pub(crate) until: Option<DateTime<Utc>>,
+    pub(crate) emergency: bool,
+    pub(crate) reason: String,
+}
+
+impl From<&GrantAnswer> for GrantView {
+    fn from(g: &GrantAnswer) -> Self {
+        GrantView {
+            allowed: g.allowed,
+            request: g.request.map(|id| id.to_string()),
+            until: g.until,
+            emergency: g.emergency,
+            reason: g.reason.clone(),
+        }
+    }
 }
 
 impl From<&Request> for RequestView {
@@ -137,6 +221,28 @@ impl From<&Request> for RequestView {
             deadline: r.deadline,
             closed_at: r.closed_at,
             decisions: r.decisions.iter().map(DecisionView::from).collect(),
+            emergency: r.route == Route::Emergency,
+            route: match r.route {
+                Route::Approvers => "approvers",
+                Route::Emergency => "emergency",
+                Route::Justification => "justification",
+            }
+            .into(),
+            approval_levels: (1..=r.levels.len())
+                .filter_map(|n| u8::try_from(n).ok())
+                .zip(&r.levels)
+                .map(|(n, l)| LevelView {
+                    level: n,
+                    approvers: r
+                        .askable_approvers(n)
+                        .into_iter()
+                        .map(|(_, a)| a.to_string())
+                        .collect(),
+                    quorum: l.quorum,
+                    answered: r.decisions_at(n).map(|d| d.approver.to_string()).collect(),
+                })
+                .collect(),
+            interventions: r.interventions.iter().map(InterventionView::from).collect(),
         }
     }
 }

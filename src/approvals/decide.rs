@@ -249,9 +249,19 @@ impl Approvals {
                         transition,
                     };
                     let fx = effects(&request, &happening, now);
+                    let mut mails = render(s, &request, &fx.notices);
+                    let mut audit = fx.audit;
+                    // A grant whose window has begun is live at once: the
+                    // same transaction starts it (and ends it, if the whole
+                    // window passed while the approval was pending).
+                    for tick in request.advance(now) {
+                        let fx = effects(&request, &Happening::Ticked(tick), now);
+                        mails.extend(render(s, &request, &fx.notices));
+                        audit.extend(fx.audit);
+                    }
                     let mut change = Change {
-                        mails: render(s, &request, &fx.notices),
-                        audit: fx.audit,
+                        mails,
+                        audit,
                         request: Some(request),
                         ..Change::nothing(Ok(Decided::Applied(transition)))
                     };

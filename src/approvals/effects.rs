@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 
 use super::settings::Settings;
 use crate::domain::ids::Address;
-use crate::domain::request::{Request, Transition};
+use crate::domain::request::{InterventionKind, Request, Route, Status, Tick, Transition};
 use crate::domain::token::TokenClaims;
+use crate::mail::compose::NoticeText;
 use crate::records::{AuditEvent, EventKind, OutboundMail};
 
 /// Something that happened to a request that others must hear of.
@@ -27,8 +28,19 @@ pub(super) enum Happening<'a> {
         /// What the answer did to the request.
         transition: Transition,
     },
-    /// The deadline passed with the request undecided.
-    Expired,
+    /// Time moved the request on (deadline, window start, window end).
+    Ticked(Tick),
+    /// Someone cancelled, revoked or overrode the request.
+    Intervened {
+        /// What they did.
+        kind: InterventionKind,
+        /// Who they say they are (an admin's name, an approver's address).
+        by: &'a str,
+        /// The local account behind an API call.
+        uid: Option<u32>,
+        /// The reason they gave.
+        reason: &'a str,
+    },
 }
 
 /// A mail a happening causes, before it is composed.
@@ -40,6 +52,12 @@ pub(super) enum Notice {
     AskLevel(u8),
     /// The final outcome, to the requester.
     Outcome,
+    /// "Emergency access used", with the full request, to every approver
+    /// of every level.
+    EmergencyUsed,
+    /// What an intervention did, to the requester and to every approver
+    /// who was asked (all of them, for emergency access).
+    Intervention(InterventionKind),
 }
 
 /// Everything a happening causes.
@@ -55,15 +73,44 @@ pub(super) struct Effects {
 pub(super) fn effects(r: &Request, happening: &Happening<'_>, now: DateTime<Utc>) -> Effects {
     let ev = |kind, outcome, message: String| event(r, now, kind, outcome, message);
     match happening {
-        Happening::Submitted => Effects {
-            notices: vec![Notice::Receipt, Notice::AskLevel(1)],
-            audit: vec![
-                ev(EventKind::Submitted, "pending", "request submitted".into())
-                    .with_actor(r.requester.as_str())
-                    .with_level(1),
-            ],
-        },
-        Happening::Expired => Effects {
+        Happening::Submitted => {
+            let submitted = ev(EventKind::Submitted, "pending", "request submitted".into())
+                .with_actor(r.requester.as_str())
+                .with_level(1);
+            match r.route {
+                Route::Approvers => Effects {
+                    notices: vec![Notice::Receipt, Notice::AskLevel(1)],
+                    audit: vec![submitted],
+                },
+                Route::Emergency => Effects {
+                    notices: vec![Notice::Receipt, Notice::Outcome, Notice::EmergencyUsed],
+                    audit: vec![
+                        submitted,
+                        ev(
+                            EventKind::EmergencyGranted,
+                            "approved",
+                            "EMERGENCY access granted without approval; every approver told".into(),
+                        )
+                        .with_actor(r.requester.as_str())
+                        .with_reason(r.justification.as_str()),
+                    ],
+                },
+                Route::Justification => Effects {
+                    notices: vec![Notice::Receipt, Notice::Outcome],
+                    audit: vec![
+                        submitted,
+                        ev(
+                            EventKind::JustificationGranted,
+                            "approved",
+                            "access granted on the justification alone".into(),
+                        )
+                        .with_actor(r.requester.as_str())
+                        .with_reason(r.justification.as_str()),
+                    ],
+                },
+            }
+        }
+        Happening::Ticked(Tick::Expired) => Effects {
             notices: vec![Notice::Outcome],
             audit: vec![ev(
                 EventKind::Expired,
@@ -72,6 +119,63 @@ pub(super) fn effects(r: &Request, happening: &Happening<'_>, now: DateTime<Utc>
             )
             .with_level(r.level)],
         },
+        Happening::Ticked(Tick::Started) => Effects {
+            notices: vec![],
+            audit: vec![ev(
+                EventKind::WindowStarted,
+                "active",
+                format!(
+                    "access window started; granted until {}",
+                    r.granted_window.end().to_rfc3339()
+                ),
+            )
+            .with_actor(r.requester.as_str())],
+        },
+        Happening::Ticked(Tick::Ended) => Effects {
+            notices: vec![],
+            audit: vec![ev(
+                EventKind::WindowEnded,
+                "ended",
+                "access window ended; the credential may be rotated now".into(),
+            )
+            .with_actor(r.requester.as_str())],
+        },
+        Happening::Intervened {
+            kind,
+            by,
+            uid,
+            reason,
+        } => {
+            let (event_kind, outcome, message) = match kind {
+                InterventionKind::Cancel => {
+                    (EventKind::Cancelled, "cancelled", "request cancelled")
+                }
+                InterventionKind::Revoke => (EventKind::Revoked, "revoked", "access revoked"),
+                InterventionKind::Override {
+                    to: Status::Approved,
+                } => (
+                    EventKind::Overridden,
+                    "approved",
+                    "request approved by an administrator's override",
+                ),
+                InterventionKind::Override { .. } => (
+                    EventKind::Overridden,
+                    "rejected",
+                    "request rejected by an administrator's override",
+                ),
+            };
+            let actor = match uid {
+                Some(uid) => format!("{by} (uid {uid})"),
+                None => (*by).to_owned(),
+            };
+            Effects {
+                notices: vec![Notice::Intervention(*kind)],
+                audit: vec![ev(event_kind, outcome, message.into())
+                    .with_actor(actor)
+                    .with_level(r.level)
+                    .with_reason(*reason)],
+            }
+        }
         Happening::Answered {
             by,
             level,
@@ -142,6 +246,31 @@ pub(super) fn render(s: &Settings, r: &Request, notices: &[Notice]) -> Vec<Outbo
                 }
             },
             Notice::AskLevel(level) => mails.extend(level_mails(s, r, *level)),
+            Notice::EmergencyUsed => {
+                let text = NoticeText {
+                    headline: "Emergency access used",
+                    detail: "The requester used break-glass access: it was granted at once, without approval. Check the justification below. If the access is not justified, revoke it (approvald request revoke) and follow your incident procedure.",
+                    actor: Some(r.requester.as_str()),
+                    actor_reason: None,
+                };
+                for to in r.all_approvers() {
+                    push_notice(s, r, to, "emergency", text, &mut mails);
+                }
+            }
+            Notice::Intervention(kind) => {
+                let (name, headline, detail) = intervention_text(*kind);
+                let last = r.interventions.last();
+                let text = NoticeText {
+                    headline,
+                    detail,
+                    actor: last.map(|i| i.by.as_str()),
+                    actor_reason: last.map(|i| i.reason.as_str()),
+                };
+                push_notice(s, r, &r.requester, name, text, &mut mails);
+                for to in told_approvers(r) {
+                    push_notice(s, r, to, name, text, &mut mails);
+                }
+            }
             Notice::Outcome => match s.composer.decided(r) {
                 Ok(m) => mails.push(m),
                 Err(e) => {
@@ -151,6 +280,59 @@ pub(super) fn render(s: &Settings, r: &Request, notices: &[Notice]) -> Vec<Outbo
         }
     }
     mails
+}
+
+fn push_notice(
+    s: &Settings,
+    r: &Request,
+    to: &Address,
+    kind: &str,
+    text: NoticeText<'_>,
+    mails: &mut Vec<OutboundMail>,
+) {
+    match s.composer.notice(r, to, kind, text) {
+        Ok(m) => mails.push(m),
+        Err(e) => tracing::error!(request = %r.id, error = %e, "cannot compose a notice"),
+    }
+}
+
+/// approvald's own words for each intervention: Message-ID name,
+/// headline, and what it means for the reader.
+fn intervention_text(kind: InterventionKind) -> (&'static str, &'static str, &'static str) {
+    match kind {
+        InterventionKind::Cancel => (
+            "cancelled",
+            "Request cancelled",
+            "This request was cancelled. It no longer needs an answer, and a reply to its approval mail will not be used.",
+        ),
+        InterventionKind::Revoke => (
+            "revoked",
+            "Access revoked",
+            "The access this request granted was revoked and ends now.",
+        ),
+        InterventionKind::Override { to: Status::Approved } => (
+            "override",
+            "Approved by an administrator's override",
+            "An administrator approved this request over the approval levels. It no longer needs an answer.",
+        ),
+        InterventionKind::Override { .. } => (
+            "override",
+            "Rejected by an administrator's override",
+            "An administrator rejected this request over the approval levels. It no longer needs an answer.",
+        ),
+    }
+}
+
+/// The approvers who have heard of `r` so far: every approver of an
+/// emergency request, the asked levels' approvers otherwise.
+fn told_approvers(r: &Request) -> Vec<&Address> {
+    match r.route {
+        Route::Emergency => r.all_approvers(),
+        Route::Justification => Vec::new(),
+        Route::Approvers => (1..=r.level)
+            .flat_map(|l| r.askable_approvers(l).into_iter().map(|(_, a)| a))
+            .collect(),
+    }
 }
 
 /// Approval mails for every askable approver of `level`, each with its
@@ -220,7 +402,7 @@ mod tests {
                 vec![(EventKind::Submitted, "pending", Some(1))],
             ),
             (
-                Happening::Expired,
+                Happening::Ticked(Tick::Expired),
                 vec![Notice::Outcome],
                 vec![(EventKind::Expired, "expired", Some(r.level))],
             ),

@@ -6,13 +6,17 @@
 //!
 //! One file per use case: `submit`, `decide` (every channel's answers),
 //! `inbox` (reading mail into answers, refusals), `explain` (answers to
-//! people whose reply could not be used), `timers` (deadlines), and
-//! `effects` (which mails and audit events each happening causes).
+//! people whose reply could not be used), `timers` (deadlines and access
+//! windows), `interventions` (cancel, revoke, override), `grants` (may
+//! this requester act now?), and `effects` (which mails and audit events
+//! each happening causes).
 
 mod decide;
 mod effects;
 mod explain;
+mod grants;
 mod inbox;
+mod interventions;
 mod settings;
 mod submit;
 mod timers;
@@ -24,7 +28,9 @@ use crate::domain::ids::{Address, RequestId};
 use crate::domain::request::{Request, Status};
 use crate::store::{Store, StoreError};
 
+pub(crate) use grants::GrantAnswer;
 pub(crate) use inbox::InboxMessage;
+pub(crate) use interventions::{Act, ActionError};
 pub(crate) use settings::{InboundSettings, Settings, SettingsHandle};
 pub(crate) use submit::{Caller, SubmitError};
 
@@ -47,6 +53,8 @@ pub(crate) struct Approvals {
     settings: SettingsHandle,
     /// The only source of "now": decisions are replayable in tests.
     clock: Arc<dyn Clock>,
+    /// Held from a submission's duplicate check to its commit.
+    submitting: tokio::sync::Mutex<()>,
 }
 
 impl Approvals {
@@ -55,6 +63,7 @@ impl Approvals {
             store,
             settings,
             clock,
+            submitting: tokio::sync::Mutex::new(()),
         }
     }
 

@@ -8,7 +8,7 @@ use chrono::FixedOffset;
 
 use crate::domain::policy::Policy;
 use crate::domain::sender_rule::SenderRule;
-use crate::domain::submitters::Submitters;
+use crate::domain::submitters::{Admins, Submitters};
 use crate::domain::token::Keyring;
 use crate::mail::compose::Composer;
 use crate::mail::parse::InboxAddress;
@@ -43,6 +43,8 @@ pub(crate) struct Settings {
     pub(crate) retention: chrono::Duration,
     /// Which local accounts may submit for whom.
     pub(crate) submitters: Submitters,
+    /// Which local accounts may cancel, revoke and override.
+    pub(crate) admins: Admins,
 }
 
 /// A shared, swappable [`Settings`].

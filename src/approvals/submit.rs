@@ -6,7 +6,7 @@ use super::effects::{effects, render, Happening};
 use super::Approvals;
 use crate::domain::ids::RequestId;
 use crate::domain::policy::{FieldError, Submission};
-use crate::domain::request::Request;
+use crate::domain::request::{Request, Route, Status};
 use crate::records::{AuditEvent, EventKind};
 use crate::store::{Change, StoreError};
 
@@ -17,6 +17,9 @@ pub(crate) enum SubmitError {
     Invalid(Vec<FieldError>),
     /// The caller's account may not submit for this requester.
     Forbidden(String),
+    /// The requester already has a pending request for this action and
+    /// resource (named): one at a time, so approvers are not asked twice.
+    Duplicate(RequestId),
     /// Nothing is wrong with the submission, but it could not be stored.
     Store(StoreError),
 }
@@ -82,14 +85,46 @@ impl Approvals {
                 return Err(SubmitError::Invalid(errors));
             }
         };
+        // One submission at a time from here to the commit: the duplicate
+        // check and the write must not interleave with another's.
+        let _one_at_a_time = self.submitting.lock().await;
+        let open = self.store.open_for_subject(
+            request.requester.as_str(),
+            &request.action,
+            &request.resource,
+        )?;
+        if let Some(pending) = open.iter().find(|r| r.status == Status::Pending) {
+            self.store.audit_only(
+                AuditEvent::new(now, EventKind::Submitted, "refused", "submission refused")
+                    .with_actor(requester.as_str())
+                    .with_action(request.action.as_str())
+                    .with_resource(request.resource.as_str())
+                    .with_reason(format!(
+                        "{} is already pending for this action and resource",
+                        pending.id
+                    )),
+            )?;
+            self.store.flush().await?;
+            return Err(SubmitError::Duplicate(pending.id));
+        }
         (request.id, request.nonce) = self.store.new_request_identity()?;
+        let ticks = match request.route {
+            Route::Approvers => Vec::new(),
+            route => request.grant_at_once(route, now),
+        };
         let fx = effects(&request, &Happening::Submitted, now);
-        let mails = render(&s, &request, &fx.notices);
+        let mut mails = render(&s, &request, &fx.notices);
+        let mut audit = fx.audit;
+        for tick in ticks {
+            let fx = effects(&request, &Happening::Ticked(tick), now);
+            mails.extend(render(&s, &request, &fx.notices));
+            audit.extend(fx.audit);
+        }
         let stored = request.clone();
         self.store.commit(Some(request.id), move |_| Change {
             request: Some(stored.clone()),
             mails: mails.clone(),
-            audit: fx.audit.clone(),
+            audit: audit.clone(),
             ..Change::nothing(())
         })?;
         self.store.flush().await?;

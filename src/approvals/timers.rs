@@ -1,5 +1,5 @@
-//! The passing of time: requests whose due instant (today, an undecided
-//! request's deadline) has come. Read from the store's due index, so the
+//! The passing of time: requests whose due instant (an undecided request's
+//! deadline, a granted window's start or end) has come. Read from the store's due index, so the
 //! cost is the number of due requests, not of all requests ever stored;
 //! idempotent, so a restart simply applies whatever is overdue once.
 
@@ -10,39 +10,48 @@ use super::Approvals;
 use crate::store::{Change, StoreError};
 
 impl Approvals {
-    /// Applies every timer due now: closes each pending request whose
-    /// deadline has passed, telling its requester. Returns how many changed.
+    /// Applies every timer due now: expires each pending request past its
+    /// deadline (telling its requester), starts each granted window that
+    /// has begun and ends each that is over. Returns how many requests
+    /// changed.
     pub(crate) async fn apply_due(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
         let s = self.settings.current();
-        let mut expired = 0;
+        let mut changed = 0;
         for id in self.store.due(now)? {
-            let closed = self.store.commit(Some(id), |current| {
+            let moved = self.store.commit(Some(id), |current| {
                 let Some(mut request) = current else {
                     return Change::nothing(false);
                 };
-                if !request.expire_if_due(now) {
+                let ticks = request.advance(now);
+                if ticks.is_empty() {
                     return Change::nothing(false);
                 }
-                let fx = effects(&request, &Happening::Expired, now);
+                let mut mails = Vec::new();
+                let mut audit = Vec::new();
+                for tick in ticks {
+                    let fx = effects(&request, &Happening::Ticked(tick), now);
+                    mails.extend(render(&s, &request, &fx.notices));
+                    audit.extend(fx.audit);
+                }
                 Change {
-                    mails: render(&s, &request, &fx.notices),
+                    mails,
                     request: Some(request),
-                    audit: fx.audit,
+                    audit,
                     ..Change::nothing(true)
                 }
             });
             // One request that cannot be read or written must not keep
-            // every other from expiring.
-            match closed {
-                Ok(closed) => expired += usize::from(closed),
+            // every other from moving on.
+            match moved {
+                Ok(moved) => changed += usize::from(moved),
                 Err(e) => tracing::error!(request = %id, error = %e, "cannot apply a due timer"),
             }
         }
-        if expired > 0 {
+        if changed > 0 {
             self.store.flush().await?;
         }
-        Ok(expired)
+        Ok(changed)
     }
 
     /// Forgets handled-message records and explanation counters older than

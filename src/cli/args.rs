@@ -138,6 +138,10 @@ pub(crate) struct SubmitArgs {
     /// Length of the access window instead of --end, e.g. 2h or 90m.
     #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
     pub(crate) duration: Option<Duration>,
+    /// Break-glass access: granted at once where the group allows it, and
+    /// every approver is told.
+    #[arg(long)]
+    pub(crate) emergency: bool,
     /// Print the created request as JSON instead of its id.
     #[arg(long)]
     pub(crate) json: bool,
@@ -179,6 +183,7 @@ impl SubmitArgs {
             reason: self.reason.clone(),
             governance_code: self.governance_code.clone(),
             window: self.window(now)?,
+            emergency: self.emergency,
         })
     }
 }

@@ -3,10 +3,10 @@
 
 use std::os::unix::fs::MetadataExt;
 
-use super::raw::RawSubmitter;
+use super::raw::{RawAccount, RawSubmitter};
 use super::Problems;
 use crate::domain::ids::Address;
-use crate::domain::submitters::{For, Submitters};
+use crate::domain::submitters::{Admins, For, Submitters};
 
 /// The rules of `raw`, or, when none are configured, the default: root and
 /// the daemon's own account may submit for anyone, nobody else may.
@@ -60,6 +60,30 @@ pub(super) fn submitters(p: &mut Problems, raw: Option<Vec<RawSubmitter>>) -> Su
         }
     }
     Submitters::new(rules)
+}
+
+/// `[[api.admins]]`: the accounts that may cancel, revoke and override,
+/// or, when none are configured, root and the daemon's own account.
+pub(super) fn admins(p: &mut Problems, raw: Option<Vec<RawAccount>>) -> Admins {
+    let Some(raw) = raw else {
+        let mut uids = vec![0];
+        uids.extend(own_uid().filter(|u| *u != 0));
+        return Admins::new(uids);
+    };
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let mut uids = Vec::new();
+    for (i, a) in raw.into_iter().enumerate() {
+        let key = format!("api.admins[{}]", i + 1);
+        match (&a.user, a.uid) {
+            (Some(name), None) => match uid_of(&passwd, name) {
+                Some(uid) => uids.push(uid),
+                None => p.push(&format!("{key}.user"), format!("no local account {name:?}")),
+            },
+            (None, Some(uid)) => uids.push(uid),
+            _ => p.push(&key, "give exactly one of user and uid"),
+        }
+    }
+    Admins::new(uids)
 }
 
 /// The uid of account `name` in `passwd` (the `/etc/passwd` format).

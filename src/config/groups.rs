@@ -46,7 +46,24 @@ pub(super) fn policy(
         }
         let deadline = p.check(&format!("{key}.deadline"), duration(&g.deadline));
         let max_window = p.check(&format!("{key}.max_window"), duration(&g.max_window));
-        if g.levels.is_empty() {
+        let justification_only = match g.approval.as_deref() {
+            None | Some("levels") => false,
+            Some("justification") => true,
+            Some(other) => {
+                p.push(
+                    &format!("{key}.approval"),
+                    format!("{other:?} is not one of \"levels\", \"justification\""),
+                );
+                false
+            }
+        };
+        if justification_only && !g.levels.is_empty() {
+            p.push(
+                &format!("{key}.levels"),
+                "a justification-only group has no approval levels",
+            );
+        }
+        if g.levels.is_empty() && !justification_only {
             p.push(&format!("{key}.levels"), "must have at least one level");
         }
         if g.levels.len() > 16 {
@@ -108,6 +125,8 @@ pub(super) fn policy(
                 deadline,
                 max_window,
                 levels,
+                emergency: g.emergency,
+                justification_only,
             });
         }
     }

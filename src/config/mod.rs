@@ -16,7 +16,7 @@ use crate::audit::SyslogTarget;
 use crate::domain::ids::Address;
 use crate::domain::policy::Policy;
 use crate::domain::sender_rule::SenderRule;
-use crate::domain::submitters::Submitters;
+use crate::domain::submitters::{Admins, Submitters};
 use crate::domain::wire::PLUS_DELIMITER;
 use crate::secret::{Secret, SecretBytes};
 use endpoint::{endpoint, private_file};
@@ -101,6 +101,8 @@ pub(crate) struct Config {
     /// Which local accounts may submit requests for whom, by the API
     /// socket's peer credentials.
     pub(crate) submitters: Submitters,
+    /// Which local accounts may cancel, revoke and override.
+    pub(crate) admins: Admins,
     /// How long the memory of handled messages and explanation counters is
     /// kept after the request they concern closed: spam cannot grow the
     /// store without bound.
@@ -299,6 +301,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
     }
     let explanations_per_hour = raw.inbound.explanations_per_hour.unwrap_or(60);
     let submitters = accounts::submitters(&mut p, raw.api.submitters);
+    let admins = accounts::admins(&mut p, raw.api.admins);
     let retention = p
         .check(
             "store.retention",
@@ -354,6 +357,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
     Ok(Config {
         store_path: PathBuf::from(raw.store.path),
         submitters,
+        admins,
         retention,
         mail_address,
         from_name: raw.mail.from_name,

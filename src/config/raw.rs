@@ -116,6 +116,17 @@ pub(crate) struct RawApi {
     pub(crate) socket: String,
     #[serde(default)]
     pub(crate) submitters: Option<Vec<RawSubmitter>>,
+    #[serde(default)]
+    pub(crate) admins: Option<Vec<RawAccount>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAccount {
+    #[serde(default)]
+    pub(crate) user: Option<String>,
+    #[serde(default)]
+    pub(crate) uid: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,7 +167,12 @@ pub(crate) struct RawGroup {
     pub(crate) actions: Vec<String>,
     pub(crate) deadline: String,
     pub(crate) max_window: String,
+    #[serde(default)]
     pub(crate) levels: Vec<RawLevel>,
+    #[serde(default)]
+    pub(crate) emergency: bool,
+    #[serde(default)]
+    pub(crate) approval: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -191,6 +191,7 @@ fn settings(
     Ok(Settings {
         retention: config.retention,
         submitters: config.submitters.clone(),
+        admins: config.admins.clone(),
         policy: config.policy.clone(),
         keyring,
         composer,

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::access_window::AccessWindow;
 use super::ids::{Address, RequestId, RequestNonce};
 use super::plain_text;
-use super::request::{Level, Request, Status};
+use super::request::{Level, Request, Route, Status};
 
 /// A group of requesters sharing actions and an approval chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,7 +19,12 @@ pub(crate) struct Group {
     pub(crate) deadline: Duration,
     /// Longest window a member may ask for.
     pub(crate) max_window: Duration,
+    /// Empty for a justification-only group.
     pub(crate) levels: Vec<Level>,
+    /// Whether members may take break-glass access.
+    pub(crate) emergency: bool,
+    /// Whether requests are granted on their justification alone.
+    pub(crate) justification_only: bool,
 }
 
 /// The registered reasons and the groups, as validated from configuration.
@@ -39,6 +44,8 @@ pub(crate) struct Submission {
     pub(crate) reason: String,
     pub(crate) governance_code: String,
     pub(crate) window: AccessWindow,
+    /// Break-glass: granted at once, where the group allows it.
+    pub(crate) emergency: bool,
 }
 
 /// One reason a submission was refused, naming the field at fault so that an
@@ -156,6 +163,12 @@ impl Policy {
                 }
             }
         }
+        if let Some(g) = group.filter(|g| s.emergency && !g.emergency) {
+            errors.push(field_error(
+                "emergency",
+                format!("group {} does not allow emergency access", g.name),
+            ));
+        }
         let Some(group) = group.filter(|_| errors.is_empty()) else {
             return Err(errors);
         };
@@ -178,6 +191,14 @@ impl Policy {
             created_at: now,
             deadline: now + group.deadline,
             closed_at: None,
+            route: if s.emergency {
+                Route::Emergency
+            } else if group.justification_only {
+                Route::Justification
+            } else {
+                Route::Approvers
+            },
+            interventions: Vec::new(),
         })
     }
 }
@@ -207,6 +228,8 @@ mod tests {
                     approvers: vec![addr("alice@example.test"), addr("bob@example.test")],
                     quorum: 1,
                 }],
+                emergency: false,
+                justification_only: false,
             }],
         }
     }
@@ -220,6 +243,7 @@ mod tests {
             reason: "Incident".into(),
             governance_code: "CHG-9".into(),
             window: AccessWindow::new(t0(), t0() + Duration::hours(2)).unwrap(),
+            emergency: false,
         }
     }
 

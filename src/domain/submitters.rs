@@ -38,6 +38,24 @@ impl Submitters {
     }
 }
 
+/// The accounts that may cancel, revoke and override any request: an
+/// administrator's power, kept apart from submitting (an integrator that
+/// submits for everyone is not thereby an administrator).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Admins {
+    uids: Vec<u32>,
+}
+
+impl Admins {
+    pub(crate) fn new(uids: Vec<u32>) -> Self {
+        Admins { uids }
+    }
+
+    pub(crate) fn contains(&self, uid: u32) -> bool {
+        self.uids.contains(&uid)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,10 +9,10 @@
 use sha2::{Digest, Sha256};
 
 use crate::domain::ids::{Address, RequestId};
-use crate::domain::request::{Request, Status};
+use crate::domain::request::{Request, Route, Status};
 use crate::domain::token::{Token, TOKEN_TEXT_LEN};
 use crate::domain::wire::{self, PLUS_DELIMITER};
-use crate::mail::templates::{ApprovalView, ExplanationView, RenderError, Templates};
+use crate::mail::templates::{ApprovalView, ExplanationView, NoticeView, RenderError, Templates};
 use crate::records::{MailPurpose, OutboundMail};
 
 /// RFC 5321's limit on the part of an address before `@`; the plus-address
@@ -195,10 +195,12 @@ impl Composer {
     /// The final outcome to the requester, threaded under the receipt.
     pub(crate) fn decided(&self, r: &Request) -> Result<OutboundMail, ComposeError> {
         let verdict = match r.status {
-            Status::Approved => "Approved",
+            Status::Approved | Status::Active | Status::Ended => "Approved",
             Status::Rejected => "Rejected",
             Status::Expired => "Expired",
-            Status::Pending => return Err(ComposeError::NotDecided { id: r.id }),
+            Status::Pending | Status::Cancelled | Status::Revoked => {
+                return Err(ComposeError::NotDecided { id: r.id })
+            }
         };
         let body = self.templates.decided(r, &self.from_name)?;
         let root = self.thread_root(r.id);
@@ -213,6 +215,52 @@ impl Composer {
             reply_to: None,
             in_reply_to: Some(root.clone()),
             references: vec![root],
+            auto_submitted: AUTO_GENERATED.into(),
+        })
+    }
+
+    /// A notice about `r` to `to`: approvald's own `headline` and `detail`,
+    /// and who acted and why. `kind` names the notice in its Message-ID, so
+    /// that each recipient gets each notice once. Threaded under the mail
+    /// the recipient already has: the receipt for the requester, the
+    /// approval request for an approver who was asked.
+    pub(crate) fn notice(
+        &self,
+        r: &Request,
+        to: &Address,
+        kind: &str,
+        view: NoticeText<'_>,
+    ) -> Result<OutboundMail, ComposeError> {
+        let body = self.templates.notice(&NoticeView {
+            request: r,
+            headline: view.headline,
+            detail: view.detail,
+            actor: view.actor,
+            actor_reason: view.actor_reason,
+            from_name: &self.from_name,
+        })?;
+        let parent = if *to == r.requester {
+            Some(self.thread_root(r.id))
+        } else {
+            r.levels.iter().enumerate().find_map(|(l, level)| {
+                let index = level.approvers.iter().position(|a| a == to)?;
+                (l < usize::from(r.level) && r.route == Route::Approvers)
+                    .then(|| self.message_id(&format!("{}.request.{}.{index}", r.id, l + 1)))
+            })
+        };
+        let digest = data_encoding::HEXLOWER.encode(&Sha256::digest(to.as_str().as_bytes()));
+        let short = digest.get(..16).unwrap_or(&digest);
+        Ok(OutboundMail {
+            purpose: MailPurpose::Notice,
+            request: Some(r.id),
+            to: to.clone(),
+            subject: format!("[{}] {}: {}", r.id, view.headline, what(r)),
+            text: body.text,
+            html: body.html,
+            message_id: self.message_id(&format!("{}.{kind}.{short}", r.id)),
+            reply_to: None,
+            references: parent.iter().cloned().collect(),
+            in_reply_to: parent,
             auto_submitted: AUTO_GENERATED.into(),
         })
     }
@@ -279,10 +327,25 @@ impl Composer {
     }
 }
 
-/// `action on resource`, made safe and short for a subject.
+/// What a notice says, in approvald's words and the actor's.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NoticeText<'a> {
+    pub(crate) headline: &'a str,
+    pub(crate) detail: &'a str,
+    pub(crate) actor: Option<&'a str>,
+    pub(crate) actor_reason: Option<&'a str>,
+}
+
+/// `action on resource`, made safe and short for a subject; an emergency
+/// request says so in every subject, so no reader can miss it in a list.
 fn what(r: &Request) -> String {
+    let flag = if r.route == Route::Emergency {
+        "EMERGENCY "
+    } else {
+        ""
+    };
     format!(
-        "{} on {}",
+        "{flag}{} on {}",
         header_text(&wire::defuse(&r.action), SUBJECT_FIELD_CHARS),
         header_text(&wire::defuse(&r.resource), SUBJECT_FIELD_CHARS)
     )

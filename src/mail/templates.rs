@@ -15,7 +15,7 @@ use minijinja::{context, Environment, UndefinedBehavior, Value};
 use crate::domain::access_window::AccessWindow;
 use crate::domain::ids::{Address, RequestId, RequestNonce};
 use crate::domain::policy::human;
-use crate::domain::request::{Channel, Decision, Level, Request, Status};
+use crate::domain::request::{Channel, Decision, Level, Request, Route, Status};
 use crate::domain::verb::Verb;
 use crate::domain::wire::{self, REPLY_MARKER, TOKEN_LINE_PREFIX};
 
@@ -31,18 +31,25 @@ pub(crate) const RECEIVED_HTML: &str = "received.html";
 pub(crate) const DECIDED_TXT: &str = "decided.txt";
 /// Final outcome to the requester, HTML.
 pub(crate) const DECIDED_HTML: &str = "decided.html";
+/// An emergency, cancel, revoke or override, to the requester and the
+/// approvers, plain text.
+pub(crate) const NOTICE_TXT: &str = "notice.txt";
+/// The same, HTML.
+pub(crate) const NOTICE_HTML: &str = "notice.html";
 /// Answer to a reply that could not be used (plain text only: it must be
 /// read in any client, and there is nothing to lay out).
 pub(crate) const EXPLANATION_TXT: &str = "explanation.txt";
 
 /// The built-in templates, by file name.
-const BUILTIN: [(&str, &str); 7] = [
+const BUILTIN: [(&str, &str); 9] = [
     (REQUEST_TXT, include_str!("../../templates/request.txt")),
     (REQUEST_HTML, include_str!("../../templates/request.html")),
     (RECEIVED_TXT, include_str!("../../templates/received.txt")),
     (RECEIVED_HTML, include_str!("../../templates/received.html")),
     (DECIDED_TXT, include_str!("../../templates/decided.txt")),
     (DECIDED_HTML, include_str!("../../templates/decided.html")),
+    (NOTICE_TXT, include_str!("../../templates/notice.txt")),
+    (NOTICE_HTML, include_str!("../../templates/notice.html")),
     (
         EXPLANATION_TXT,
         include_str!("../../templates/explanation.txt"),
@@ -99,6 +106,21 @@ pub(crate) struct ExplanationView<'a> {
     /// The request the reply's token is for.
     pub(crate) request: RequestId,
     /// The display name approvald sends as, used as the signature.
+    pub(crate) from_name: &'a str,
+}
+
+/// What a notice says: approvald's own sentences, and who acted and why.
+#[derive(Debug)]
+pub(crate) struct NoticeView<'a> {
+    pub(crate) request: &'a Request,
+    /// One of approvald's fixed headlines ("Emergency access used", …).
+    pub(crate) headline: &'a str,
+    /// One of approvald's fixed sentences saying what it means for the reader.
+    pub(crate) detail: &'a str,
+    /// Who acted, when someone did.
+    pub(crate) actor: Option<&'a str>,
+    /// The reason they gave: their words, shown quoted.
+    pub(crate) actor_reason: Option<&'a str>,
     pub(crate) from_name: &'a str,
 }
 
@@ -182,7 +204,11 @@ impl Templates {
             .find(|d| d.verb == Verb::Disapprove)
             .filter(|_| r.status == Status::Rejected);
         let ctx = context! {
-            outcome => r.status.as_str(),
+            outcome => if r.status.is_granted() || r.status == Status::Ended {
+                "approved"
+            } else {
+                r.status.as_str()
+            },
             rejected_by => rejection.map(|d| d.approver.as_str()),
             rejection_comment => rejection.map(|d| d.comment.as_str()).filter(|c| !c.is_empty()),
             ..request_context(r, from_name)
@@ -190,6 +216,21 @@ impl Templates {
         Ok(Rendered {
             text: self.render(DECIDED_TXT, &ctx)?,
             html: Some(self.render(DECIDED_HTML, &ctx)?),
+        })
+    }
+
+    /// Renders a notice (emergency, cancel, revoke, override).
+    pub(crate) fn notice(&self, v: &NoticeView<'_>) -> Result<Rendered, RenderError> {
+        let ctx = context! {
+            headline => v.headline,
+            detail => v.detail,
+            actor => v.actor,
+            actor_reason => v.actor_reason.map(wire::defuse).filter(|r| !r.is_empty()),
+            ..request_context(v.request, v.from_name)
+        };
+        Ok(Rendered {
+            text: self.render(NOTICE_TXT, &ctx)?,
+            html: Some(self.render(NOTICE_HTML, &ctx)?),
         })
     }
 
@@ -237,6 +278,21 @@ impl Templates {
         for status in [Status::Approved, Status::Rejected, Status::Expired] {
             self.decided(&sample_request(status, 2)?, "Access approvals")
                 .map_err(|e| e.to_string())?;
+        }
+        for route in [Route::Emergency, Route::Justification] {
+            let mut request = sample_request(Status::Approved, 1)?;
+            request.route = route;
+            self.received(&request, "Access approvals")
+                .map_err(|e| e.to_string())?;
+            self.notice(&NoticeView {
+                request: &request,
+                headline: "Emergency access used",
+                detail: "The requester used break-glass access.",
+                actor: Some("admin"),
+                actor_reason: Some("a reason\nover two lines"),
+                from_name: "Access approvals",
+            })
+            .map_err(|e| e.to_string())?;
         }
         self.explanation(&ExplanationView {
             why: "the first line says neither APPROVE nor DISAPPROVE",
@@ -342,6 +398,12 @@ fn request_context(r: &Request, from_name: &str) -> Value {
         level_count => r.levels.len(),
         decisions => decisions,
         status => r.status.as_str(),
+        route => match r.route {
+            Route::Approvers => "approvers",
+            Route::Emergency => "emergency",
+            Route::Justification => "justification",
+        },
+        emergency => r.route == Route::Emergency,
         created_at => time(r.created_at),
         deadline => time(r.deadline),
         closed_at => r.closed_at.map(time),
@@ -418,7 +480,7 @@ fn sample_request(status: Status, level: u8) -> Result<Request, String> {
             channel: Channel::Email,
             window: None,
         }),
-        Status::Pending | Status::Expired => {}
+        _ => {}
     }
     Ok(Request {
         id: RequestId::new(7),
@@ -452,6 +514,8 @@ fn sample_request(status: Status, level: u8) -> Result<Request, String> {
         created_at: t0,
         deadline: t0 + Duration::hours(24),
         closed_at: (status != Status::Pending).then_some(t0 + Duration::minutes(9)),
+        route: Route::Approvers,
+        interventions: Vec::new(),
     })
 }
 

@@ -150,6 +150,25 @@ pub(crate) enum EventKind {
     DaemonStarted,
     /// The daemon stopped.
     DaemonStopped,
+    /// Break-glass access was granted without approval: every approver
+    /// is told, and the SIEM should page someone.
+    EmergencyGranted,
+    /// A justification-only request was granted on its justification.
+    JustificationGranted,
+    /// A granted request's window began: access is live.
+    WindowStarted,
+    /// A granted request's window is over: the credential may be rotated.
+    WindowEnded,
+    /// A pending request was withdrawn.
+    Cancelled,
+    /// Granted access was taken back.
+    Revoked,
+    /// An administrator decided a pending request over the approvers.
+    Overridden,
+    /// An integrator asked whether a requester may act now.
+    GrantChecked,
+    /// A cancel, revoke, override or other admin call was refused.
+    ActionRefused,
     /// A kind written by a newer release; keeps old spools readable after
     /// a downgrade.
     #[serde(other)]
@@ -191,7 +210,7 @@ impl Severity {
 impl EventKind {
     /// Every kind, so tests can check all of them.
     #[cfg(test)]
-    pub(crate) const ALL: [EventKind; 16] = [
+    pub(crate) const ALL: [EventKind; 25] = [
         EventKind::Submitted,
         EventKind::Mailed,
         EventKind::MailFailed,
@@ -207,6 +226,15 @@ impl EventKind {
         EventKind::ConfigReloadFailed,
         EventKind::DaemonStarted,
         EventKind::DaemonStopped,
+        EventKind::EmergencyGranted,
+        EventKind::JustificationGranted,
+        EventKind::WindowStarted,
+        EventKind::WindowEnded,
+        EventKind::Cancelled,
+        EventKind::Revoked,
+        EventKind::Overridden,
+        EventKind::GrantChecked,
+        EventKind::ActionRefused,
         EventKind::Unknown,
     ];
 
@@ -214,9 +242,20 @@ impl EventKind {
     /// because they may be attacks; routine traffic is informational.
     pub(crate) fn severity(self) -> Severity {
         match self {
+            EventKind::EmergencyGranted => Severity::Alert,
             EventKind::MailFailed | EventKind::ConfigReloadFailed => Severity::Error,
-            EventKind::ReplyRefused | EventKind::SelfApprovalRefused => Severity::Warning,
-            EventKind::Mailed | EventKind::ReplyIgnored => Severity::Informational,
+            EventKind::ReplyRefused
+            | EventKind::SelfApprovalRefused
+            | EventKind::Overridden
+            | EventKind::Revoked
+            | EventKind::ActionRefused => Severity::Warning,
+            EventKind::Mailed | EventKind::ReplyIgnored | EventKind::GrantChecked => {
+                Severity::Informational
+            }
+            EventKind::JustificationGranted
+            | EventKind::WindowStarted
+            | EventKind::WindowEnded
+            | EventKind::Cancelled => Severity::Notice,
             EventKind::Submitted
             | EventKind::DecisionAccepted
             | EventKind::LevelAdvanced
@@ -249,6 +288,15 @@ impl EventKind {
             EventKind::ConfigReloadFailed => "config-reload-failed",
             EventKind::DaemonStarted => "daemon-started",
             EventKind::DaemonStopped => "daemon-stopped",
+            EventKind::EmergencyGranted => "emergency-granted",
+            EventKind::JustificationGranted => "justification-granted",
+            EventKind::WindowStarted => "window-started",
+            EventKind::WindowEnded => "window-ended",
+            EventKind::Cancelled => "cancelled",
+            EventKind::Revoked => "revoked",
+            EventKind::Overridden => "overridden",
+            EventKind::GrantChecked => "grant-checked",
+            EventKind::ActionRefused => "action-refused",
             EventKind::Unknown => "unknown",
         }
     }
@@ -293,6 +341,10 @@ mod tests {
             (EventKind::ReplyRefused, Severity::Warning),
             (EventKind::SelfApprovalRefused, Severity::Warning),
             (EventKind::ReplyIgnored, Severity::Informational),
+            (EventKind::EmergencyGranted, Severity::Alert),
+            (EventKind::Overridden, Severity::Warning),
+            (EventKind::Revoked, Severity::Warning),
+            (EventKind::WindowEnded, Severity::Notice),
         ];
         for (kind, sev) in cases {
             assert_eq!(kind.severity(), sev, "{kind:?}");

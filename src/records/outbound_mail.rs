@@ -18,6 +18,8 @@ pub(crate) enum MailPurpose {
     Decided,
     /// Explains to a human why their reply could not be used.
     Explanation,
+    /// Tells of an emergency, a cancel, a revoke or an override.
+    Notice,
 }
 
 /// One mail to one recipient.

@@ -1,6 +1,8 @@
 //! Secondary indexes over requests, maintained in the same transaction as
 //! the request itself: by status (listing without scanning every request
-//! ever stored) and by due instant (timers that sleep until the next one).
+//! ever stored), by due instant (timers that sleep until the next one) and,
+//! for requests still open, by subject — requester, action, resource — so
+//! the grants check and the one-pending-per-subject rule read only those.
 //!
 //! Keys only; the values are empty. Both sort as bytes in the order they
 //! are read: status then id, instant then id.
@@ -12,7 +14,7 @@ use crate::domain::request::{Request, Status};
 
 /// Version of the index layout. A store whose indexes were written by an
 /// older layout (or by a build without them) is reindexed on open.
-pub(super) const INDEX_VERSION: u32 = 1;
+pub(super) const INDEX_VERSION: u32 = 2;
 
 /// The stable on-disk code of a status. Never renumber: add new ones.
 fn status_code(s: Status) -> u8 {
@@ -21,6 +23,10 @@ fn status_code(s: Status) -> u8 {
         Status::Approved => 2,
         Status::Rejected => 3,
         Status::Expired => 4,
+        Status::Active => 5,
+        Status::Ended => 6,
+        Status::Cancelled => 7,
+        Status::Revoked => 8,
     }
 }
 
@@ -34,6 +40,36 @@ pub(super) fn status_key(r: &Request) -> [u8; 9] {
     k[0] = status_code(r.status);
     k[1..].copy_from_slice(&r.id.get().to_be_bytes());
     k
+}
+
+/// The subject prefix: requester, action and resource, each length-prefixed
+/// so that no choice of text can make two subjects share a prefix.
+pub(super) fn subject_prefix(requester: &str, action: &str, resource: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(12 + requester.len() + action.len() + resource.len() + 8);
+    for part in [requester, action, resource] {
+        let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
+        k.extend_from_slice(&len.to_be_bytes());
+        k.extend_from_slice(part.as_bytes());
+    }
+    k
+}
+
+/// The subject-index key of `r`, while it can still grant (pending,
+/// approved, active); closed requests leave the index.
+pub(super) fn subject_key(r: &Request) -> Option<Vec<u8>> {
+    if r.status.is_final() {
+        return None;
+    }
+    let mut k = subject_prefix(r.requester.as_str(), &r.action, &r.resource);
+    k.extend_from_slice(&r.id.get().to_be_bytes());
+    Some(k)
+}
+
+/// Reads the id at the end of a subject-index key.
+pub(super) fn parse_subject_key(k: &[u8]) -> Option<RequestId> {
+    let tail = k.len().checked_sub(8)?;
+    let id = u64::from_be_bytes(<[u8; 8]>::try_from(k.get(tail..)?).ok()?);
+    Some(RequestId::new(id))
 }
 
 /// Milliseconds since the epoch with the sign bit flipped, so that byte
@@ -80,6 +116,15 @@ pub(super) fn parse_status_key(k: &[u8]) -> Option<RequestId> {
 mod tests {
     use super::*;
     use chrono::Duration;
+
+    #[test]
+    fn subjects_never_share_a_prefix_by_shifting_text_between_fields() {
+        let a = subject_prefix("dave@example.test", "sign", "web-01");
+        let b = subject_prefix("dave@example.test", "signweb", "-01");
+        let c = subject_prefix("dave@example.test", "sign", "web-011");
+        assert!(!b.starts_with(&a) && !a.starts_with(&b));
+        assert!(!c.starts_with(&a), "a longer resource is another subject");
+    }
 
     #[test]
     fn instants_sort_as_bytes_and_read_back() {

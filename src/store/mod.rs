@@ -97,6 +97,9 @@ pub(crate) struct Store {
     /// Request ids by the next instant time alone changes them, so timers
     /// sleep until exactly then.
     by_due: sled::Tree,
+    /// Open request ids by requester, action and resource: the grants
+    /// check and the duplicate rule read only the subject's own.
+    by_subject: sled::Tree,
     /// Composed mails waiting for the SMTP worker, in commit order.
     outbox: Spool<OutboundMail>,
     /// Audit events waiting for the syslog shipper, in commit order.
@@ -140,6 +143,7 @@ impl Store {
             requests: db.open_tree("requests")?,
             by_status: db.open_tree("requests_by_status")?,
             by_due: db.open_tree("requests_by_due")?,
+            by_subject: db.open_tree("requests_by_subject")?,
             outbox: Spool::new(
                 db.clone(),
                 db.open_tree("outbox")?,
@@ -178,11 +182,15 @@ impl Store {
         }
         self.by_status.clear()?;
         self.by_due.clear()?;
+        self.by_subject.clear()?;
         let mut indexed = 0usize;
         for r in self.requests(|_| true)? {
             self.by_status.insert(index::status_key(&r), &[])?;
             if let Some(k) = index::due_key(&r) {
                 self.by_due.insert(k, &[])?;
+            }
+            if let Some(k) = index::subject_key(&r) {
+                self.by_subject.insert(k, &[])?;
             }
             indexed += 1;
         }
@@ -230,6 +238,7 @@ impl Store {
             &self.requests,
             &self.by_status,
             &self.by_due,
+            &self.by_subject,
             &self.outbox.tree,
             &self.audit.tree,
             &self.seen_uid,
@@ -244,7 +253,17 @@ impl Store {
                 .map_err(abort)
         };
         let outcome = trees.transaction(
-            |(requests, by_status, by_due, outbox, audit, seen_uid, seen_mid, explained)| {
+            |(
+                requests,
+                by_status,
+                by_due,
+                by_subject,
+                outbox,
+                audit,
+                seen_uid,
+                seen_mid,
+                explained,
+            )| {
                 let current = match id {
                     Some(id) => read(requests, id)?,
                     None => None,
@@ -261,11 +280,17 @@ impl Store {
                         if let Some(k) = index::due_key(old) {
                             by_due.remove(&k)?;
                         }
+                        if let Some(k) = index::subject_key(old) {
+                            by_subject.remove(k)?;
+                        }
                     }
                     requests.insert(&r.id.get().to_be_bytes(), encode(r).map_err(abort)?)?;
                     by_status.insert(&index::status_key(r), &[])?;
                     if let Some(k) = index::due_key(r) {
                         by_due.insert(&k, &[])?;
+                    }
+                    if let Some(k) = index::subject_key(r) {
+                        by_subject.insert(k, &[])?;
                     }
                     moved_due = old.and_then(|o| o.next_due()) != r.next_due();
                 }

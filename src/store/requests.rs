@@ -123,6 +123,33 @@ impl Store {
         Ok(out)
     }
 
+    /// The open requests (pending, approved, active) of `requester` for
+    /// `action` on `resource`, oldest first, read through the subject index.
+    pub(crate) fn open_for_subject(
+        &self,
+        requester: &str,
+        action: &str,
+        resource: &str,
+    ) -> Result<Vec<Request>, StoreError> {
+        let mut out = Vec::new();
+        let prefix = index::subject_prefix(requester, action, resource);
+        for item in self.by_subject.scan_prefix(&prefix) {
+            let (k, _) = item?;
+            // Exactly the subject: a key is the prefix plus an 8-byte id.
+            if k.len() != prefix.len() + 8 {
+                continue;
+            }
+            let Some(id) = index::parse_subject_key(&k) else {
+                continue;
+            };
+            match self.request(id)? {
+                Some(r) if !r.status.is_final() => out.push(r),
+                _ => tracing::error!(request = %id, "subject index out of step; entry skipped"),
+            }
+        }
+        Ok(out)
+    }
+
     /// The requests due at or before `now`, earliest first.
     pub(crate) fn due(&self, now: DateTime<Utc>) -> Result<Vec<RequestId>, StoreError> {
         let mut out = Vec::new();

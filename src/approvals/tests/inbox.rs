@@ -784,7 +784,10 @@ async fn oversized_reply_fetched_as_headers_only_is_refused_as_too_large() {
 async fn an_unreadable_request_record_refuses_its_reply_not_the_batch() {
     let f = Fixture::standard();
     let (first, first_mails) = f.submit().await;
-    let (second, second_mails) = f.submit().await;
+    let mut other = submission();
+    other.resource = "web-02".into();
+    let second = f.svc.submit(other, ADMIN).await.unwrap();
+    let second_mails = f.take_outbox();
     f.svc.store().damage_request(first.id);
     let (k1, k2) = (f.next_key(), f.next_key());
     let r1 = reply(

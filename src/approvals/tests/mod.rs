@@ -13,7 +13,7 @@ use crate::domain::request::tests::{addr, t0};
 use crate::domain::request::Level;
 use crate::domain::request::{Request, Status};
 use crate::domain::sender_rule::SenderRule;
-use crate::domain::submitters::{For, Submitters};
+use crate::domain::submitters::{Admins, For, Submitters};
 use crate::domain::token::{Keyring, Token, TokenClaims};
 use crate::mail::compose::Composer;
 use crate::mail::parse::InboxAddress;
@@ -85,6 +85,8 @@ fn policy(levels: Vec<Level>) -> Policy {
             deadline: deadline(),
             max_window: Duration::hours(8),
             levels,
+            emergency: false,
+            justification_only: false,
         }],
     }
 }
@@ -98,6 +100,7 @@ fn submission() -> Submission {
         reason: "Incident".into(),
         governance_code: "CHG-1".into(),
         window: AccessWindow::new(t0() + Duration::hours(1), t0() + Duration::hours(3)).unwrap(),
+        emergency: false,
     }
 }
 
@@ -139,6 +142,7 @@ impl Fixture {
                 (0, For::Anyone),
                 (1000, For::Only(vec![addr(DAVE)])),
             ]),
+            admins: Admins::new(vec![0]),
             policy: policy(levels),
             keyring: keyring(),
             composer,

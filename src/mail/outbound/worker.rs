@@ -372,6 +372,7 @@ fn purpose_name(p: MailPurpose) -> &'static str {
         MailPurpose::Received => "received",
         MailPurpose::Decided => "decided",
         MailPurpose::Explanation => "explanation",
+        MailPurpose::Notice => "notice",
     }
 }
 

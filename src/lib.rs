@@ -91,5 +91,6 @@ pub fn run() -> ExitCode {
             }
         }
         Command::Request(cmd) => runtime.block_on(cli::run_request_command(cmd)),
+        Command::Grants(cmd) => runtime.block_on(cli::run_grants_command(cmd)),
     }
 }

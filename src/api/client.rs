@@ -109,6 +109,37 @@ impl ApiClient {
             .await
     }
 
+    /// `POST /v1/requests/{id}/{verb}` (cancel, revoke, override).
+    pub(crate) async fn act(
+        &self,
+        id: &RequestId,
+        verb: &str,
+        body: Value,
+    ) -> Result<(u16, Value), ClientError> {
+        self.call(
+            Method::POST,
+            &format!("/v1/requests/{id}/{verb}"),
+            Some(body),
+        )
+        .await
+    }
+
+    /// `GET /v1/grants?…`: may `requester` run `action` on `resource` now?
+    pub(crate) async fn check_grant(
+        &self,
+        requester: &Address,
+        action: &str,
+        resource: &str,
+    ) -> Result<(u16, Value), ClientError> {
+        let path = format!(
+            "/v1/grants?requester={}&action={}&resource={}",
+            percent_encode(requester.as_str()),
+            percent_encode(action),
+            percent_encode(resource)
+        );
+        self.call(Method::GET, &path, None).await
+    }
+
     /// `GET /v1/requests?…`: one page of requests, filtered by `status` and
     /// `requester`, after `cursor`.
     pub(crate) async fn list_requests(

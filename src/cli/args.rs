@@ -46,8 +46,43 @@ pub(crate) enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
-    /// Submit and look up access requests through a running daemon.
+    /// Submit, look up, cancel, revoke and override access requests
+    /// through a running daemon.
     Request(RequestCommand),
+    /// Ask a running daemon whether a requester may act now.
+    Grants(GrantsCommand),
+}
+
+/// `approvald grants ...`.
+#[derive(Debug, Args)]
+pub(crate) struct GrantsCommand {
+    /// Which daemon to talk to.
+    #[command(flatten)]
+    pub(crate) target: Target,
+    /// What to ask it.
+    #[command(subcommand)]
+    pub(crate) action: GrantsAction,
+}
+
+/// The grants commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum GrantsAction {
+    /// Whether REQUESTER may run ACTION on RESOURCE now: exit 0 when
+    /// allowed, 1 when denied.
+    Check {
+        /// Who wants to act.
+        #[arg(long, value_name = "ADDRESS")]
+        requester: Address,
+        /// The privileged action.
+        #[arg(long)]
+        action: String,
+        /// What it applies to.
+        #[arg(long)]
+        resource: String,
+        /// Print the API's JSON instead of a line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `approvald request ...`: a client of the daemon's API.
@@ -96,7 +131,7 @@ pub(crate) enum RequestAction {
     /// List requests, oldest first, one per line.
     List {
         /// Only requests with this status.
-        #[arg(long, value_parser = ["pending", "approved", "rejected", "expired"])]
+        #[arg(long, value_parser = ["pending", "approved", "active", "ended", "rejected", "expired", "cancelled", "revoked"])]
         status: Option<String>,
         /// Only requests by this requester.
         #[arg(long, value_name = "ADDRESS")]
@@ -105,6 +140,35 @@ pub(crate) enum RequestAction {
         #[arg(long)]
         json: bool,
     },
+    /// Cancel a pending request: its approval mails stop counting.
+    Cancel(ActArgs),
+    /// Revoke granted access (approved or active) at once.
+    Revoke(ActArgs),
+    /// Decide a pending request over the approvers (audited as a warning,
+    /// mailed to everyone concerned).
+    Override {
+        #[command(flatten)]
+        act: ActArgs,
+        /// The decision to impose.
+        #[arg(long, value_parser = ["approved", "rejected"])]
+        status: String,
+    },
+}
+
+/// What every intervention needs: which request, who, and why.
+#[derive(Debug, Args)]
+pub(crate) struct ActArgs {
+    /// The request id: AR-7 or 7.
+    pub(crate) id: RequestId,
+    /// Who acts, as a person (the local account is recorded too).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) by: String,
+    /// Why.
+    #[arg(long)]
+    pub(crate) reason: String,
+    /// Print the API's JSON instead of the new status.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `approvald request submit`.

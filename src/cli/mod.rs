@@ -5,6 +5,7 @@
 //! the API client, `render` turns answers into text for people.
 
 mod args;
+mod grants;
 mod render;
 mod requests;
 
@@ -17,7 +18,7 @@ use crate::system_clock::SystemClock;
 use render::clean;
 use requests::execute;
 
-pub(crate) use args::{Cli, Command, LogFormat, RequestCommand};
+pub(crate) use args::{Cli, Command, GrantsCommand, LogFormat, RequestCommand};
 
 /// Where the API socket is when neither `--socket` nor `--config` says.
 pub(crate) const DEFAULT_SOCKET: &str = "/run/approvald/api.sock";
@@ -40,6 +41,28 @@ pub(crate) async fn run_request_command(cmd: RequestCommand) -> ExitCode {
         Ok(text) => {
             std::io::stdout().lock().write_all(text.as_bytes()).ok();
             ExitCode::SUCCESS
+        }
+        Err(f) => {
+            std::io::stderr()
+                .lock()
+                .write_all(f.message.as_bytes())
+                .ok();
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// Runs `grants check`: 0 when allowed, 1 when denied (or the daemon
+/// refused the question), 69 when the daemon cannot be reached.
+pub(crate) async fn run_grants_command(cmd: GrantsCommand) -> ExitCode {
+    match grants::execute(cmd).await {
+        Ok((text, allowed)) => {
+            std::io::stdout().lock().write_all(text.as_bytes()).ok();
+            if allowed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_API_ERROR)
+            }
         }
         Err(f) => {
             std::io::stderr()

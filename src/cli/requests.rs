@@ -15,15 +15,56 @@ use crate::api::views::{ErrorBody, ListView, RequestView};
 
 /// Runs `cmd` at time `now`, returning what to print on stdout.
 pub(super) async fn execute(cmd: RequestCommand, now: DateTime<Utc>) -> Result<String, Failure> {
-    let socket = match (&cmd.target.socket, &cmd.target.config) {
-        (Some(socket), _) => socket.clone(),
-        (None, Some(config)) => {
-            socket_from_config(config).map_err(|e| Failure::new(EXIT_CONFIG, e))?
-        }
-        (None, None) => PathBuf::from(DEFAULT_SOCKET),
-    };
+    let socket = socket_of(&cmd.target)?;
     let client = ApiClient::new(socket);
-    match cmd.action {
+    let act = |verb: &'static str, a: &super::args::ActArgs, status: Option<&str>| {
+        let body = match status {
+            Some(status) => serde_json::json!({ "by": a.by, "reason": a.reason, "status": status }),
+            None => serde_json::json!({ "by": a.by, "reason": a.reason }),
+        };
+        (verb, body)
+    };
+    let (verb, body, args) = match &cmd.action {
+        RequestAction::Cancel(a) => {
+            let (v, b) = act("cancel", a, None);
+            (v, b, a)
+        }
+        RequestAction::Revoke(a) => {
+            let (v, b) = act("revoke", a, None);
+            (v, b, a)
+        }
+        RequestAction::Override { act: a, status } => {
+            let (v, b) = act("override", a, Some(status));
+            (v, b, a)
+        }
+        _ => return execute_read(cmd.action, &client, now).await,
+    };
+    let answer = expect(client.act(&args.id, verb, body).await?)?;
+    if args.json {
+        return pretty(&answer);
+    }
+    let view = request_view(answer)?;
+    Ok(format!("{}  {}\n", clean(&view.id), clean(&view.status)))
+}
+
+/// Resolves the socket the commands talk to.
+pub(super) fn socket_of(target: &super::args::Target) -> Result<PathBuf, Failure> {
+    match (&target.socket, &target.config) {
+        (Some(socket), _) => Ok(socket.clone()),
+        (None, Some(config)) => {
+            socket_from_config(config).map_err(|e| Failure::new(EXIT_CONFIG, e))
+        }
+        (None, None) => Ok(PathBuf::from(DEFAULT_SOCKET)),
+    }
+}
+
+/// The commands that submit or read.
+async fn execute_read(
+    action: RequestAction,
+    client: &ApiClient,
+    now: DateTime<Utc>,
+) -> Result<String, Failure> {
+    match action {
         RequestAction::Submit(args) => {
             let body = args
                 .body(now)
@@ -76,11 +117,14 @@ pub(super) async fn execute(cmd: RequestCommand, now: DateTime<Utc>) -> Result<S
                 .map_err(|e| Failure::new(EXIT_API_ERROR, format!("unexpected answer: {e}")))?;
             Ok(views.iter().map(line).collect())
         }
+        RequestAction::Cancel(_) | RequestAction::Revoke(_) | RequestAction::Override { .. } => {
+            Err(Failure::new(EXIT_API_ERROR, "not a read command"))
+        }
     }
 }
 
 /// The answer's body when the status is a success, or the failure it reports.
-fn expect((status, body): (u16, Value)) -> Result<Value, Failure> {
+pub(super) fn expect((status, body): (u16, Value)) -> Result<Value, Failure> {
     if (200..300).contains(&status) {
         return Ok(body);
     }

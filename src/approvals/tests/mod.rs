@@ -120,6 +120,10 @@ impl Fixture {
     }
 
     fn with_hourly_cap(levels: Vec<Level>, sender_policy: SenderRule, per_hour: u32) -> Fixture {
+        Fixture::build(policy(levels), sender_policy, per_hour)
+    }
+
+    fn build(policy: Policy, sender_policy: SenderRule, per_hour: u32) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let composer = Composer::new(
@@ -143,7 +147,7 @@ impl Fixture {
                 (1000, For::Only(vec![addr(DAVE)])),
             ]),
             admins: Admins::new(vec![0]),
-            policy: policy(levels),
+            policy,
             keyring: keyring(),
             composer,
             inbound,
@@ -335,3 +339,4 @@ mod decide;
 mod inbox;
 mod submit;
 mod timers;
+mod workflow;

@@ -300,3 +300,192 @@ proptest! {
         }
     }
 }
+
+fn intervention(at: DateTime<Utc>) -> Intervention {
+    Intervention {
+        kind: InterventionKind::Cancel,
+        by: "admin".into(),
+        uid: Some(0),
+        reason: "because".into(),
+        at,
+        channel: Channel::Api,
+    }
+}
+
+/// Every move out of every status: what each lifecycle step does from
+/// each status, read back as (status before, step, status after or
+/// refused).
+#[test]
+fn lifecycle_table() {
+    let w = two_level_request().granted_window;
+    let (before, inside, after) = (t0(), w.start(), w.end());
+    #[derive(Debug, Clone, Copy)]
+    enum Step {
+        Time(fn(DateTime<Utc>, DateTime<Utc>, DateTime<Utc>) -> DateTime<Utc>),
+        Cancel,
+        Revoke,
+        Approve,
+        Reject,
+    }
+    let at_inside: fn(_, _, _) -> _ = |_, i, _| i;
+    let at_after: fn(_, _, _) -> _ = |_, _, a| a;
+    let at_deadline: fn(_, _, _) -> _ = |_, _, _| t0() + Duration::hours(24);
+    use Status::*;
+    let rows: Vec<(Status, Step, Option<Status>)> = vec![
+        (Pending, Step::Time(at_deadline), Some(Expired)),
+        (Pending, Step::Time(at_inside), Some(Pending)),
+        (Approved, Step::Time(at_inside), Some(Active)),
+        (Approved, Step::Time(at_after), Some(Ended)),
+        (Active, Step::Time(at_after), Some(Ended)),
+        (Active, Step::Time(at_inside), Some(Active)),
+        (Pending, Step::Cancel, Some(Cancelled)),
+        (Approved, Step::Cancel, None),
+        (Active, Step::Cancel, None),
+        (Pending, Step::Revoke, None),
+        (Approved, Step::Revoke, Some(Revoked)),
+        (Active, Step::Revoke, Some(Revoked)),
+        (Pending, Step::Approve, Some(Approved)),
+        (Pending, Step::Reject, Some(Rejected)),
+        (Approved, Step::Approve, None),
+        (Active, Step::Reject, None),
+    ];
+    let mut rows = rows;
+    // Nothing leaves a final status, by any step.
+    for final_status in [Ended, Rejected, Expired, Cancelled, Revoked] {
+        for step in [
+            Step::Time(at_after),
+            Step::Time(at_deadline),
+            Step::Cancel,
+            Step::Revoke,
+            Step::Approve,
+            Step::Reject,
+        ] {
+            let want = matches!(step, Step::Time(_)).then_some(final_status);
+            rows.push((final_status, step, want));
+        }
+    }
+    for (from, step, want) in rows {
+        let mut r = two_level_request();
+        r.status = from;
+        let was = r.clone();
+        let got = match step {
+            Step::Time(at) => {
+                r.advance(at(before, inside, after));
+                Some(r.status)
+            }
+            Step::Cancel => r.cancel(intervention(before)).ok().map(|()| r.status),
+            Step::Revoke => r.revoke(intervention(before)).ok().map(|()| r.status),
+            Step::Approve => r
+                .override_to(Status::Approved, intervention(before))
+                .ok()
+                .map(|_| r.status),
+            Step::Reject => r
+                .override_to(Status::Rejected, intervention(before))
+                .ok()
+                .map(|_| r.status),
+        };
+        assert_eq!(got, want, "{from:?} {step:?}");
+        if want.is_none() {
+            assert_eq!(r, was, "a refused step leaves the request untouched");
+        }
+    }
+}
+
+#[test]
+fn an_override_cannot_set_any_other_status() {
+    for to in [
+        Status::Pending,
+        Status::Active,
+        Status::Ended,
+        Status::Revoked,
+    ] {
+        let mut r = two_level_request();
+        assert!(r.override_to(to, intervention(t0())).is_err(), "{to:?}");
+        assert_eq!(r, two_level_request());
+    }
+}
+
+#[test]
+fn an_approval_inside_the_window_is_live_at_once_and_the_grant_follows_the_window() {
+    let mut r = two_level_request();
+    let start = r.granted_window.start();
+    let end = r.granted_window.end();
+    r.answer(ans(1, "alice@example.test", Verb::Approve), start)
+        .unwrap();
+    r.answer(ans(2, "carol@example.test", Verb::Approve), start)
+        .unwrap();
+    assert_eq!(r.status, Status::Approved);
+    assert!(!r.allows_at(start), "approved is not yet active");
+    assert_eq!(r.advance(start), vec![Tick::Started]);
+    assert!(r.allows_at(start));
+    assert!(!r.allows_at(end), "never past the window's end");
+    assert_eq!(r.next_due(), Some(end));
+    assert_eq!(r.advance(end), vec![Tick::Ended]);
+    assert_eq!(r.next_due(), None);
+    assert!(!r.allows_at(start));
+}
+
+#[test]
+fn emergency_is_granted_at_once_and_may_be_revoked() {
+    let mut r = two_level_request();
+    let start = r.granted_window.start();
+    assert_eq!(
+        r.grant_at_once(Route::Emergency, start),
+        vec![Tick::Started]
+    );
+    assert_eq!((r.status, r.route), (Status::Active, Route::Emergency));
+    assert!(r.allows_at(start));
+    r.revoke(intervention(start)).unwrap();
+    assert_eq!(r.status, Status::Revoked);
+    assert!(!r.allows_at(start));
+    assert_eq!(r.interventions.len(), 1);
+    assert_eq!(r.interventions[0].kind, InterventionKind::Revoke);
+}
+
+#[test]
+fn a_cancelled_request_refuses_every_answer() {
+    let mut r = two_level_request();
+    r.cancel(intervention(t0())).unwrap();
+    assert_eq!(
+        r.answer(ans(1, "alice@example.test", Verb::Approve), t0()),
+        Err(AnswerRefusal::Closed(Status::Cancelled))
+    );
+}
+
+proptest! {
+    /// Any sequence of steps at any times: a final status never changes,
+    /// `advance` applied twice does nothing the second time, and the
+    /// request allows access only while active and inside its window.
+    #[test]
+    fn lifecycle_invariants_for_any_sequence(
+        steps in proptest::collection::vec((0u8..6, 0i64..(30 * 60)), 0..25)
+    ) {
+        let mut r = two_level_request();
+        let mut final_seen: Option<Status> = None;
+        for (step, minutes) in steps {
+            let at = t0() + Duration::minutes(minutes);
+            let i = intervention(at);
+            match step {
+                0 => { r.advance(at); }
+                // Refusals are allowed here; the invariants below are what
+                // is checked.
+                1 => { r.cancel(i).ok(); }
+                2 => { r.revoke(i).ok(); }
+                3 => { r.override_to(Status::Approved, i).ok(); }
+                4 => { r.override_to(Status::Rejected, i).ok(); }
+                _ => { r.answer(ans(r.level, "alice@example.test", Verb::Approve), at).ok(); }
+            }
+            r.advance(at);
+            let once = r.clone();
+            prop_assert!(r.advance(at).is_empty(), "advance is idempotent");
+            prop_assert_eq!(&r, &once);
+            if let Some(f) = final_seen { prop_assert_eq!(r.status, f); }
+            if r.status.is_final() { final_seen = Some(r.status); }
+            if r.allows_at(at) {
+                prop_assert_eq!(r.status, Status::Active);
+                prop_assert!(r.granted_window.start() <= at && at < r.granted_window.end());
+            }
+            prop_assert_eq!(r.next_due().is_none(), r.status.is_final());
+        }
+    }
+}

@@ -44,6 +44,7 @@ pub(crate) fn group(p: &People, levels: Vec<Level>) -> Group {
         deadline: "24h".into(),
         max_window: "8h".into(),
         levels,
+        extra: Vec::new(),
     }
 }
 
@@ -67,6 +68,10 @@ pub(crate) struct Setup {
     pub(crate) syslog: SyslogListener,
     pub(crate) daemon: TestDaemon,
     pub(crate) _dir: tempfile::TempDir,
+    /// Requests submitted through [`Setup::submit`]: each gets its own
+    /// resource, since one requester may have only one pending request
+    /// per action and resource.
+    pub(crate) submitted: std::sync::atomic::AtomicUsize,
 }
 
 pub(crate) async fn start(groups: Vec<Group>) -> Setup {
@@ -85,12 +90,20 @@ pub(crate) async fn start_with(groups: Vec<Group>, edit: impl FnOnce(&mut Daemon
         syslog,
         daemon,
         _dir: dir,
+        submitted: std::sync::atomic::AtomicUsize::new(0),
     }
 }
 
 impl Setup {
     pub(crate) async fn submit(&self, requester: &str) -> String {
-        let (status, body) = self.daemon.submit(&submission(requester)).await;
+        let n = self
+            .submitted
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut body = submission(requester);
+        if n > 0 {
+            body["resource"] = json!(format!("web-{:02}.example.test", n + 1));
+        }
+        let (status, body) = self.daemon.submit(&body).await;
         assert_eq!(status, 201, "submit answered {body}");
         body["id"].as_str().unwrap().to_string()
     }

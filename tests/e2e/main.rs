@@ -32,3 +32,4 @@ mod replies;
 mod resilience;
 mod stack;
 mod support;
+mod workflow;

@@ -38,6 +38,7 @@ async fn sighup_puts_new_rules_in_force_and_a_broken_config_changes_nothing() {
         refused.contains("no_such_setting"),
         "the audit line names the problem: {refused}"
     );
+    body["resource"] = "web-02.example.test".into();
     let (status, answer) = s.daemon.submit(&body).await;
     assert_eq!(status, 201, "the previous config stays in force: {answer}");
     let (status, answer) = s.daemon.submit(&submission(&p.mallory)).await;

@@ -304,6 +304,7 @@ async fn message_seen_again_under_new_uidvalidity_is_not_applied_twice() {
         syslog,
         daemon: TestDaemon::start(dir.path(), config).await,
         _dir: dir,
+        submitted: std::sync::atomic::AtomicUsize::new(0),
     };
     let id = s.submit(&p.dave).await;
     let ask = s.approval_mail(&p.alice, &id).await;

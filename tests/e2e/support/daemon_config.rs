@@ -44,6 +44,8 @@ pub(crate) struct Group {
     pub(crate) max_window: String,
     /// Approval levels, in order.
     pub(crate) levels: Vec<Level>,
+    /// More lines of the group's table as TOML (`emergency = true`).
+    pub(crate) extra: Vec<String>,
 }
 
 /// How the daemon talks to a server of the stack.
@@ -204,6 +206,9 @@ impl DaemonConfig {
             writeln!(t, "actions = {}", list(&g.actions)).unwrap();
             writeln!(t, "deadline = {}", s(&g.deadline)).unwrap();
             writeln!(t, "max_window = {}", s(&g.max_window)).unwrap();
+            for line in &g.extra {
+                writeln!(t, "{line}").unwrap();
+            }
             writeln!(t, "levels = [").unwrap();
             for level in &g.levels {
                 writeln!(

@@ -1,0 +1,382 @@
+//! The workflow beyond levels, end to end: emergency and
+//! justification-only access, the grants check across a window's life,
+//! revoke, cancel with a late reply, and override — each seen in the real
+//! mailboxes, the audit trail and the API.
+
+use std::process::{Command, Output};
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use crate::flow::{group, start, submission, People, Setup, WAIT};
+use crate::support::daemon_config::Level;
+use crate::support::mailbox::{Mail, Mailbox};
+use crate::support::stack::skip_without_stack;
+
+async fn post(s: &Setup, path: &str, body: Value) -> (u16, Value) {
+    let bytes = serde_json::to_vec(&body).unwrap();
+    s.daemon.request("POST", path, Some(&bytes)).await
+}
+
+async fn grants(s: &Setup, requester: &str, action: &str) -> Value {
+    let q = format!(
+        "/v1/grants?requester={}&action={action}&resource=web-01.example.test",
+        requester.replace('+', "%2B").replace('@', "%40")
+    );
+    let (status, body) = s.daemon.request("GET", &q, None).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// A submission whose window starts now and lasts `secs` seconds.
+fn starting_now(requester: &str, action: &str, secs: i64) -> Value {
+    let mut body = submission(requester);
+    let start = chrono::Utc::now();
+    body["action"] = json!(action);
+    body["window"] = json!({
+        "start": start.to_rfc3339(),
+        "end": (start + chrono::Duration::seconds(secs)).to_rfc3339(),
+    });
+    body
+}
+
+async fn mail_to(s: &Setup, who: &str, id: &str, subject_part: &str) -> Mail {
+    let tag = format!("[{id}]");
+    Mailbox::new(s.stack, who)
+        .wait_for(
+            "INBOX",
+            |m| m.subject().contains(&tag) && m.subject().contains(subject_part),
+            WAIT,
+        )
+        .await
+}
+
+fn approvald(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_approvald"))
+        .args(args)
+        .env_remove("APPROVALD_LOG")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn emergency_access_is_granted_at_once_every_approver_is_mailed_and_a_revoke_ends_it() {
+    if skip_without_stack() {
+        return;
+    }
+    let p = People::new("emergency");
+    let mut on_call = group(
+        &p,
+        vec![
+            Level::new(&[&p.alice, &p.bob], 1),
+            Level::new(&[&p.carol], 1),
+        ],
+    );
+    on_call.extra.push("emergency = true".into());
+    let s = start(vec![on_call]).await;
+
+    let mut body = starting_now(&p.dave, "certificate.sign", 3600);
+    body["emergency"] = json!(true);
+    let (status, created) = s.daemon.submit(&body).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["status"], "active", "{created}");
+    assert_eq!(created["emergency"], true);
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    for who in [&p.alice, &p.bob, &p.carol] {
+        let notice = mail_to(&s, who, &id, "Emergency access used").await;
+        assert!(
+            notice.subject().contains("EMERGENCY"),
+            "{}",
+            notice.subject()
+        );
+        assert!(
+            notice.text().contains("TLS certificate expires tomorrow"),
+            "the full request:\n{}",
+            notice.text()
+        );
+    }
+    let granted = mail_to(&s, &p.dave, &id, "Approved").await;
+    assert!(
+        granted.subject().contains("EMERGENCY"),
+        "{}",
+        granted.subject()
+    );
+    let g = grants(&s, &p.dave, "certificate.sign").await;
+    assert_eq!(
+        (g["allowed"].clone(), g["emergency"].clone()),
+        (json!(true), json!(true)),
+        "{g}"
+    );
+    assert_eq!(g["request"], id.as_str());
+    // Severity alert (1) in facility auth (10): PRI 81.
+    let line = s
+        .syslog
+        .wait_for(
+            |l| l.contains(" emergency-granted ") && l.contains(&id),
+            WAIT,
+        )
+        .await;
+    assert!(line.starts_with("<81>"), "{line}");
+
+    let (status, revoked) = post(
+        &s,
+        &format!("/v1/requests/{id}/revoke"),
+        json!({"by": "alice", "reason": "not an incident"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{revoked}");
+    assert_eq!(revoked["status"], "revoked");
+    assert_eq!(revoked["interventions"][0]["kind"], "revoke");
+    let g = grants(&s, &p.dave, "certificate.sign").await;
+    assert_eq!(g["allowed"], false, "{g}");
+    mail_to(&s, &p.dave, &id, "Access revoked").await;
+    mail_to(&s, &p.carol, &id, "Access revoked").await;
+    s.syslog
+        .wait_for(|l| l.contains(" revoked ") && l.contains(&id), WAIT)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn emergency_on_a_group_without_it_is_refused_naming_the_field() {
+    if skip_without_stack() {
+        return;
+    }
+    let p = People::new("noemergency");
+    let s = start(vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
+    let mut body = starting_now(&p.dave, "certificate.sign", 3600);
+    body["emergency"] = json!(true);
+    let (status, answer) = s.daemon.submit(&body).await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["field"], "emergency", "{answer}");
+    let (_, all) = s.daemon.list("").await;
+    assert_eq!(all["requests"].as_array().unwrap().len(), 0);
+    let (status, answer) = s.daemon.submit(&json!({"emergency": "yes"})).await;
+    assert_eq!(status, 422);
+    assert!(
+        answer["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["field"] == "emergency"),
+        "{answer}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn justification_only_grants_at_once_and_mails_no_approver() {
+    if skip_without_stack() {
+        return;
+    }
+    let p = People::new("justify");
+    let mut proxy = group(&p, vec![]);
+    proxy.extra.push("approval = \"justification\"".into());
+    let s = start(vec![proxy]).await;
+    let (status, created) = s
+        .daemon
+        .submit(&starting_now(&p.dave, "certificate.sign", 3600))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["status"], "active");
+    assert_eq!(created["route"], "justification");
+    let id = created["id"].as_str().unwrap().to_owned();
+    mail_to(&s, &p.dave, &id, "Request received").await;
+    mail_to(&s, &p.dave, &id, "Approved").await;
+    s.syslog
+        .wait_for(
+            |l| {
+                l.contains(" justification-granted ")
+                    && l.contains("TLS certificate expires tomorrow")
+            },
+            WAIT,
+        )
+        .await;
+    assert_eq!(
+        grants(&s, &p.dave, "certificate.sign").await["allowed"],
+        true
+    );
+}
+
+/// Denied while pending, allowed once approved inside the window, denied
+/// again when the window's timer ends it — through the API and the CLI.
+/// Prints how late the end was applied.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_grants_check_denies_pending_allows_active_and_denies_after_the_window() {
+    if skip_without_stack() {
+        return;
+    }
+    let p = People::new("grants");
+    let s = start(vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
+    let (status, created) = s
+        .daemon
+        .submit(&starting_now(&p.dave, "certificate.sign", 12))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let end: chrono::DateTime<chrono::Utc> =
+        created["window"]["end"].as_str().unwrap().parse().unwrap();
+    let g = grants(&s, &p.dave, "certificate.sign").await;
+    assert_eq!(
+        (g["allowed"].clone(), g["reason"].clone()),
+        (json!(false), json!("pending approval")),
+        "{g}"
+    );
+    assert_eq!(g["request"], id.as_str());
+
+    let socket = s.daemon.socket().display().to_string();
+    let cli = |json: bool| {
+        let mut args = vec![
+            "grants",
+            "check",
+            "--socket",
+            &socket,
+            "--requester",
+            &p.dave,
+            "--action",
+            "certificate.sign",
+            "--resource",
+            "web-01.example.test",
+        ];
+        if json {
+            args.push("--json");
+        }
+        approvald(&args)
+    };
+    let denied = cli(false);
+    assert_eq!(denied.status.code(), Some(1), "{denied:?}");
+    assert!(String::from_utf8_lossy(&denied.stdout).contains("pending approval"));
+
+    let ask = s.approval_mail(&p.alice, &id).await;
+    s.reply(&ask, &p.alice, "APPROVE").await;
+    s.daemon.wait_for_status(&id, "active", WAIT).await;
+    let g = grants(&s, &p.dave, "certificate.sign").await;
+    assert_eq!(g["allowed"], true, "{g}");
+    assert_eq!(
+        g["until"]
+            .as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap(),
+        end
+    );
+    let allowed = cli(true);
+    assert_eq!(allowed.status.code(), Some(0), "{allowed:?}");
+    let answer: Value = serde_json::from_slice(&allowed.stdout).unwrap();
+    assert_eq!(answer["allowed"], true);
+
+    s.daemon.wait_for_status(&id, "ended", WAIT).await;
+    let seen_ended = chrono::Utc::now();
+    assert_eq!(
+        grants(&s, &p.dave, "certificate.sign").await["allowed"],
+        false
+    );
+    assert_eq!(cli(false).status.code(), Some(1));
+    let line = s
+        .syslog
+        .wait_for(|l| l.contains(" window-ended ") && l.contains(&id), WAIT)
+        .await;
+    assert!(line.contains("may be rotated"), "{line}");
+    eprintln!(
+        "window end -> ended observed after {} ms (API polled every 100 ms)",
+        (seen_ended - end).num_milliseconds()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_tells_those_asked_and_a_late_reply_is_refused_as_cancelled() {
+    if skip_without_stack() {
+        return;
+    }
+    let p = People::new("cancel");
+    let s = start(vec![group(&p, vec![Level::new(&[&p.alice, &p.bob], 2)])]).await;
+    let id = s.submit(&p.dave).await;
+    let ask = s.approval_mail(&p.alice, &id).await;
+    let (status, dup) = s.daemon.submit(&submission(&p.dave)).await;
+    assert_eq!(
+        status, 409,
+        "a second pending request for the same thing: {dup}"
+    );
+    assert!(dup["error"].as_str().unwrap().contains(&id), "{dup}");
+
+    let (status, cancelled) = post(
+        &s,
+        &format!("/v1/requests/{id}/cancel"),
+        json!({"by": "dave", "reason": "wrong window"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    for who in [&p.alice, &p.bob, &p.dave] {
+        mail_to(&s, who, &id, "Request cancelled").await;
+    }
+    s.reply(&ask, &p.alice, "APPROVE").await;
+    s.inbox().wait_for_count("Rejected", 1, WAIT).await;
+    let line = s
+        .syslog
+        .wait_for(|l| l.contains(" reply-refused ") && l.contains(&id), WAIT)
+        .await;
+    assert!(line.contains("cancelled"), "{line}");
+    assert_eq!(s.get(&id).await["status"], "cancelled");
+    let (status, _) = s.daemon.submit(&submission(&p.dave)).await;
+    assert_eq!(status, 201, "resubmitted at once");
+
+    let (status, again) = post(
+        &s,
+        &format!("/v1/requests/{id}/cancel"),
+        json!({"by": "dave", "reason": "twice"}),
+    )
+    .await;
+    assert_eq!(status, 409, "{again}");
+    let (status, unknown) = post(
+        &s,
+        &format!("/v1/requests/{id}/cancel"),
+        json!({"by": "dave", "reason": "x", "extra": 1}),
+    )
+    .await;
+    assert_eq!(status, 422, "unknown fields are refused: {unknown}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn override_decides_over_the_approvers_audited_as_a_warning_and_mailed() {
+    if skip_without_stack() {
+        return;
+    }
+    let p = People::new("override");
+    let s = start(vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
+    let id = s.submit(&p.dave).await;
+    s.approval_mail(&p.alice, &id).await;
+    let (status, bad) = post(
+        &s,
+        &format!("/v1/requests/{id}/override"),
+        json!({"by": "root", "reason": "x", "status": "active"}),
+    )
+    .await;
+    assert_eq!(
+        (status, bad["field"].clone()),
+        (422, json!("status")),
+        "{bad}"
+    );
+    let started = Instant::now();
+    let (status, done) = post(
+        &s,
+        &format!("/v1/requests/{id}/override"),
+        json!({"by": "root on call", "reason": "CAB approved by phone", "status": "rejected"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["status"], "rejected");
+    assert_eq!(done["interventions"][0]["channel"], "override");
+    assert_eq!(done["interventions"][0]["by"], "root on call");
+    mail_to(&s, &p.alice, &id, "Rejected by an administrator").await;
+    mail_to(&s, &p.dave, &id, "Rejected by an administrator").await;
+    // Severity warning (4) in facility auth (10): PRI 84.
+    let line = s
+        .syslog
+        .wait_for(|l| l.contains(" overridden ") && l.contains(&id), WAIT)
+        .await;
+    assert!(
+        line.starts_with("<84>") && line.contains("CAB approved by phone"),
+        "{line}"
+    );
+    assert!(started.elapsed() < WAIT);
+}

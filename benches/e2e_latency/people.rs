@@ -51,6 +51,7 @@ pub(crate) async fn start(
         deadline: "24h".into(),
         max_window: "8h".into(),
         levels: vec![Level::new(&[&approver], 1)],
+        extra: Vec::new(),
     };
     let syslog = SyslogListener::bind().await;
     // Short: the API socket path inside must stay under 108 bytes.
@@ -70,14 +71,17 @@ pub(crate) async fn start(
     }
 }
 
-/// A valid submission by `requester`.
+/// A valid submission by `requester`, each for a resource of its own (one
+/// pending request per requester, action and resource is the rule).
 fn submission(requester: &str) -> Value {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let start = chrono::Utc::now() + chrono::Duration::minutes(10);
     let end = start + chrono::Duration::hours(2);
     json!({
         "requester": requester,
         "action": "certificate.sign",
-        "resource": "web-01.example.test",
+        "resource": format!("web-{n:05}.example.test"),
         "justification": "TLS certificate expires tomorrow",
         "reason": "Scheduled maintenance",
         "governance_code": "CHG-4711",

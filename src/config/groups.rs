@@ -10,7 +10,9 @@ pub(super) fn policy(
     p: &mut Problems,
     reasons: Vec<String>,
     raw_groups: Vec<raw::RawGroup>,
+    approver_groups: &std::collections::BTreeMap<String, Vec<String>>,
 ) -> Policy {
+    let named = named_groups(p, approver_groups);
     if reasons.is_empty() {
         p.push("reasons", "at least one reason must be registered");
     }
@@ -72,26 +74,53 @@ pub(super) fn policy(
         let mut levels = Vec::new();
         for (i, l) in g.levels.iter().enumerate() {
             let lkey = format!("{key}.levels[{}]", i + 1);
-            let approvers: Vec<Address> = l
-                .approvers
-                .iter()
-                .filter_map(|a| p.check(&format!("{lkey}.approvers"), a.parse::<Address>()))
-                .collect();
-            let mut unique = approvers.clone();
-            unique.sort();
-            unique.dedup();
-            if unique.len() != approvers.len() {
+            // `@name` stands for the members of approver group `name`;
+            // a person named twice (directly and through a group, or in
+            // two groups) is one person, so a quorum counts people.
+            let mut approvers: Vec<Address> = Vec::new();
+            let mut direct: Vec<Address> = Vec::new();
+            let mut listed_twice = false;
+            for entry in &l.approvers {
+                let found: Vec<Address> = match entry.strip_prefix('@') {
+                    Some(name) => match named.get(name) {
+                        Some(members) => members.clone(),
+                        None => {
+                            p.push(
+                                &format!("{lkey}.approvers"),
+                                format!("no approver group {name:?} in [approver_groups]"),
+                            );
+                            Vec::new()
+                        }
+                    },
+                    None => p
+                        .check(&format!("{lkey}.approvers"), entry.parse::<Address>())
+                        .into_iter()
+                        .collect(),
+                };
+                for a in found {
+                    // The same address typed twice is a slip worth naming;
+                    // overlap through a group is how groups work.
+                    if !entry.starts_with('@') {
+                        listed_twice |= direct.contains(&a);
+                        direct.push(a.clone());
+                    }
+                    if !approvers.contains(&a) {
+                        approvers.push(a);
+                    }
+                }
+            }
+            if listed_twice {
                 p.push(&lkey, "an approver is listed twice");
             }
             if approvers.len() > 64 {
                 p.push(&lkey, "at most 64 approvers per level are supported");
             }
-            if l.quorum == 0 || usize::from(l.quorum) > l.approvers.len() {
+            if l.quorum == 0 || usize::from(l.quorum) > approvers.len() {
                 p.push(
                     &format!("{lkey}.quorum"),
                     format!(
-                        "must be between 1 and the number of approvers ({})",
-                        l.approvers.len()
+                        "must be between 1 and the number of distinct approvers ({})",
+                        approvers.len()
                     ),
                 );
             }
@@ -127,8 +156,33 @@ pub(super) fn policy(
                 levels,
                 emergency: g.emergency,
                 justification_only,
+                require_comment: g.require_comment,
             });
         }
     }
     Policy { reasons, groups }
+}
+
+/// `[approver_groups]`: each name's members, as addresses.
+fn named_groups(
+    p: &mut Problems,
+    raw: &std::collections::BTreeMap<String, Vec<String>>,
+) -> std::collections::BTreeMap<String, Vec<Address>> {
+    let mut out = std::collections::BTreeMap::new();
+    for (name, members) in raw {
+        let key = format!("approver_groups.{name}");
+        if members.is_empty() {
+            p.push(&key, "must list at least one address");
+        }
+        let mut list: Vec<Address> = Vec::new();
+        for m in members {
+            if let Some(a) = p.check(&key, m.parse::<Address>()) {
+                if !list.contains(&a) {
+                    list.push(a);
+                }
+            }
+        }
+        out.insert(name.clone(), list);
+    }
+    out
 }

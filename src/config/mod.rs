@@ -319,7 +319,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
             "must be at least inbound.max_message_size, so that every message fits in a batch",
         );
     }
-    let policy = policy(&mut p, raw.reasons, raw.groups);
+    let policy = policy(&mut p, raw.reasons, raw.groups, &raw.approver_groups);
     if raw.store.path.trim().is_empty() {
         p.push("store.path", "must not be empty");
     }

@@ -19,6 +19,8 @@ pub(crate) struct RawConfig {
     pub(crate) inbound: RawInbound,
     #[serde(default)]
     pub(crate) groups: Vec<RawGroup>,
+    #[serde(default)]
+    pub(crate) approver_groups: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,6 +175,8 @@ pub(crate) struct RawGroup {
     pub(crate) emergency: bool,
     #[serde(default)]
     pub(crate) approval: Option<String>,
+    #[serde(default)]
+    pub(crate) require_comment: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -211,3 +211,77 @@ fn a_token_key_others_may_read_is_refused() {
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o400)).unwrap();
     assert!(Config::load(&f.write(VALID)).is_ok());
 }
+
+/// `@name` in a level's approvers: expanded to the group's members, each
+/// person counted once, unknown names and impossible quorums refused.
+#[test]
+fn approver_groups_table() {
+    const LEVELS: &str = "levels = [ { approvers = [\"alice@example.test\"], quorum = 1 } ]";
+    let groups = "[approver_groups]\npki_leads = [\"alice@example.test\", \"bob@example.test\"]\n";
+    type Row = (
+        &'static str,
+        &'static str,
+        Result<Vec<&'static str>, &'static str>,
+    );
+    let rows: Vec<Row> = vec![
+        (
+            "a group",
+            "levels = [ { approvers = [\"@pki_leads\"], quorum = 2 } ]",
+            Ok(vec!["alice@example.test", "bob@example.test"]),
+        ),
+        (
+            "a group and one of its members: one person",
+            "levels = [ { approvers = [\"@pki_leads\", \"bob@example.test\", \"carol@example.test\"], quorum = 3 } ]",
+            Ok(vec!["alice@example.test", "bob@example.test", "carol@example.test"]),
+        ),
+        (
+            "quorum above the distinct people",
+            "levels = [ { approvers = [\"@pki_leads\", \"alice@example.test\"], quorum = 3 } ]",
+            Err("number of distinct approvers (2)"),
+        ),
+        (
+            "an unknown group",
+            "levels = [ { approvers = [\"@pki_lead\"], quorum = 1 } ]",
+            Err("no approver group \"pki_lead\""),
+        ),
+        (
+            "the same address twice",
+            "levels = [ { approvers = [\"carol@example.test\", \"carol@example.test\"], quorum = 1 } ]",
+            Err("an approver is listed twice"),
+        ),
+    ];
+    for (name, levels, want) in rows {
+        let f = Fixture::new();
+        let cfg = format!("{}{groups}", VALID.replace(LEVELS, levels));
+        match (Config::load(&f.write(&cfg)), want) {
+            (Ok(c), Ok(people)) => {
+                let got: Vec<&str> = c.policy.groups[0].levels[0]
+                    .approvers
+                    .iter()
+                    .map(|a| a.as_str())
+                    .collect();
+                assert_eq!(got, people, "{name}");
+            }
+            (Err(e), Err(part)) => assert!(e.to_string().contains(part), "{name}: {e}"),
+            (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_justification_group_has_no_levels_and_an_unknown_approval_is_refused() {
+    let f = Fixture::new();
+    let cfg = VALID.replace(
+        "levels = [ { approvers = [\"alice@example.test\"], quorum = 1 } ]",
+        "approval = \"justification\"\nemergency = true\nrequire_comment = true",
+    );
+    let c = Config::load(&f.write(&cfg)).unwrap();
+    let g = &c.policy.groups[0];
+    assert!(g.justification_only && g.emergency && g.require_comment && g.levels.is_empty());
+    let cfg = VALID.replace(
+        "max_window = \"8h\"",
+        "max_window = \"8h\"\napproval = \"whatever\"",
+    );
+    let err = Config::load(&f.write(&cfg)).unwrap_err();
+    assert!(err.to_string().contains("groups.pki.approval"), "{err}");
+}

@@ -25,6 +25,8 @@ pub(crate) struct Group {
     pub(crate) emergency: bool,
     /// Whether requests are granted on their justification alone.
     pub(crate) justification_only: bool,
+    /// Whether an answer without a comment is no answer.
+    pub(crate) require_comment: bool,
 }
 
 /// The registered reasons and the groups, as validated from configuration.
@@ -199,6 +201,7 @@ impl Policy {
                 Route::Approvers
             },
             interventions: Vec::new(),
+            require_comment: group.require_comment,
         })
     }
 }
@@ -230,6 +233,7 @@ mod tests {
                 }],
                 emergency: false,
                 justification_only: false,
+                require_comment: false,
             }],
         }
     }

@@ -516,6 +516,7 @@ fn sample_request(status: Status, level: u8) -> Result<Request, String> {
         closed_at: (status != Status::Pending).then_some(t0 + Duration::minutes(9)),
         route: Route::Approvers,
         interventions: Vec::new(),
+        require_comment: false,
     })
 }
 

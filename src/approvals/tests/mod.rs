@@ -87,6 +87,7 @@ fn policy(levels: Vec<Level>) -> Policy {
             levels,
             emergency: false,
             justification_only: false,
+            require_comment: false,
         }],
     }
 }

@@ -49,6 +49,9 @@ impl Request {
             }
             Some(_) => return Err(AnswerRefusal::AlreadyAnswered(a.approver)),
         };
+        if self.require_comment && a.comment.trim().is_empty() {
+            return Err(AnswerRefusal::CommentRequired);
+        }
         let granted = match (a.verb, a.window) {
             (Verb::Approve, Some(w)) => self
                 .granted_window

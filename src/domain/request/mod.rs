@@ -214,6 +214,9 @@ pub(crate) struct Request {
     /// Cancel, revoke and override, in the order they happened.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) interventions: Vec<Intervention>,
+    /// Snapshotted from the group: an answer without a comment is refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) require_comment: bool,
 }
 
 /// An answer to apply.
@@ -260,6 +263,8 @@ pub(crate) enum AnswerRefusal {
     AlreadyAnswered(Address),
     #[error("the narrowed window does not overlap the window granted so far")]
     WindowOutside,
+    #[error("this request needs a comment with every answer: write it after the word, e.g. APPROVE - checked the change ticket")]
+    CommentRequired,
 }
 
 impl AnswerRefusal {

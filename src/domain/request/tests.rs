@@ -47,6 +47,7 @@ pub(crate) fn two_level_request() -> Request {
         closed_at: None,
         route: Route::Approvers,
         interventions: vec![],
+        require_comment: false,
     }
 }
 
@@ -488,4 +489,28 @@ proptest! {
             prop_assert_eq!(r.next_due().is_none(), r.status.is_final());
         }
     }
+}
+
+#[test]
+fn a_group_that_requires_a_comment_refuses_a_bare_verb() {
+    let mut r = two_level_request();
+    r.require_comment = true;
+    assert_eq!(
+        r.answer(ans(1, "alice@example.test", Verb::Approve), t0()),
+        Err(AnswerRefusal::CommentRequired)
+    );
+    assert_eq!(r, {
+        let mut same = two_level_request();
+        same.require_comment = true;
+        same
+    });
+    let mut with_comment = ans(1, "alice@example.test", Verb::Disapprove);
+    with_comment.comment = "  ".into();
+    assert_eq!(
+        r.answer(with_comment, t0()),
+        Err(AnswerRefusal::CommentRequired)
+    );
+    let mut with_comment = ans(1, "alice@example.test", Verb::Approve);
+    with_comment.comment = "checked CHG-1".into();
+    assert!(r.answer(with_comment, t0()).is_ok());
 }

@@ -140,27 +140,44 @@ impl ApiClient {
         self.call(Method::GET, &path, None).await
     }
 
-    /// `GET /v1/requests?…`: one page of requests, filtered by `status` and
-    /// `requester`, after `cursor`.
+    /// `GET /v1/requests?…`: one page of requests matching `filters`
+    /// (name, value) after `cursor`, as JSON or, with `csv`, as CSV text.
     pub(crate) async fn list_requests(
         &self,
-        status: Option<&str>,
-        requester: Option<&Address>,
+        filters: &[(&str, String)],
         cursor: Option<&str>,
-    ) -> Result<(u16, Value), ClientError> {
-        let query: Vec<String> = [
-            status.map(|s| format!("status={}", percent_encode(s))),
-            requester.map(|a| format!("requester={}", percent_encode(a.as_str()))),
-            cursor.map(|c| format!("cursor={}", percent_encode(c))),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
+        csv: bool,
+    ) -> Result<(u16, Value, Option<String>), ClientError> {
+        let mut query: Vec<String> = filters
+            .iter()
+            .map(|(k, v)| format!("{k}={}", percent_encode(v)))
+            .collect();
+        if let Some(c) = cursor {
+            query.push(format!("cursor={}", percent_encode(c)));
+        }
+        if csv {
+            query.push("format=csv".into());
+        }
         let path = match query.is_empty() {
             true => "/v1/requests".to_owned(),
             false => format!("/v1/requests?{}", query.join("&")),
         };
-        self.call(Method::GET, &path, None).await
+        if !csv {
+            let (status, body) = self.call(Method::GET, &path, None).await?;
+            return Ok((status, body, None));
+        }
+        let (status, headers, bytes) = self.call_raw_with_headers(Method::GET, &path).await?;
+        let next = headers
+            .get("x-next-cursor")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = if (200..300).contains(&status) {
+            Value::String(text)
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Ok((status, body, next))
     }
 
     /// Sends `body` (if any) as JSON and returns the status and the JSON
@@ -201,6 +218,40 @@ impl ApiClient {
         path: &str,
         body: Option<(&str, Vec<u8>)>,
     ) -> Result<(u16, Value), ClientError> {
+        let (status, _, body) = self.exchange_bytes(method, path, body).await?;
+        if body.is_empty() {
+            return Ok((status, Value::Null));
+        }
+        serde_json::from_slice(&body)
+            .map(|v| (status, v))
+            .map_err(|e| ClientError::NotJson {
+                status,
+                why: e.to_string(),
+            })
+    }
+
+    /// `GET` (or any body-less call) answered with its status, headers and
+    /// raw body, within the client's timeout.
+    pub(crate) async fn call_raw_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+    ) -> Result<(u16, hyper::HeaderMap, Bytes), ClientError> {
+        match tokio::time::timeout(self.timeout, self.exchange_bytes(method, path, None)).await {
+            Ok(result) => result,
+            Err(_) => Err(ClientError::Timeout {
+                socket: self.shown(),
+                seconds: self.timeout.as_secs(),
+            }),
+        }
+    }
+
+    async fn exchange_bytes(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<(u16, hyper::HeaderMap, Bytes), ClientError> {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
@@ -234,6 +285,7 @@ impl ApiClient {
         let result = async {
             let response = sender.send_request(request).await.map_err(http)?;
             let status = response.status().as_u16();
+            let headers = response.headers().clone();
             let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
                 .collect()
                 .await
@@ -250,15 +302,7 @@ impl ApiClient {
                     }
                 })?
                 .to_bytes();
-            if body.is_empty() {
-                return Ok((status, Value::Null));
-            }
-            serde_json::from_slice(&body)
-                .map(|v| (status, v))
-                .map_err(|e| ClientError::NotJson {
-                    status,
-                    why: e.to_string(),
-                })
+            Ok((status, headers, body))
         }
         .await;
         drop(sender);

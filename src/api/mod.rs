@@ -4,6 +4,7 @@
 
 pub(crate) mod client;
 mod listener;
+mod reports;
 mod routes;
 pub(crate) mod submission;
 pub(crate) mod views;
@@ -16,10 +17,12 @@ use std::sync::Arc;
 
 use tokio::net::UnixListener;
 
-use crate::approvals::{Act, ActionError, Approvals, Caller, GrantAnswer, Page, SubmitError};
+use crate::approvals::{
+    Act, ActionError, Approvals, Caller, Filter, GrantAnswer, Page, SubmitError,
+};
 use crate::domain::ids::{Address, RequestId};
 use crate::domain::policy::Submission;
-use crate::domain::request::{Request, Status};
+use crate::domain::request::Request;
 use crate::store::StoreError;
 
 /// The operations the API offers, as the application service provides them.
@@ -34,13 +37,8 @@ pub(crate) trait RequestService: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Request, SubmitError>> + Send;
     /// One request, if it exists.
     fn get(&self, id: RequestId) -> Result<Option<Request>, StoreError>;
-    /// One page of the requests matching both filters, oldest first.
-    fn list(
-        &self,
-        status: Option<Status>,
-        requester: Option<&Address>,
-        page: Page,
-    ) -> Result<Vec<Request>, StoreError>;
+    /// One page of the requests matching `filter`, oldest first.
+    fn list(&self, filter: &Filter, page: Page) -> Result<Vec<Request>, StoreError>;
     /// Cancels, revokes or overrides a request, or says why not.
     fn act(
         &self,
@@ -73,13 +71,8 @@ impl RequestService for Approvals {
         Approvals::get(self, id)
     }
 
-    fn list(
-        &self,
-        status: Option<Status>,
-        requester: Option<&Address>,
-        page: Page,
-    ) -> Result<Vec<Request>, StoreError> {
-        Approvals::list(self, status, requester, page)
+    fn list(&self, filter: &Filter, page: Page) -> Result<Vec<Request>, StoreError> {
+        Approvals::list(self, filter, page)
     }
 
     fn act(
@@ -283,12 +276,7 @@ pub(crate) mod testkit {
             Ok(self.all().into_iter().find(|r| r.id == id))
         }
 
-        fn list(
-            &self,
-            status: Option<Status>,
-            requester: Option<&Address>,
-            page: Page,
-        ) -> Result<Vec<Request>, StoreError> {
+        fn list(&self, filter: &Filter, page: Page) -> Result<Vec<Request>, StoreError> {
             if self.mode == Mode::Broken {
                 return Err(broken());
             }
@@ -296,8 +284,7 @@ pub(crate) mod testkit {
                 .all()
                 .into_iter()
                 .filter(|r| page.after.is_none_or(|a| r.id > a))
-                .filter(|r| status.is_none_or(|s| r.status == s))
-                .filter(|r| requester.is_none_or(|a| r.requester == *a))
+                .filter(|r| filter.matches(r))
                 .take(page.limit)
                 .collect())
         }
@@ -358,7 +345,7 @@ pub(crate) mod testkit {
                 r.requester == *requester
                     && r.action == action
                     && r.resource == resource
-                    && r.status == Status::Pending
+                    && r.status == crate::domain::request::Status::Pending
             });
             Ok(GrantAnswer {
                 allowed: false,

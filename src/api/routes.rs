@@ -13,9 +13,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::submission::{parse_submission, RequestBodyError};
-use super::views::{ErrorBody, GrantView, ListView, RequestView};
+use super::views::{ErrorBody, GrantView, RequestView};
 use super::RequestService;
-use crate::approvals::{Act, ActionError, Caller, Page, SubmitError};
+use crate::approvals::{Act, ActionError, Caller, SubmitError};
 use crate::domain::ids::{Address, RequestId};
 use crate::domain::request::Status;
 
@@ -26,7 +26,10 @@ pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 /// The routes, bound to `service`.
 pub(crate) fn router<S: RequestService>(service: Arc<S>) -> Router {
     Router::new()
-        .route("/v1/requests", get(list::<S>).post(submit::<S>))
+        .route(
+            "/v1/requests",
+            get(super::reports::list::<S>).post(submit::<S>),
+        )
         .route("/v1/requests/{id}", get(show::<S>))
         .route("/v1/requests/{id}/cancel", post(cancel::<S>))
         .route("/v1/requests/{id}/revoke", post(revoke::<S>))
@@ -40,7 +43,7 @@ pub(crate) fn router<S: RequestService>(service: Arc<S>) -> Router {
 
 /// An error answer: its status and body.
 #[derive(Debug)]
-struct ApiError {
+pub(super) struct ApiError {
     /// The HTTP status, chosen by what the caller can do about it.
     status: StatusCode,
     /// Always JSON, so integrators need one error parser.
@@ -48,13 +51,13 @@ struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, body: ErrorBody) -> Self {
+    pub(super) fn new(status: StatusCode, body: ErrorBody) -> Self {
         ApiError { status, body }
     }
 
     /// A failure of ours: the detail goes to the log, never to the caller,
     /// who can do nothing with it and should not learn about internals.
-    fn internal(context: &str, detail: &dyn std::fmt::Display) -> Self {
+    pub(super) fn internal(context: &str, detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "{context}");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -64,7 +67,7 @@ impl ApiError {
 
     /// An extractor's refusal, answered as JSON with the status it chose
     /// (400 for malformed input, 413 too large, 415 wrong content type).
-    fn rejected(status: StatusCode, text: String, field: Option<&str>) -> Self {
+    pub(super) fn rejected(status: StatusCode, text: String, field: Option<&str>) -> Self {
         let status = if status.is_client_error() {
             status
         } else {
@@ -313,93 +316,6 @@ async fn grants<S: RequestService>(
     {
         Ok(answer) => Ok(Json(GrantView::from(&answer)).into_response()),
         Err(e) => Err(ApiError::internal("cannot answer a grants check", &e)),
-    }
-}
-
-/// The filters of a list query. Unknown parameters are refused so that a
-/// misspelt filter does not silently return everything.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListParams {
-    /// Only requests with this status.
-    status: Option<String>,
-    /// Only requests by this requester.
-    requester: Option<String>,
-    /// At most this many (default [`DEFAULT_PAGE`], at most [`MAX_PAGE`]).
-    limit: Option<usize>,
-    /// Only requests after this one: the `next_cursor` of the previous page.
-    cursor: Option<String>,
-}
-
-/// Requests per page when the client does not say.
-const DEFAULT_PAGE: usize = 100;
-
-/// Most requests per page: one answer stays small whatever the store holds.
-const MAX_PAGE: usize = 1000;
-
-async fn list<S: RequestService>(
-    State(service): State<Arc<S>>,
-    params: Result<Query<ListParams>, QueryRejection>,
-) -> Result<Response, ApiError> {
-    let Query(params) = params.map_err(|r| ApiError::rejected(r.status(), r.body_text(), None))?;
-    let status = params
-        .status
-        .map(|s| {
-            Status::parse(&s).ok_or_else(|| {
-                let shown: String = s.chars().take(64).collect();
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    ErrorBody::field(
-                        "status",
-                        format!(
-                            "unknown status {shown:?} (one of: pending, approved, active, ended, rejected, expired, cancelled, revoked)"
-                        ),
-                    ),
-                )
-            })
-        })
-        .transpose()?;
-    let requester = params
-        .requester
-        .map(|a| {
-            a.parse::<Address>().map_err(|e| {
-                ApiError::new(StatusCode::BAD_REQUEST, ErrorBody::field("requester", e))
-            })
-        })
-        .transpose()?;
-    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorBody::field("limit", format!("must be between 1 and {MAX_PAGE}")),
-        ));
-    }
-    let after = params
-        .cursor
-        .map(|c| {
-            c.parse::<RequestId>()
-                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, ErrorBody::field("cursor", e)))
-        })
-        .transpose()?;
-    // One more than asked for tells whether another page follows.
-    let page = Page {
-        after,
-        limit: limit + 1,
-    };
-    match service.list(status, requester.as_ref(), page) {
-        Ok(mut requests) => {
-            let more = requests.len() > limit;
-            requests.truncate(limit);
-            let next_cursor = more
-                .then(|| requests.last().map(|r| r.id.to_string()))
-                .flatten();
-            Ok(Json(ListView {
-                requests: requests.iter().map(RequestView::from).collect(),
-                next_cursor,
-            })
-            .into_response())
-        }
-        Err(e) => Err(ApiError::internal("cannot list requests", &e)),
     }
 }
 

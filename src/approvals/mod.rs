@@ -25,8 +25,9 @@ use std::sync::Arc;
 
 use crate::domain::clock::Clock;
 use crate::domain::ids::{Address, RequestId};
-use crate::domain::request::{Request, Status};
+use crate::domain::request::{Request, Route, Status};
 use crate::store::{Store, StoreError};
+use chrono::{DateTime, Utc};
 
 pub(crate) use grants::GrantAnswer;
 pub(crate) use inbox::InboxMessage;
@@ -82,18 +83,46 @@ impl Approvals {
         self.store.request(id)
     }
 
-    /// One page of requests, oldest first: those after `page.after` with
-    /// `status` (read through the status index) by `requester`, at most
-    /// `page.limit` of them.
-    pub(crate) fn list(
-        &self,
-        status: Option<Status>,
-        requester: Option<&Address>,
-        page: Page,
-    ) -> Result<Vec<Request>, StoreError> {
-        let mine = |r: &Request| requester.is_none_or(|a| r.requester == *a);
+    /// One page of requests matching `filter`, oldest first: those after
+    /// `page.after`, at most `page.limit` of them. A status filter reads
+    /// through the status index.
+    pub(crate) fn list(&self, filter: &Filter, page: Page) -> Result<Vec<Request>, StoreError> {
         self.store
-            .requests_page(status, page.after, page.limit, mine)
+            .requests_page(filter.status, page.after, page.limit, |r| filter.matches(r))
+    }
+}
+
+/// What a list or report selects; every field narrows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Filter {
+    pub(crate) status: Option<Status>,
+    /// "My requests".
+    pub(crate) requester: Option<Address>,
+    /// "My approvals": requests this address is asked to decide, at any
+    /// level.
+    pub(crate) approver: Option<Address>,
+    pub(crate) action: Option<String>,
+    pub(crate) resource: Option<String>,
+    pub(crate) emergency: Option<bool>,
+    pub(crate) created_after: Option<DateTime<Utc>>,
+    pub(crate) created_before: Option<DateTime<Utc>>,
+}
+
+impl Filter {
+    pub(crate) fn matches(&self, r: &Request) -> bool {
+        self.status.is_none_or(|s| r.status == s)
+            && self.requester.as_ref().is_none_or(|a| r.requester == *a)
+            && self
+                .approver
+                .as_ref()
+                .is_none_or(|a| r.levels.iter().any(|l| l.approvers.contains(a)))
+            && self.action.as_ref().is_none_or(|a| r.action == *a)
+            && self.resource.as_ref().is_none_or(|x| r.resource == *x)
+            && self
+                .emergency
+                .is_none_or(|e| (r.route == Route::Emergency) == e)
+            && self.created_after.is_none_or(|t| r.created_at > t)
+            && self.created_before.is_none_or(|t| r.created_at < t)
     }
 }
 

@@ -128,18 +128,9 @@ pub(crate) enum RequestAction {
         #[arg(long)]
         json: bool,
     },
-    /// List requests, oldest first, one per line.
-    List {
-        /// Only requests with this status.
-        #[arg(long, value_parser = ["pending", "approved", "active", "ended", "rejected", "expired", "cancelled", "revoked"])]
-        status: Option<String>,
-        /// Only requests by this requester.
-        #[arg(long, value_name = "ADDRESS")]
-        requester: Option<Address>,
-        /// Print the API's JSON instead of lines.
-        #[arg(long)]
-        json: bool,
-    },
+    /// List requests, oldest first, one per line ("my requests" is
+    /// --requester ME, "my approvals" --approver ME).
+    List(Box<ListArgs>),
     /// Cancel a pending request: its approval mails stop counting.
     Cancel(ActArgs),
     /// Revoke granted access (approved or active) at once.
@@ -153,6 +144,75 @@ pub(crate) enum RequestAction {
         #[arg(long, value_parser = ["approved", "rejected"])]
         status: String,
     },
+}
+
+/// `approvald request list`: filters and output format.
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Only requests with this status.
+    #[arg(long, value_parser = ["pending", "approved", "active", "ended", "rejected", "expired", "cancelled", "revoked"])]
+    pub(crate) status: Option<String>,
+    /// Only requests by this requester.
+    #[arg(long, value_name = "ADDRESS")]
+    pub(crate) requester: Option<Address>,
+    /// Only requests this address is asked to approve.
+    #[arg(long, value_name = "ADDRESS")]
+    pub(crate) approver: Option<Address>,
+    /// Only requests for this action.
+    #[arg(long)]
+    pub(crate) action: Option<String>,
+    /// Only requests for this resource.
+    #[arg(long)]
+    pub(crate) resource: Option<String>,
+    /// Only emergency requests (true) or only the others (false).
+    #[arg(long, value_name = "BOOL")]
+    pub(crate) emergency: Option<bool>,
+    /// Only requests created after this time (RFC 3339).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub(crate) created_after: Option<DateTime<Utc>>,
+    /// Only requests created before this time (RFC 3339).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub(crate) created_before: Option<DateTime<Utc>>,
+    /// How to print them.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub(crate) format: ListFormat,
+    /// The same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub(crate) json: bool,
+}
+
+/// Output formats of `request list`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ListFormat {
+    /// One line per request.
+    Table,
+    /// The API's JSON, all pages in one `requests` array.
+    Json,
+    /// CSV with a header row, as `GET /v1/requests?format=csv` gives it.
+    Csv,
+}
+
+impl ListArgs {
+    /// The filters as query parameters (not yet encoded).
+    pub(crate) fn query(&self) -> Vec<(&'static str, String)> {
+        let time = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        [
+            ("status", self.status.clone()),
+            (
+                "requester",
+                self.requester.as_ref().map(ToString::to_string),
+            ),
+            ("approver", self.approver.as_ref().map(ToString::to_string)),
+            ("action", self.action.clone()),
+            ("resource", self.resource.clone()),
+            ("emergency", self.emergency.map(|e| e.to_string())),
+            ("created_after", self.created_after.as_ref().map(time)),
+            ("created_before", self.created_before.as_ref().map(time)),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect()
+    }
 }
 
 /// What every intervention needs: which request, who, and why.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::args::{socket_from_config, RequestAction, RequestCommand};
+use super::args::{socket_from_config, ListFormat, RequestAction, RequestCommand};
 use super::render::{clean, line, pretty, request_view, summary};
 use super::{Failure, DEFAULT_SOCKET, EXIT_API_ERROR, EXIT_CONFIG};
 use crate::api::client::ApiClient;
@@ -83,39 +83,60 @@ async fn execute_read(
             }
             Ok(summary(&request_view(answer)?))
         }
-        RequestAction::List {
-            status,
-            requester,
-            json,
-        } => {
+        RequestAction::List(args) => {
+            let format = if args.json {
+                ListFormat::Json
+            } else {
+                args.format
+            };
+            let filters = args.query();
+            let csv = format == ListFormat::Csv;
             // The API answers in pages; the CLI lists them all.
             let mut all: Vec<Value> = Vec::new();
+            let mut csv_text = String::new();
             let mut cursor: Option<String> = None;
             loop {
-                let answer = expect(
-                    client
-                        .list_requests(status.as_deref(), requester.as_ref(), cursor.as_deref())
-                        .await?,
-                )?;
-                let list: ListView = serde_json::from_value(answer.clone())
-                    .map_err(|e| Failure::new(EXIT_API_ERROR, format!("unexpected answer: {e}")))?;
-                if let Some(requests) = answer.get("requests").and_then(|r| r.as_array()) {
-                    all.extend(requests.iter().cloned());
-                }
-                match list.next_cursor {
+                let (status, body, next_csv) = client
+                    .list_requests(&filters, cursor.as_deref(), csv)
+                    .await?;
+                let answer = expect((status, body))?;
+                let next = if csv {
+                    let text = answer.as_str().unwrap_or_default();
+                    // The header row once, from the first page.
+                    let rows = match csv_text.is_empty() {
+                        true => text,
+                        false => text.split_once("\r\n").map_or("", |(_, rest)| rest),
+                    };
+                    csv_text.push_str(rows);
+                    next_csv
+                } else {
+                    let list: ListView = serde_json::from_value(answer.clone()).map_err(|e| {
+                        Failure::new(EXIT_API_ERROR, format!("unexpected answer: {e}"))
+                    })?;
+                    if let Some(requests) = answer.get("requests").and_then(|r| r.as_array()) {
+                        all.extend(requests.iter().cloned());
+                    }
+                    list.next_cursor
+                };
+                match next {
                     Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
                     _ => break,
                 }
             }
-            if json {
-                return pretty(&serde_json::json!({ "requests": all }));
+            match format {
+                ListFormat::Csv => Ok(csv_text),
+                ListFormat::Json => pretty(&serde_json::json!({ "requests": all })),
+                ListFormat::Table => {
+                    let views: Vec<RequestView> = all
+                        .into_iter()
+                        .map(serde_json::from_value)
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| {
+                            Failure::new(EXIT_API_ERROR, format!("unexpected answer: {e}"))
+                        })?;
+                    Ok(views.iter().map(line).collect())
+                }
             }
-            let views: Vec<RequestView> = all
-                .into_iter()
-                .map(serde_json::from_value)
-                .collect::<Result<_, _>>()
-                .map_err(|e| Failure::new(EXIT_API_ERROR, format!("unexpected answer: {e}")))?;
-            Ok(views.iter().map(line).collect())
         }
         RequestAction::Cancel(_) | RequestAction::Revoke(_) | RequestAction::Override { .. } => {
             Err(Failure::new(EXIT_API_ERROR, "not a read command"))

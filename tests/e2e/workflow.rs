@@ -380,3 +380,110 @@ async fn override_decides_over_the_approvers_audited_as_a_warning_and_mailed() {
     );
     assert!(started.elapsed() < WAIT);
 }
+
+/// Quorum 2 of a named approver group, then the reports: filters, paging,
+/// CSV through the API (by parameter and by Accept) and the CLI.
+#[tokio::test(flavor = "multi_thread")]
+async fn quorum_of_a_named_group_then_reports_filter_page_and_export_csv() {
+    if skip_without_stack() {
+        return;
+    }
+    let p = People::new("reports");
+    let leads = format!("[approver_groups]\nleads = [{:?}, {:?}]", p.alice, p.bob);
+    let s = crate::flow::start_with(
+        vec![group(
+            &p,
+            vec![Level {
+                approvers: vec!["@leads".into()],
+                quorum: 2,
+            }],
+        )],
+        |c| c.tables_extra.push(leads),
+    )
+    .await;
+    let id = s.submit(&p.dave).await;
+    let from_alice = s.approval_mail(&p.alice, &id).await;
+    let from_bob = s.approval_mail(&p.bob, &id).await;
+    s.reply(&from_alice, &p.alice, "APPROVE").await;
+    s.inbox().wait_for_count("Processed", 1, WAIT).await;
+    let mid = s.get(&id).await;
+    assert_eq!(mid["status"], "pending", "one of two: {mid}");
+    assert_eq!(mid["approval_levels"][0]["quorum"], 2);
+    assert_eq!(mid["approval_levels"][0]["answered"], json!([p.alice]));
+    s.reply(&from_bob, &p.bob, "APPROVE, checked").await;
+    s.daemon.wait_for_status(&id, "approved", WAIT).await;
+    let second = s.submit(&p.dave).await;
+
+    let (status, page) = s.daemon.request("GET", "/v1/requests?limit=1", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(page["requests"][0]["id"], id.as_str());
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let (_, page2) = s
+        .daemon
+        .request(
+            "GET",
+            &format!("/v1/requests?limit=1&cursor={cursor}"),
+            None,
+        )
+        .await;
+    assert_eq!(page2["requests"][0]["id"], second.as_str());
+    assert!(page2["next_cursor"].is_null(), "{page2}");
+
+    let approver = p.bob.replace('+', "%2B").replace('@', "%40");
+    let (_, mine) = s
+        .daemon
+        .request(
+            "GET",
+            &format!("/v1/requests?approver={approver}&status=approved"),
+            None,
+        )
+        .await;
+    let ids: Vec<_> = mine["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].clone())
+        .collect();
+    assert_eq!(ids, [json!(id)], "my approvals, approved: {mine}");
+    let (_, none) = s
+        .daemon
+        .request("GET", "/v1/requests?emergency=true", None)
+        .await;
+    assert_eq!(none["requests"], json!([]));
+    let (status, bad) = s
+        .daemon
+        .request("GET", "/v1/requests?format=xml", None)
+        .await;
+    assert_eq!((status, bad["field"].clone()), (400, json!("format")));
+
+    let (status, csv) = s
+        .daemon
+        .request("GET", "/v1/requests?format=csv", None)
+        .await;
+    assert_eq!(status, 200);
+    let csv = csv.as_str().unwrap().to_owned();
+    let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(
+        lines[0].starts_with("id,status,emergency,requester,action,resource"),
+        "{csv}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("{id},approved,false,{}", p.dave)),
+        "{csv}"
+    );
+    assert!(
+        lines[1].contains(&format!("L1 {} approve; L1 {} approve", p.alice, p.bob)),
+        "{csv}"
+    );
+
+    let socket = s.daemon.socket().display().to_string();
+    let out = approvald(&[
+        "request", "list", "--socket", &socket, "--format", "csv", "--status", "pending",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(rows[1].starts_with(&format!("{second},pending")), "{text}");
+}

@@ -15,7 +15,7 @@ async fn refused_submission_is_audited_and_stores_no_request() {
         }
         other => panic!("expected Invalid, got {other:?}"),
     }
-    assert!(f.svc.list(None, None, ALL).unwrap().is_empty());
+    assert!(f.svc.list(&Filter::default(), ALL).unwrap().is_empty());
     assert!(
         f.take_outbox().is_empty(),
         "a refused submission mails nobody"
@@ -55,7 +55,14 @@ async fn submission_mails_receipt_and_every_approver_but_the_requester() {
     assert_eq!(f.request(r.id), r, "the request is stored as returned");
     assert_eq!(
         f.svc
-            .list(Some(Status::Pending), Some(&addr(DAVE)), ALL)
+            .list(
+                &Filter {
+                    status: Some(Status::Pending),
+                    requester: Some(addr(DAVE)),
+                    ..Filter::default()
+                },
+                ALL,
+            )
             .unwrap(),
         vec![r.clone()]
     );
@@ -133,5 +140,5 @@ async fn an_account_submits_only_for_whom_it_may() {
         assert_eq!(kinds(&audit), [EventKind::Submitted]);
         assert_eq!(audit[0].outcome, "refused");
     }
-    assert_eq!(f.svc.list(None, None, ALL).unwrap().len(), 1);
+    assert_eq!(f.svc.list(&Filter::default(), ALL).unwrap().len(), 1);
 }

@@ -185,7 +185,7 @@ async fn emergency_where_the_group_does_not_allow_it_is_refused_naming_the_field
     };
     assert_eq!(errors[0].field, "emergency");
     assert!(f.take_outbox().is_empty());
-    assert!(f.svc.list(None, None, ALL).unwrap().is_empty());
+    assert!(f.svc.list(&Filter::default(), ALL).unwrap().is_empty());
 }
 
 #[tokio::test]

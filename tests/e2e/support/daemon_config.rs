@@ -96,6 +96,8 @@ pub(crate) struct DaemonConfig {
     pub(crate) previous_token_keys: Vec<Vec<u8>>,
     /// Lines added to the `[api]` table (`submitters = [...]`).
     pub(crate) api_extra: Vec<String>,
+    /// Tables appended after the groups (`[approver_groups]`, ...).
+    pub(crate) tables_extra: Vec<String>,
     /// Extra command-line arguments after `serve --config FILE`.
     pub(crate) args: Vec<String>,
     /// Extra environment for the daemon process (test hooks such as
@@ -128,6 +130,7 @@ impl DaemonConfig {
             previous_token_keys: Vec::new(),
             env: Vec::new(),
             api_extra: Vec::new(),
+            tables_extra: Vec::new(),
             args: Vec::new(),
         }
     }
@@ -220,6 +223,9 @@ impl DaemonConfig {
                 .unwrap();
             }
             writeln!(t, "]").unwrap();
+        }
+        for table in &self.tables_extra {
+            writeln!(t, "\n{table}").unwrap();
         }
         t
     }

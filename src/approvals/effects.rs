@@ -58,6 +58,9 @@ pub(super) enum Notice {
     /// What an intervention did, to the requester and to every approver
     /// who was asked (all of them, for emergency access).
     Intervention(InterventionKind),
+    /// "No longer needs your answer", to the approvers of a level that
+    /// closed before they answered.
+    NoLongerNeeded(u8),
 }
 
 /// Everything a happening causes.
@@ -111,7 +114,7 @@ pub(super) fn effects(r: &Request, happening: &Happening<'_>, now: DateTime<Utc>
             }
         }
         Happening::Ticked(Tick::Expired) => Effects {
-            notices: vec![Notice::Outcome],
+            notices: vec![Notice::Outcome, Notice::NoLongerNeeded(r.level)],
             audit: vec![ev(
                 EventKind::Expired,
                 "expired",
@@ -194,8 +197,8 @@ pub(super) fn effects(r: &Request, happening: &Happening<'_>, now: DateTime<Utc>
                 .with_reason(reason.as_str());
             let (notices, then) = match *transition {
                 Transition::Recorded { .. } => (vec![], None),
-                Transition::LevelAdvanced { to, .. } => (
-                    vec![Notice::AskLevel(to)],
+                Transition::LevelAdvanced { from, to } => (
+                    vec![Notice::AskLevel(to), Notice::NoLongerNeeded(from)],
                     Some(
                         ev(
                             EventKind::LevelAdvanced,
@@ -206,14 +209,14 @@ pub(super) fn effects(r: &Request, happening: &Happening<'_>, now: DateTime<Utc>
                     ),
                 ),
                 Transition::Approved => (
-                    vec![Notice::Outcome],
+                    vec![Notice::Outcome, Notice::NoLongerNeeded(*level)],
                     Some(
                         ev(EventKind::Approved, "approved", "request approved".into())
                             .with_level(*level),
                     ),
                 ),
                 Transition::Rejected { .. } => (
-                    vec![Notice::Outcome],
+                    vec![Notice::Outcome, Notice::NoLongerNeeded(*level)],
                     Some(
                         ev(
                             EventKind::Rejected,
@@ -253,7 +256,7 @@ pub(super) fn render(s: &Settings, r: &Request, notices: &[Notice]) -> Vec<Outbo
                     actor: Some(r.requester.as_str()),
                     actor_reason: None,
                 };
-                for to in r.all_approvers() {
+                for to in r.all_approvers().into_iter().chain(&r.notify) {
                     push_notice(s, r, to, "emergency", text, &mut mails);
                 }
             }
@@ -267,16 +270,41 @@ pub(super) fn render(s: &Settings, r: &Request, notices: &[Notice]) -> Vec<Outbo
                     actor_reason: last.map(|i| i.reason.as_str()),
                 };
                 push_notice(s, r, &r.requester, name, text, &mut mails);
-                for to in told_approvers(r) {
+                for to in told_approvers(r).into_iter().chain(&r.notify) {
                     push_notice(s, r, to, name, text, &mut mails);
                 }
             }
-            Notice::Outcome => match s.composer.decided(r) {
-                Ok(m) => mails.push(m),
-                Err(e) => {
-                    tracing::error!(request = %r.id, error = %e, "cannot compose the outcome mail")
+            Notice::Outcome => {
+                match s.composer.decided(r) {
+                    Ok(m) => mails.push(m),
+                    Err(e) => {
+                        tracing::error!(request = %r.id, error = %e, "cannot compose the outcome mail")
+                    }
                 }
-            },
+                let (headline, detail) = outcome_text(r);
+                let text = NoticeText {
+                    headline,
+                    detail,
+                    actor: None,
+                    actor_reason: None,
+                };
+                for to in &r.notify {
+                    push_notice(s, r, to, "outcome", text, &mut mails);
+                }
+            }
+            Notice::NoLongerNeeded(level) => {
+                let text = NoticeText {
+                    headline: "No longer needs your answer",
+                    detail: "This request was decided at your level (or closed) before you answered. There is nothing to do, and a reply to its approval mail will not be used.",
+                    actor: None,
+                    actor_reason: None,
+                };
+                for (_, to) in r.askable_approvers(*level) {
+                    if r.decisions_at(*level).all(|d| d.approver != *to) {
+                        push_notice(s, r, to, &format!("closed.{level}"), text, &mut mails);
+                    }
+                }
+            }
         }
     }
     mails
@@ -293,6 +321,21 @@ fn push_notice(
     match s.composer.notice(r, to, kind, text) {
         Ok(m) => mails.push(m),
         Err(e) => tracing::error!(request = %r.id, error = %e, "cannot compose a notice"),
+    }
+}
+
+/// approvald's own words for an outcome, as watchers read it.
+fn outcome_text(r: &Request) -> (&'static str, &'static str) {
+    match r.status {
+        Status::Rejected => ("Rejected", "This request was rejected by an approver."),
+        Status::Expired => (
+            "Expired",
+            "This request was not decided by its deadline and expired.",
+        ),
+        _ => (
+            "Approved",
+            "This request was approved; access is granted for the window below.",
+        ),
     }
 }
 
@@ -403,7 +446,7 @@ mod tests {
             ),
             (
                 Happening::Ticked(Tick::Expired),
-                vec![Notice::Outcome],
+                vec![Notice::Outcome, Notice::NoLongerNeeded(r.level)],
                 vec![(EventKind::Expired, "expired", Some(r.level))],
             ),
             (
@@ -413,7 +456,7 @@ mod tests {
             ),
             (
                 answered(Transition::LevelAdvanced { from: 1, to: 2 }),
-                vec![Notice::AskLevel(2)],
+                vec![Notice::AskLevel(2), Notice::NoLongerNeeded(1)],
                 vec![
                     (EventKind::DecisionAccepted, "accepted", Some(1)),
                     (EventKind::LevelAdvanced, "pending", Some(2)),
@@ -421,7 +464,7 @@ mod tests {
             ),
             (
                 answered(Transition::Approved),
-                vec![Notice::Outcome],
+                vec![Notice::Outcome, Notice::NoLongerNeeded(1)],
                 vec![
                     (EventKind::DecisionAccepted, "accepted", Some(1)),
                     (EventKind::Approved, "approved", Some(1)),
@@ -429,7 +472,7 @@ mod tests {
             ),
             (
                 answered(Transition::Rejected { changed: false }),
-                vec![Notice::Outcome],
+                vec![Notice::Outcome, Notice::NoLongerNeeded(1)],
                 vec![
                     (EventKind::DecisionAccepted, "accepted", Some(1)),
                     (EventKind::Rejected, "rejected", Some(1)),
@@ -437,7 +480,7 @@ mod tests {
             ),
             (
                 answered(Transition::Rejected { changed: true }),
-                vec![Notice::Outcome],
+                vec![Notice::Outcome, Notice::NoLongerNeeded(1)],
                 vec![
                     (EventKind::DecisionAccepted, "changed", Some(1)),
                     (EventKind::Rejected, "rejected", Some(1)),

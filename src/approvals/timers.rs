@@ -14,8 +14,16 @@ impl Approvals {
     /// deadline (telling its requester), starts each granted window that
     /// has begun and ends each that is over. Returns how many requests
     /// changed.
+    #[cfg(test)]
     pub(crate) async fn apply_due(&self) -> Result<usize, StoreError> {
-        let now = self.clock.now();
+        self.apply_due_at(self.clock.now()).await
+    }
+
+    /// [`Approvals::apply_due`] as of `now`: the timer worker passes the
+    /// instant it then compares the next due instant with, so that one
+    /// coming due during the pass is never mistaken for one that cannot be
+    /// applied.
+    pub(crate) async fn apply_due_at(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let s = self.settings.current();
         let mut changed = 0;
         for id in self.store.due(now)? {

@@ -46,6 +46,11 @@ pub(super) fn policy(
                 "must list at least one non-empty action",
             );
         }
+        let notify: Vec<Address> = g
+            .notify
+            .iter()
+            .filter_map(|a| p.check(&format!("{key}.notify"), a.parse::<Address>()))
+            .collect();
         let deadline = p.check(&format!("{key}.deadline"), duration(&g.deadline));
         let max_window = p.check(&format!("{key}.max_window"), duration(&g.max_window));
         let justification_only = match g.approval.as_deref() {
@@ -157,6 +162,7 @@ pub(super) fn policy(
                 emergency: g.emergency,
                 justification_only,
                 require_comment: g.require_comment,
+                notify,
             });
         }
     }

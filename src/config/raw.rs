@@ -177,6 +177,8 @@ pub(crate) struct RawGroup {
     pub(crate) approval: Option<String>,
     #[serde(default)]
     pub(crate) require_comment: bool,
+    #[serde(default)]
+    pub(crate) notify: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

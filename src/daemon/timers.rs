@@ -38,17 +38,23 @@ pub(crate) async fn run_timers(
             }
             pruned_at = Some(tokio::time::Instant::now());
         }
-        match approvals.apply_due().await {
+        let now = clock.now();
+        match approvals.apply_due_at(now).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "expired undecided requests"),
             Err(e) => tracing::error!(error = %e, "cannot apply due timers"),
         }
         let sleep = match approvals.next_due() {
-            Ok(Some(at)) => match (at - clock.now()).to_std() {
-                Ok(until) => until.min(RECHECK),
-                // Still due after applying: it could not be applied.
-                Err(_) => STUCK,
-            },
+            // Due at or before the pass's own instant and still there: it
+            // could not be applied.
+            Ok(Some(at)) if at <= now => STUCK,
+            // Due after the pass's instant: sleep until then, or not at
+            // all if it came due while the pass ran (a monotonic sleep can
+            // end a moment before the wall clock reaches the instant).
+            Ok(Some(at)) => (at - clock.now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(RECHECK),
             Ok(None) => RECHECK,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the due index");

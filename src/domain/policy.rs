@@ -27,6 +27,8 @@ pub(crate) struct Group {
     pub(crate) justification_only: bool,
     /// Whether an answer without a comment is no answer.
     pub(crate) require_comment: bool,
+    /// Who hears of every outcome without deciding (a security team).
+    pub(crate) notify: Vec<Address>,
 }
 
 /// The registered reasons and the groups, as validated from configuration.
@@ -202,6 +204,7 @@ impl Policy {
             },
             interventions: Vec::new(),
             require_comment: group.require_comment,
+            notify: group.notify.clone(),
         })
     }
 }
@@ -234,6 +237,7 @@ mod tests {
                 emergency: false,
                 justification_only: false,
                 require_comment: false,
+                notify: vec![],
             }],
         }
     }

@@ -517,6 +517,7 @@ fn sample_request(status: Status, level: u8) -> Result<Request, String> {
         route: Route::Approvers,
         interventions: Vec::new(),
         require_comment: false,
+        notify: Vec::new(),
     })
 }
 

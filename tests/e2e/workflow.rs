@@ -487,3 +487,28 @@ async fn quorum_of_a_named_group_then_reports_filter_page_and_export_csv() {
     assert_eq!(rows.len(), 2, "{text}");
     assert!(rows[1].starts_with(&format!("{second},pending")), "{text}");
 }
+
+/// Nobody reads the request: it expires at its deadline, the requester,
+/// the open level's approvers and the group's watchers are all told.
+#[tokio::test(flavor = "multi_thread")]
+async fn expiry_is_mailed_to_requester_approvers_and_watchers_without_anyone_reading() {
+    if skip_without_stack() {
+        return;
+    }
+    let p = People::new("expiry");
+    let mut g = group(&p, vec![Level::new(&[&p.alice, &p.bob], 1)]);
+    g.deadline = "4s".into();
+    g.extra.push(format!("notify = [{:?}]", p.mallory));
+    let s = start(vec![g]).await;
+    let id = s.submit(&p.dave).await;
+    s.daemon.wait_for_status(&id, "expired", WAIT).await;
+    mail_to(&s, &p.dave, &id, "Expired").await;
+    for who in [&p.alice, &p.bob] {
+        let told = mail_to(&s, who, &id, "No longer needs your answer").await;
+        assert!(told.text().contains("nothing to do"), "{}", told.text());
+    }
+    mail_to(&s, &p.mallory, &id, "Expired").await;
+    s.syslog
+        .wait_for(|l| l.contains(" expired ") && l.contains(&id), WAIT)
+        .await;
+}

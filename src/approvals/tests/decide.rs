@@ -16,7 +16,18 @@ async fn approval_at_level_one_asks_level_two_then_final_approval_tells_requeste
     assert_eq!(after.decisions.len(), 1);
     assert_eq!(after.decisions[0].approver, addr(ALICE));
     let level2 = f.take_outbox();
-    assert_eq!(level2.len(), 1, "{level2:#?}");
+    assert_eq!(level2.len(), 2, "{level2:#?}");
+    let to_bob = level2.iter().find(|m| m.to == addr(BOB)).unwrap();
+    assert_eq!(
+        to_bob.purpose,
+        MailPurpose::Notice,
+        "bob's level closed without him"
+    );
+    assert!(
+        to_bob.subject.contains("No longer needs your answer"),
+        "{}",
+        to_bob.subject
+    );
     let to_carol = ask(&level2, CAROL);
     let claims = Token::parse(&token_of(to_carol)).unwrap().claims();
     assert_eq!(claims.level, 2);
@@ -72,7 +83,16 @@ async fn disapproval_rejects_and_tells_the_requester() {
     assert_eq!(after.status, Status::Rejected);
     assert_eq!(after.decisions[0].comment, "not during the freeze");
     let outcome = f.take_outbox();
-    assert_eq!(outcome.len(), 1, "no level-2 mail after a rejection");
+    assert_eq!(
+        outcome.len(),
+        2,
+        "no level-2 mail after a rejection: {outcome:#?}"
+    );
+    assert_eq!(
+        (outcome[1].purpose, outcome[1].to.as_str()),
+        (MailPurpose::Notice, ALICE),
+        "alice no longer needs to answer"
+    );
     assert_eq!(outcome[0].purpose, MailPurpose::Decided);
     assert_eq!(outcome[0].to, addr(DAVE));
     assert!(

@@ -21,7 +21,11 @@ async fn same_message_handled_twice_is_applied_once() {
     assert_eq!(f.svc.handle_message(key, &raw).unwrap(), processed());
     let after = f.request(r.id);
     let (mails_after, audit_after) = (f.take_outbox(), f.take_audit());
-    assert_eq!(mails_after.len(), 1);
+    assert_eq!(
+        mails_after.len(),
+        2,
+        "level 2 asked, bob told: {mails_after:#?}"
+    );
     assert_eq!(audit_after.len(), 2);
 
     let again = f.svc.handle_message(key, &raw).unwrap();

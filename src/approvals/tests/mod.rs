@@ -88,6 +88,7 @@ fn policy(levels: Vec<Level>) -> Policy {
             emergency: false,
             justification_only: false,
             require_comment: false,
+            notify: vec![],
         }],
     }
 }

@@ -18,7 +18,19 @@ async fn expiry_closes_due_requests_once_and_tells_the_requester() {
     assert_eq!(after.status, Status::Expired);
     assert_eq!(after.closed_at, Some(r.deadline));
     let outcome = f.take_outbox();
-    assert_eq!(outcome.len(), 1, "{outcome:#?}");
+    assert_eq!(outcome.len(), 3, "{outcome:#?}");
+    let told: Vec<_> = outcome[1..]
+        .iter()
+        .map(|m| (m.purpose, m.to.to_string()))
+        .collect();
+    assert_eq!(
+        told,
+        [
+            (MailPurpose::Notice, ALICE.to_owned()),
+            (MailPurpose::Notice, BOB.to_owned())
+        ],
+        "the open level's approvers hear it expired"
+    );
     assert_eq!(outcome[0].purpose, MailPurpose::Decided);
     assert_eq!(outcome[0].to, addr(DAVE));
     assert!(
@@ -111,6 +123,48 @@ async fn worker_sleeps_until_the_next_deadline_and_expires_it_then() {
     }
     assert_eq!(f.request(r.id).status, Status::Expired);
     assert_eq!(f.request(r.id).closed_at, Some(r.deadline));
+    stopper.stop();
+    worker.await.unwrap();
+}
+
+/// A clock that moves on by `step` at every reading, as the wall clock does
+/// between two readings in one pass.
+struct TickingClock(Mutex<DateTime<Utc>>, Duration);
+
+impl Clock for TickingClock {
+    fn now(&self) -> DateTime<Utc> {
+        let mut now = self.0.lock().unwrap();
+        let was = *now;
+        *now += self.1;
+        was
+    }
+}
+
+/// The deadline came due between the pass (nothing due yet) and the
+/// worker's look at the next due instant: it was taken for a record that
+/// cannot be applied and left for 30 s. It is applied at once.
+#[tokio::test(start_paused = true)]
+async fn regression_a_deadline_coming_due_during_a_pass_is_not_left_for_the_stuck_pause() {
+    let f = Fixture::standard();
+    let (r, _) = f.submit().await;
+    let clock: Arc<dyn Clock> = Arc::new(TickingClock(
+        Mutex::new(r.deadline - Duration::milliseconds(1)),
+        Duration::milliseconds(2),
+    ));
+    let (stopper, shutdown) = crate::shutdown::channel();
+    let worker = tokio::spawn(crate::daemon::timers::run_timers(
+        f.svc.clone(),
+        clock,
+        shutdown,
+    ));
+    for _ in 0..100 {
+        if f.request(r.id).status == Status::Expired {
+            break;
+        }
+        // Well under the 30 s pause, in paused time.
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(f.request(r.id).status, Status::Expired);
     stopper.stop();
     worker.await.unwrap();
 }

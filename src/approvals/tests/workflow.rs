@@ -395,3 +395,31 @@ async fn interventions_refused_table() {
         .await;
     assert!(matches!(missing, Err(ActionError::NotFound(_))));
 }
+
+#[tokio::test]
+async fn watchers_hear_every_outcome_and_a_late_reply_is_told_it_is_no_longer_needed() {
+    let mut p = workflow_policy();
+    p.groups[0].notify = vec![addr("security@example.test")];
+    let f = Fixture::build(p, SenderRule::TokenAndFrom, 60);
+    let (r, mails) = f.submit().await;
+    f.answer(ask(&mails, ALICE), ALICE, "APPROVE");
+    let level2 = f.take_outbox();
+    f.answer(ask(&level2, CAROL), CAROL, "DISAPPROVE");
+    let outcome = f.take_outbox();
+    let watcher = outcome
+        .iter()
+        .find(|m| m.to == addr("security@example.test"))
+        .expect("the watcher is told");
+    assert!(watcher.subject.contains("Rejected"), "{}", watcher.subject);
+    f.take_audit();
+    // Bob's level closed without him: his reply is refused, and the
+    // explanation says why in plain words.
+    assert_eq!(f.answer(ask(&mails, BOB), BOB, "APPROVE"), rejected());
+    let told = f.take_outbox();
+    assert!(
+        told.iter()
+            .any(|m| m.to == addr(BOB) && m.text.contains("no longer needs an answer")),
+        "{told:#?}"
+    );
+    assert_eq!(f.request(r.id).status, Status::Rejected);
+}

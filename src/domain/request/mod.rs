@@ -214,6 +214,10 @@ pub(crate) struct Request {
     /// Cancel, revoke and override, in the order they happened.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) interventions: Vec<Intervention>,
+    /// Snapshotted from the group: who hears of every outcome (a security
+    /// team) without deciding anything.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) notify: Vec<Address>,
     /// Snapshotted from the group: an answer without a comment is refused.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) require_comment: bool,
@@ -249,11 +253,11 @@ pub(crate) enum Transition {
 /// Why an answer was not applied. Each leaves the request untouched.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum AnswerRefusal {
-    #[error("the request is already {}", .0.as_str())]
+    #[error("the request is already {}; it no longer needs an answer", .0.as_str())]
     Closed(Status),
     #[error("the request's deadline has passed")]
     PastDeadline,
-    #[error("the answer is for level {answered} but the request is at level {current}")]
+    #[error("{}", wrong_level(*.answered, *.current))]
     WrongLevel { answered: u8, current: u8 },
     #[error("{0} is not an approver of this level")]
     NotAnApprover(Address),
@@ -265,6 +269,14 @@ pub(crate) enum AnswerRefusal {
     WindowOutside,
     #[error("this request needs a comment with every answer: write it after the word, e.g. APPROVE - checked the change ticket")]
     CommentRequired,
+}
+
+fn wrong_level(answered: u8, current: u8) -> String {
+    if answered < current {
+        format!("level {answered} was already decided (the request is at level {current}); it no longer needs this answer")
+    } else {
+        format!("the answer is for level {answered} but the request is at level {current}")
+    }
 }
 
 impl AnswerRefusal {

@@ -48,6 +48,7 @@ pub(crate) fn two_level_request() -> Request {
         route: Route::Approvers,
         interventions: vec![],
         require_comment: false,
+        notify: vec![],
     }
 }
 

@@ -70,6 +70,7 @@ fn verb_name(v: Verb) -> &'static str {
     match v {
         Verb::Approve => "approve",
         Verb::Disapprove => "disapprove",
+        Verb::Revoke => "revoke",
     }
 }
 

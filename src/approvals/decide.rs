@@ -54,6 +54,8 @@ impl Origin<'_> {
 pub(crate) enum Decided {
     /// The answer changed the request.
     Applied(Transition),
+    /// A REVOKE took granted access back.
+    Revoked,
     /// The answer changed nothing.
     Refused,
 }
@@ -211,7 +213,43 @@ impl Approvals {
                 channel: origin.channel(),
                 window,
             };
-            match request.answer(state_answer, now) {
+            // A REVOKE is not an answer to a level: it ends granted access.
+            let applied = if answer.verb == crate::domain::verb::Verb::Revoke {
+                request
+                    .revoke_by_approver(&v.approver, &answer.comment, now)
+                    .map(|()| None)
+            } else {
+                request.answer(state_answer, now).map(Some)
+            };
+            match applied {
+                Ok(None) => {
+                    let Some(done) = request.interventions.last().cloned() else {
+                        return Change::nothing(Err("revoke not recorded".into()));
+                    };
+                    let happening = Happening::Intervened {
+                        kind: done.kind,
+                        by: &done.by,
+                        uid: None,
+                        reason: &done.reason,
+                    };
+                    let fx = effects(&request, &happening, now);
+                    let mut change = Change {
+                        mails: render(s, &request, &fx.notices),
+                        audit: fx.audit,
+                        request: Some(request),
+                        ..Change::nothing(Ok(Decided::Revoked))
+                    };
+                    self.origin_records(
+                        s,
+                        origin,
+                        &mut change,
+                        id,
+                        Disposition::Processed,
+                        None,
+                        now,
+                    );
+                    change
+                }
                 Err(refusal) => {
                     let kind = match refusal {
                         AnswerRefusal::SelfApproval(_) => EventKind::SelfApprovalRefused,
@@ -241,7 +279,7 @@ impl Approvals {
                     );
                     change
                 }
-                Ok(transition) => {
+                Ok(Some(transition)) => {
                     let happening = Happening::Answered {
                         by: &v.approver,
                         level: v.claims.level,

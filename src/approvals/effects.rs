@@ -255,8 +255,12 @@ pub(super) fn render(s: &Settings, r: &Request, notices: &[Notice]) -> Vec<Outbo
                     detail: "The requester used break-glass access: it was granted at once, without approval. Check the justification below. If the access is not justified, revoke it (approvald request revoke) and follow your incident procedure.",
                     actor: Some(r.requester.as_str()),
                     actor_reason: None,
+                    revoke_token: None,
                 };
-                for to in r.all_approvers().into_iter().chain(&r.notify) {
+                for to in r.all_approvers() {
+                    push_revocable(s, r, to, "emergency", text, &mut mails);
+                }
+                for to in &r.notify {
                     push_notice(s, r, to, "emergency", text, &mut mails);
                 }
             }
@@ -268,9 +272,19 @@ pub(super) fn render(s: &Settings, r: &Request, notices: &[Notice]) -> Vec<Outbo
                     detail,
                     actor: last.map(|i| i.by.as_str()),
                     actor_reason: last.map(|i| i.reason.as_str()),
+                    revoke_token: None,
                 };
                 push_notice(s, r, &r.requester, name, text, &mut mails);
-                for to in told_approvers(r).into_iter().chain(&r.notify) {
+                for to in told_approvers(r) {
+                    // Access granted by an override can be taken back by
+                    // any approver, as any other grant.
+                    if r.status.is_granted() {
+                        push_revocable(s, r, to, name, text, &mut mails);
+                    } else {
+                        push_notice(s, r, to, name, text, &mut mails);
+                    }
+                }
+                for to in &r.notify {
                     push_notice(s, r, to, name, text, &mut mails);
                 }
             }
@@ -287,9 +301,22 @@ pub(super) fn render(s: &Settings, r: &Request, notices: &[Notice]) -> Vec<Outbo
                     detail,
                     actor: None,
                     actor_reason: None,
+                    revoke_token: None,
                 };
                 for to in &r.notify {
                     push_notice(s, r, to, "outcome", text, &mut mails);
+                }
+                // Every approver asked hears of a grant, and may take it
+                // back by replying REVOKE.
+                if r.status.is_granted() && r.route == Route::Approvers {
+                    let text = NoticeText {
+                        headline: "Approved: access granted",
+                        detail: "This request was approved at every level; access is granted for the window below.",
+                        ..text
+                    };
+                    for to in told_approvers(r) {
+                        push_revocable(s, r, to, "granted", text, &mut mails);
+                    }
                 }
             }
             Notice::NoLongerNeeded(level) => {
@@ -298,6 +325,7 @@ pub(super) fn render(s: &Settings, r: &Request, notices: &[Notice]) -> Vec<Outbo
                     detail: "This request was decided at your level (or closed) before you answered. There is nothing to do, and a reply to its approval mail will not be used.",
                     actor: None,
                     actor_reason: None,
+                    revoke_token: None,
                 };
                 for (_, to) in r.askable_approvers(*level) {
                     if r.decisions_at(*level).all(|d| d.approver != *to) {
@@ -308,6 +336,38 @@ pub(super) fn render(s: &Settings, r: &Request, notices: &[Notice]) -> Vec<Outbo
         }
     }
     mails
+}
+
+/// A notice to approver `to` of `r` that carries a token they may reply
+/// REVOKE with: bound to the request, their level and them, valid until the
+/// granted window ends.
+fn push_revocable(
+    s: &Settings,
+    r: &Request,
+    to: &Address,
+    kind: &str,
+    text: NoticeText<'_>,
+    mails: &mut Vec<OutboundMail>,
+) {
+    let place = r.levels.iter().enumerate().find_map(|(l, level)| {
+        let index = level.approvers.iter().position(|a| a == to)?;
+        Some((u8::try_from(l + 1).ok()?, u8::try_from(index).ok()?))
+    });
+    let Some((level, approver_index)) = place else {
+        return push_notice(s, r, to, kind, text, mails);
+    };
+    let claims = TokenClaims {
+        request: r.id.get(),
+        level,
+        approver_index,
+        expires_at: r.granted_window.end().max(r.deadline),
+    };
+    let token = s.keyring.sign(&claims, &r.nonce, to.as_str());
+    let text = NoticeText {
+        revoke_token: Some(&token),
+        ..text
+    };
+    push_notice(s, r, to, kind, text, mails);
 }
 
 fn push_notice(

@@ -172,7 +172,7 @@ impl Approvals {
         };
         Ok(Handled {
             disposition: match decided {
-                Decided::Applied(_) => Disposition::Processed,
+                Decided::Applied(_) | Decided::Revoked => Disposition::Processed,
                 Decided::Refused => Disposition::Rejected,
             },
             duplicate: false,

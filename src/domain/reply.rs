@@ -121,7 +121,7 @@ pub(crate) fn parse_reply(text: &str) -> Result<ReplyDecision, ReplyRefusal> {
     let rest = line.get(end..).unwrap_or_default();
     let (window, consumed) = match verb {
         Verb::Approve => window_change::parse_window(rest)?,
-        Verb::Disapprove => (None, 0),
+        Verb::Disapprove | Verb::Revoke => (None, 0),
     };
     for &index in meaningful.iter().skip(1) {
         let Some(later) = lines.get(index) else {
@@ -174,7 +174,7 @@ pub(crate) fn parse_reply(text: &str) -> Result<ReplyDecision, ReplyRefusal> {
         }
         // A disapproval's comment may well negate ("not during the freeze"):
         // refusing it would leave the request open for others to approve.
-        Verb::Disapprove => Ok(ReplyDecision {
+        Verb::Disapprove | Verb::Revoke => Ok(ReplyDecision {
             verb,
             comment: comment::collect(&lines, first, end),
             window: None,

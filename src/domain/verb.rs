@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 pub(crate) enum Verb {
     Approve,
     Disapprove,
+    /// Takes granted access back; answers only an approval notice.
+    Revoke,
 }
 
 impl Verb {
@@ -16,6 +18,7 @@ impl Verb {
         match self {
             Verb::Approve => "APPROVE",
             Verb::Disapprove => "DISAPPROVE",
+            Verb::Revoke => "REVOKE",
         }
     }
 }

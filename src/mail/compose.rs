@@ -237,8 +237,16 @@ impl Composer {
             detail: view.detail,
             actor: view.actor,
             actor_reason: view.actor_reason,
+            revoke_token: view.revoke_token.map(Token::as_str),
             from_name: &self.from_name,
         })?;
+        let (subject_tag, reply_to) = match view.revoke_token {
+            Some(token) => (
+                format!(" {}", wire::subject_tag(token.as_str())),
+                Some(self.reply_address(token)?),
+            ),
+            None => (String::new(), None),
+        };
         let parent = if *to == r.requester {
             Some(self.thread_root(r.id))
         } else {
@@ -254,11 +262,11 @@ impl Composer {
             purpose: MailPurpose::Notice,
             request: Some(r.id),
             to: to.clone(),
-            subject: format!("[{}] {}: {}", r.id, view.headline, what(r)),
+            subject: format!("[{}] {}: {}{subject_tag}", r.id, view.headline, what(r)),
             text: body.text,
             html: body.html,
             message_id: self.message_id(&format!("{}.{kind}.{short}", r.id)),
-            reply_to: None,
+            reply_to,
             references: parent.iter().cloned().collect(),
             in_reply_to: parent,
             auto_submitted: AUTO_GENERATED.into(),
@@ -334,6 +342,9 @@ pub(crate) struct NoticeText<'a> {
     pub(crate) detail: &'a str,
     pub(crate) actor: Option<&'a str>,
     pub(crate) actor_reason: Option<&'a str>,
+    /// A token the reader may reply REVOKE with (approvers of granted
+    /// access only).
+    pub(crate) revoke_token: Option<&'a Token>,
 }
 
 /// `action on resource`, made safe and short for a subject; an emergency

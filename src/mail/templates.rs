@@ -121,6 +121,8 @@ pub(crate) struct NoticeView<'a> {
     pub(crate) actor: Option<&'a str>,
     /// The reason they gave: their words, shown quoted.
     pub(crate) actor_reason: Option<&'a str>,
+    /// When the reader may revoke by reply: the token for it.
+    pub(crate) revoke_token: Option<&'a str>,
     pub(crate) from_name: &'a str,
 }
 
@@ -226,6 +228,9 @@ impl Templates {
             detail => v.detail,
             actor => v.actor,
             actor_reason => v.actor_reason.map(wire::defuse).filter(|r| !r.is_empty()),
+            revocable => v.revoke_token.is_some(),
+            reply_marker => REPLY_MARKER,
+            token_line => v.revoke_token.map(wire::token_line),
             ..request_context(v.request, v.from_name)
         };
         Ok(Rendered {
@@ -290,6 +295,7 @@ impl Templates {
                 detail: "The requester used break-glass access.",
                 actor: Some("admin"),
                 actor_reason: Some("a reason\nover two lines"),
+                revoke_token: Some(SAMPLE_TOKEN),
                 from_name: "Access approvals",
             })
             .map_err(|e| e.to_string())?;

@@ -512,3 +512,33 @@ async fn expiry_is_mailed_to_requester_approvers_and_watchers_without_anyone_rea
         .wait_for(|l| l.contains(" expired ") && l.contains(&id), WAIT)
         .await;
 }
+
+/// Any approver takes granted access back by replying REVOKE to the grant
+/// notice, from their own mailbox.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_approver_revokes_by_replying_revoke_to_the_grant_notice() {
+    if skip_without_stack() {
+        return;
+    }
+    let p = People::new("revokereply");
+    let s = start(vec![group(&p, vec![Level::new(&[&p.alice, &p.bob], 1)])]).await;
+    let id = s.submit(&p.dave).await;
+    let ask = s.approval_mail(&p.alice, &id).await;
+    s.reply(&ask, &p.alice, "APPROVE").await;
+    s.daemon.wait_for_status(&id, "approved", WAIT).await;
+    let notice = mail_to(&s, &p.bob, &id, "Approved: access granted").await;
+    assert!(notice.text().contains("REVOKE"), "{}", notice.text());
+    s.reply(&notice, &p.bob, "REVOKE - the change was cancelled")
+        .await;
+    let done = s.daemon.wait_for_status(&id, "revoked", WAIT).await;
+    assert_eq!(done["interventions"][0]["by"], p.bob.as_str());
+    assert_eq!(done["interventions"][0]["channel"], "email");
+    assert_eq!(
+        done["interventions"][0]["reason"],
+        "the change was cancelled"
+    );
+    mail_to(&s, &p.dave, &id, "Access revoked").await;
+    s.syslog
+        .wait_for(|l| l.contains(" revoked ") && l.contains(&id), WAIT)
+        .await;
+}

@@ -52,7 +52,16 @@ async fn approval_at_level_one_asks_level_two_then_final_approval_tells_requeste
     assert_eq!(done.closed_at, Some(f.now()));
     assert_eq!(done.decisions[1].comment, "fine by me");
     let outcome = f.take_outbox();
-    assert_eq!(outcome.len(), 1, "{outcome:#?}");
+    assert_eq!(outcome.len(), 4, "{outcome:#?}");
+    let granted: Vec<_> = outcome[1..].iter().map(|m| m.to.to_string()).collect();
+    assert_eq!(
+        granted,
+        [ALICE, BOB, CAROL],
+        "every approver asked hears of the grant"
+    );
+    assert!(outcome[1..]
+        .iter()
+        .all(|m| m.purpose == MailPurpose::Notice && m.reply_to.is_some()));
     assert_eq!(outcome[0].purpose, MailPurpose::Decided);
     assert_eq!(outcome[0].to, addr(DAVE));
     assert!(

@@ -423,3 +423,72 @@ async fn watchers_hear_every_outcome_and_a_late_reply_is_told_it_is_no_longer_ne
     );
     assert_eq!(f.request(r.id).status, Status::Rejected);
 }
+
+/// The grant notice every approver gets carries a token of its own: a
+/// REVOKE reply from any of them ends the access; a REVOKE to a pending
+/// request, an APPROVE to the grant notice and a REVOKE from someone else
+/// change nothing.
+#[tokio::test]
+async fn revoke_by_reply_table() {
+    let f = fixture();
+    let (r, mails) = f.submit().await;
+    assert_eq!(
+        f.answer(ask(&mails, ALICE), ALICE, "REVOKE"),
+        rejected(),
+        "nothing granted yet"
+    );
+    assert_eq!(f.request(r.id).status, Status::Pending);
+    f.take_outbox();
+    f.answer(ask(&mails, ALICE), ALICE, "APPROVE");
+    let level2 = f.take_outbox();
+    f.answer(ask(&level2, CAROL), CAROL, "APPROVE");
+    let granted = f.take_outbox();
+    let notice_to = |who: &str| {
+        granted
+            .iter()
+            .find(|m| m.to == addr(who) && m.purpose == MailPurpose::Notice)
+            .unwrap()
+            .clone()
+    };
+    let to_bob = notice_to(BOB);
+    assert!(to_bob.text.contains("reply with REVOKE"), "{}", to_bob.text);
+    assert_eq!(
+        f.answer(&to_bob, MALLORY, "REVOKE"),
+        rejected(),
+        "not from bob"
+    );
+    assert_eq!(
+        f.answer(&to_bob, BOB, "APPROVE"),
+        rejected(),
+        "already approved"
+    );
+    assert_eq!(f.request(r.id).status, Status::Approved);
+    f.take_outbox();
+    f.take_audit();
+    assert_eq!(
+        f.answer(&to_bob, BOB, "REVOKE - not during the freeze"),
+        processed()
+    );
+    let done = f.request(r.id);
+    assert_eq!(done.status, Status::Revoked);
+    let i = done.interventions.last().unwrap();
+    assert_eq!(
+        (i.by.as_str(), i.reason.as_str(), i.channel),
+        (
+            BOB,
+            "not during the freeze",
+            crate::domain::request::Channel::Email
+        )
+    );
+    assert!(kinds(&f.take_audit()).contains(&EventKind::Revoked));
+    let told: Vec<_> = f.take_outbox().iter().map(|m| m.to.to_string()).collect();
+    assert!(
+        told.contains(&DAVE.to_owned()),
+        "the requester is told: {told:?}"
+    );
+    assert_eq!(
+        f.answer(&notice_to(ALICE), ALICE, "REVOKE"),
+        rejected(),
+        "revoked once"
+    );
+}

@@ -122,6 +122,7 @@ pub(super) fn verb_of(norm: &str) -> Option<Verb> {
         "disapprove" | "disapproved" | "reject" | "rejected" | "deny" | "denied" => {
             Some(Verb::Disapprove)
         }
+        "revoke" | "revoked" => Some(Verb::Revoke),
         _ => None,
     }
 }
@@ -191,6 +192,8 @@ pub(super) fn classify(line: &str, first: bool) -> LineVerdict {
         })
         .collect();
     let plain = |verb: Verb| occurrences.iter().any(|o| o.verb == verb && !o.negated);
+    // Any other decision word, un-negated, on the same line.
+    let plain_other = |verb: Verb| occurrences.iter().any(|o| o.verb != verb && !o.negated);
 
     let Some(lead) = occurrences.first() else {
         return if other_language_negation(&words) {
@@ -199,7 +202,7 @@ pub(super) fn classify(line: &str, first: bool) -> LineVerdict {
             LineVerdict::Nothing
         };
     };
-    if first && plain(Verb::Approve) && plain(Verb::Disapprove) {
+    if first && plain(Verb::Approve) && (plain(Verb::Disapprove) || plain(Verb::Revoke)) {
         return LineVerdict::Both;
     }
     if lead.index > MAX_LEAD_IN {
@@ -220,7 +223,7 @@ pub(super) fn classify(line: &str, first: bool) -> LineVerdict {
             if is_hedged(&words, lead.index) || is_question(&words, lead.index) {
                 return LineVerdict::Nothing;
             }
-            if plain(Verb::Disapprove) {
+            if plain_other(Verb::Approve) {
                 return LineVerdict::Both;
             }
             LineVerdict::Verb {
@@ -228,20 +231,18 @@ pub(super) fn classify(line: &str, first: bool) -> LineVerdict {
                 end,
             }
         }
-        Verb::Disapprove => {
+        // REVOKE reads like DISAPPROVE: it only takes access away.
+        verb @ (Verb::Disapprove | Verb::Revoke) => {
             if lead.negated {
                 return LineVerdict::Negated;
             }
             if is_hedged(&words, lead.index) || is_question(&words, lead.index) {
                 return LineVerdict::Nothing;
             }
-            if plain(Verb::Approve) {
+            if plain_other(verb) {
                 return LineVerdict::Both;
             }
-            LineVerdict::Verb {
-                verb: Verb::Disapprove,
-                end,
-            }
+            LineVerdict::Verb { verb, end }
         }
     }
 }

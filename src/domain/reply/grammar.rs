@@ -345,7 +345,7 @@ pub(super) fn decision_of(line: &str) -> Result<(Verb, usize), ReplyRefusal> {
         Verb::Approve => is_question(before) || is_question(after),
         // A disapproval's comment may ask ("DISAPPROVE - why prod?"):
         // refusing it would leave the request open for others to approve.
-        Verb::Disapprove => is_question(before) || word.punct_after == Some('?'),
+        Verb::Disapprove | Verb::Revoke => is_question(before) || word.punct_after == Some('?'),
     };
     if asks {
         return Err(ReplyRefusal::Question);
@@ -461,6 +461,11 @@ mod tests {
             ("Hello Anna Maria, approved.", Some(Verb::Approve)),
             ("DISAPPROVE not during the freeze", Some(Verb::Disapprove)),
             ("Reject", Some(Verb::Disapprove)),
+            ("REVOKE", Some(Verb::Revoke)),
+            ("Revoke - not an incident", Some(Verb::Revoke)),
+            ("do not revoke", None),
+            ("approve or revoke", None),
+            ("revoke?", None),
             ("I approve", None),
             ("do not approve", None),
             ("don’t approve", None),

@@ -14,6 +14,9 @@ impl Request {
         a: Answer,
         now: DateTime<Utc>,
     ) -> Result<Transition, AnswerRefusal> {
+        if a.verb == Verb::Revoke {
+            return Err(AnswerRefusal::NothingToRevoke(self.status));
+        }
         if self.status != Status::Pending {
             return Err(AnswerRefusal::Closed(self.status));
         }

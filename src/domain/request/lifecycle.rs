@@ -149,6 +149,29 @@ impl Request {
         })
     }
 
+    /// A REVOKE from an approver of this request (any level), by reply:
+    /// the same as an administrator's revoke, recorded with the approver's
+    /// address and comment. Anyone else is refused.
+    pub(crate) fn revoke_by_approver(
+        &mut self,
+        approver: &super::Address,
+        comment: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), super::AnswerRefusal> {
+        if !self.all_approvers().contains(&approver) {
+            return Err(super::AnswerRefusal::NotAnApprover(approver.clone()));
+        }
+        self.revoke(Intervention {
+            kind: InterventionKind::Revoke,
+            by: approver.to_string(),
+            uid: None,
+            reason: comment.to_owned(),
+            at,
+            channel: super::Channel::Email,
+        })
+        .map_err(|_| super::AnswerRefusal::NothingToRevoke(self.status))
+    }
+
     /// The approvers of every level, each once, in level order: who hears
     /// of an emergency, and who may revoke.
     pub(crate) fn all_approvers(&self) -> Vec<&super::Address> {

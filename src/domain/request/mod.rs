@@ -267,6 +267,8 @@ pub(crate) enum AnswerRefusal {
     AlreadyAnswered(Address),
     #[error("the narrowed window does not overlap the window granted so far")]
     WindowOutside,
+    #[error("REVOKE takes granted access back; this request is {}, so there is nothing to revoke", .0.as_str())]
+    NothingToRevoke(Status),
     #[error("this request needs a comment with every answer: write it after the word, e.g. APPROVE - checked the change ticket")]
     CommentRequired,
 }
@@ -294,6 +296,10 @@ impl AnswerRefusal {
             AnswerRefusal::AlreadyAnswered(_) => {
                 "this approver has already answered this request".into()
             }
+            AnswerRefusal::Closed(status) if status.is_granted() => format!(
+                "the request is already {}; to take the access back, reply REVOKE to the \"Approved: access granted\" mail",
+                status.as_str()
+            ),
             other => other.to_string(),
         }
     }

@@ -61,6 +61,11 @@ pub(super) enum Notice {
     /// "No longer needs your answer", to the approvers of a level that
     /// closed before they answered.
     NoLongerNeeded(u8),
+    /// The approval mail again, to the level's approvers who have not
+    /// answered (same token, same thread).
+    Remind(u8),
+    /// The approval mail to the level's escalation approvers.
+    AskEscalation(u8),
 }
 
 /// Everything a happening causes.
@@ -121,6 +126,24 @@ pub(super) fn effects(r: &Request, happening: &Happening<'_>, now: DateTime<Utc>
                 "request expired undecided".into(),
             )
             .with_level(r.level)],
+        },
+        Happening::Ticked(Tick::Reminded { level }) => Effects {
+            notices: vec![Notice::Remind(*level)],
+            audit: vec![ev(
+                EventKind::Reminded,
+                "pending",
+                format!("reminder sent to level {level}'s approvers who have not answered"),
+            )
+            .with_level(*level)],
+        },
+        Happening::Ticked(Tick::Escalated { level }) => Effects {
+            notices: vec![Notice::AskEscalation(*level)],
+            audit: vec![ev(
+                EventKind::Escalated,
+                "pending",
+                format!("level {level} escalated: its escalation approvers are asked too"),
+            )
+            .with_level(*level)],
         },
         Happening::Ticked(Tick::Started) => Effects {
             notices: vec![],
@@ -249,6 +272,28 @@ pub(super) fn render(s: &Settings, r: &Request, notices: &[Notice]) -> Vec<Outbo
                 }
             },
             Notice::AskLevel(level) => mails.extend(level_mails(s, r, *level)),
+            Notice::Remind(level) => {
+                let n = r.reminders_sent;
+                mails.extend(
+                    level_mails(s, r, *level)
+                        .into_iter()
+                        .filter(|m| r.decisions_at(*level).all(|d| d.approver != m.to))
+                        .map(|m| s.composer.as_reminder(m, n)),
+                );
+            }
+            Notice::AskEscalation(level) => {
+                let added: Vec<&Address> = r
+                    .escalations
+                    .iter()
+                    .filter(|e| e.level == *level)
+                    .flat_map(|e| &e.approvers)
+                    .collect();
+                mails.extend(
+                    level_mails(s, r, *level)
+                        .into_iter()
+                        .filter(|m| added.contains(&&m.to)),
+                );
+            }
             Notice::EmergencyUsed => {
                 let text = NoticeText {
                     headline: "Emergency access used",

@@ -4,7 +4,7 @@
 use super::{duration, raw, Problems};
 use crate::domain::ids::Address;
 use crate::domain::policy::{Group, Policy};
-use crate::domain::request::Level;
+use crate::domain::request::{Escalation, Level};
 
 pub(super) fn policy(
     p: &mut Problems,
@@ -76,6 +76,22 @@ pub(super) fn policy(
         if g.levels.len() > 16 {
             p.push(&format!("{key}.levels"), "at most 16 levels are supported");
         }
+        let mut reminders = Vec::new();
+        for r in &g.reminders {
+            match r
+                .strip_suffix('%')
+                .and_then(|n| n.trim().parse::<u8>().ok())
+            {
+                Some(pct) if (1..100).contains(&pct) => reminders.push(pct),
+                _ => p.push(
+                    &format!("{key}.reminders"),
+                    format!("{r:?} is not a percentage of the deadline between 1% and 99%"),
+                ),
+            }
+        }
+        reminders.sort_unstable();
+        reminders.dedup();
+        let mut escalations = Vec::new();
         let mut levels = Vec::new();
         for (i, l) in g.levels.iter().enumerate() {
             let lkey = format!("{key}.levels[{}]", i + 1);
@@ -129,6 +145,30 @@ pub(super) fn policy(
                     ),
                 );
             }
+            match (&l.escalate_after, l.escalation.is_empty()) {
+                (None, true) => {}
+                (Some(after), false) => {
+                    let people: Vec<Address> = l
+                        .escalation
+                        .iter()
+                        .filter_map(|a| {
+                            p.check(&format!("{lkey}.escalation"), a.parse::<Address>())
+                        })
+                        .collect();
+                    let after = p.check(&format!("{lkey}.escalate_after"), duration(after));
+                    if let (Some(after), Ok(level)) = (after, u8::try_from(i + 1)) {
+                        escalations.push(Escalation {
+                            level,
+                            approvers: people,
+                            after,
+                        });
+                    }
+                }
+                _ => p.push(
+                    &lkey,
+                    "escalation and escalate_after go together: who, and after how long",
+                ),
+            }
             levels.push(Level {
                 approvers,
                 quorum: l.quorum,
@@ -163,6 +203,8 @@ pub(super) fn policy(
                 justification_only,
                 require_comment: g.require_comment,
                 notify,
+                reminders,
+                escalations,
             });
         }
     }

@@ -179,6 +179,8 @@ pub(crate) struct RawGroup {
     pub(crate) require_comment: bool,
     #[serde(default)]
     pub(crate) notify: Vec<String>,
+    #[serde(default)]
+    pub(crate) reminders: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -186,4 +188,8 @@ pub(crate) struct RawGroup {
 pub(crate) struct RawLevel {
     pub(crate) approvers: Vec<String>,
     pub(crate) quorum: u8,
+    #[serde(default)]
+    pub(crate) escalation: Vec<String>,
+    #[serde(default)]
+    pub(crate) escalate_after: Option<String>,
 }

@@ -41,7 +41,10 @@ pub(crate) async fn run_timers(
         let now = clock.now();
         match approvals.apply_due_at(now).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(expired = n, "expired undecided requests"),
+            Ok(n) => tracing::info!(
+                requests = n,
+                "applied due timers (deadlines, reminders, escalations, windows)"
+            ),
             Err(e) => tracing::error!(error = %e, "cannot apply due timers"),
         }
         let sleep = match approvals.next_due() {
@@ -61,6 +64,7 @@ pub(crate) async fn run_timers(
                 STUCK
             }
         };
+        tracing::debug!(sleep_ms = sleep.as_millis(), "timer sleeps");
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
             _ = wake.notified() => {}

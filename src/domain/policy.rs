@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::access_window::AccessWindow;
 use super::ids::{Address, RequestId, RequestNonce};
 use super::plain_text;
-use super::request::{Level, Request, Route, Status};
+use super::request::{Escalation, Level, Request, Route, Status};
 
 /// A group of requesters sharing actions and an approval chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,6 +29,10 @@ pub(crate) struct Group {
     pub(crate) require_comment: bool,
     /// Who hears of every outcome without deciding (a security team).
     pub(crate) notify: Vec<Address>,
+    /// Reminders to the open level, in percent of the deadline.
+    pub(crate) reminders: Vec<u8>,
+    /// Per level, who else may decide after a while.
+    pub(crate) escalations: Vec<Escalation>,
 }
 
 /// The registered reasons and the groups, as validated from configuration.
@@ -205,6 +209,11 @@ impl Policy {
             interventions: Vec::new(),
             require_comment: group.require_comment,
             notify: group.notify.clone(),
+            reminders: group.reminders.clone(),
+            reminders_sent: 0,
+            escalations: group.escalations.clone(),
+            level_opened_at: Some(now),
+            escalated: Vec::new(),
         })
     }
 }
@@ -238,6 +247,8 @@ mod tests {
                 justification_only: false,
                 require_comment: false,
                 notify: vec![],
+                reminders: vec![],
+                escalations: vec![],
             }],
         }
     }

@@ -173,6 +173,20 @@ impl Composer {
         })
     }
 
+    /// The approval mail `m` sent again as reminder `n`: the same body and
+    /// token, "Reminder:" in the subject, threaded under the first one.
+    pub(crate) fn as_reminder(&self, m: OutboundMail, n: u8) -> OutboundMail {
+        let first = m.message_id.clone();
+        let own = first.replacen('@', &format!(".reminder{n}@"), 1);
+        OutboundMail {
+            subject: format!("Reminder: {}", m.subject),
+            message_id: own,
+            references: vec![first.clone()],
+            in_reply_to: Some(first),
+            ..m
+        }
+    }
+
     /// The receipt to the requester; its Message-ID is the root of the
     /// requester's thread about `r`.
     pub(crate) fn received(&self, r: &Request) -> Result<OutboundMail, ComposeError> {

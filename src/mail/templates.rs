@@ -524,6 +524,11 @@ fn sample_request(status: Status, level: u8) -> Result<Request, String> {
         interventions: Vec::new(),
         require_comment: false,
         notify: Vec::new(),
+        reminders: Vec::new(),
+        reminders_sent: 0,
+        escalations: Vec::new(),
+        level_opened_at: None,
+        escalated: Vec::new(),
     })
 }
 

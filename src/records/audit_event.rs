@@ -169,6 +169,10 @@ pub(crate) enum EventKind {
     GrantChecked,
     /// A cancel, revoke, override or other admin call was refused.
     ActionRefused,
+    /// The open level's approvers were reminded.
+    Reminded,
+    /// A level waited long enough and its escalation approvers were asked.
+    Escalated,
     /// A kind written by a newer release; keeps old spools readable after
     /// a downgrade.
     #[serde(other)]
@@ -210,7 +214,7 @@ impl Severity {
 impl EventKind {
     /// Every kind, so tests can check all of them.
     #[cfg(test)]
-    pub(crate) const ALL: [EventKind; 25] = [
+    pub(crate) const ALL: [EventKind; 27] = [
         EventKind::Submitted,
         EventKind::Mailed,
         EventKind::MailFailed,
@@ -235,6 +239,8 @@ impl EventKind {
         EventKind::Overridden,
         EventKind::GrantChecked,
         EventKind::ActionRefused,
+        EventKind::Reminded,
+        EventKind::Escalated,
         EventKind::Unknown,
     ];
 
@@ -249,12 +255,14 @@ impl EventKind {
             | EventKind::Overridden
             | EventKind::Revoked
             | EventKind::ActionRefused => Severity::Warning,
-            EventKind::Mailed | EventKind::ReplyIgnored | EventKind::GrantChecked => {
-                Severity::Informational
-            }
+            EventKind::Mailed
+            | EventKind::ReplyIgnored
+            | EventKind::GrantChecked
+            | EventKind::Reminded => Severity::Informational,
             EventKind::JustificationGranted
             | EventKind::WindowStarted
             | EventKind::WindowEnded
+            | EventKind::Escalated
             | EventKind::Cancelled => Severity::Notice,
             EventKind::Submitted
             | EventKind::DecisionAccepted
@@ -297,6 +305,8 @@ impl EventKind {
             EventKind::Overridden => "overridden",
             EventKind::GrantChecked => "grant-checked",
             EventKind::ActionRefused => "action-refused",
+            EventKind::Reminded => "reminded",
+            EventKind::Escalated => "escalated",
             EventKind::Unknown => "unknown",
         }
     }

@@ -85,11 +85,23 @@ fn instant_of(bytes: [u8; 8]) -> Option<DateTime<Utc>> {
 }
 
 pub(super) fn due_key(r: &Request) -> Option<[u8; 16]> {
-    let at = r.next_due()?;
+    // Rounded up to the millisecond the key holds: rounded down, the timer
+    // woke a fraction of a millisecond before the instant, found nothing to
+    // do, and took the entry for one it cannot apply.
+    let at = ceil_to_millis(r.next_due()?);
     let mut k = [0u8; 16];
     k[..8].copy_from_slice(&instant_bytes(at));
     k[8..].copy_from_slice(&r.id.get().to_be_bytes());
     Some(k)
+}
+
+/// `at`, or the next whole millisecond after it.
+fn ceil_to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    let sub = at.timestamp_subsec_nanos() % 1_000_000;
+    if sub == 0 {
+        return at;
+    }
+    at + chrono::Duration::nanoseconds(i64::from(1_000_000 - sub))
 }
 
 /// The greatest key of an entry due at or before `now` (read inclusively).
@@ -124,6 +136,22 @@ mod tests {
         let c = subject_prefix("dave@example.test", "sign", "web-011");
         assert!(!b.starts_with(&a) && !a.starts_with(&b));
         assert!(!c.starts_with(&a), "a longer resource is another subject");
+    }
+
+    /// Regression: the key held the instant rounded down to the
+    /// millisecond, so the timer could wake just before a request was due
+    /// and leave it for the stuck pause. The key is never before the
+    /// instant, and an entry read as due is due.
+    #[test]
+    fn regression_a_due_key_is_never_earlier_than_the_instant() {
+        let base = Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).unwrap();
+        for nanos in [0, 1, 999_999, 1_000_000, 1_000_001, 123_456_789] {
+            let at = base + Duration::nanoseconds(nanos);
+            let key = ceil_to_millis(at);
+            assert!(key >= at, "{nanos}");
+            assert!(key - at < Duration::milliseconds(1), "{nanos}");
+            assert_eq!(key.timestamp_subsec_nanos() % 1_000_000, 0, "{nanos}");
+        }
     }
 
     #[test]

@@ -396,6 +396,7 @@ async fn quorum_of_a_named_group_then_reports_filter_page_and_export_csv() {
             vec![Level {
                 approvers: vec!["@leads".into()],
                 quorum: 2,
+                extra: String::new(),
             }],
         )],
         |c| c.tables_extra.push(leads),
@@ -541,4 +542,48 @@ async fn an_approver_revokes_by_replying_revoke_to_the_grant_notice() {
     s.syslog
         .wait_for(|l| l.contains(" revoked ") && l.contains(&id), WAIT)
         .await;
+}
+
+/// A reminder reaches the approver before the deadline, in the same thread
+/// with the same token; then the level escalates and the escalation
+/// approver decides for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reminder_comes_before_the_deadline_then_escalation_lets_another_decide() {
+    if skip_without_stack() {
+        return;
+    }
+    let p = People::new("remind");
+    let mut level = Level::new(&[&p.alice], 1);
+    level.extra = format!(", escalation = [{:?}], escalate_after = \"8s\"", p.carol);
+    let mut g = group(&p, vec![level]);
+    g.deadline = "30s".into();
+    g.extra.push("reminders = [\"10%\"]".into());
+    let s = start(vec![g]).await;
+    let id = s.submit(&p.dave).await;
+    let first = s.approval_mail(&p.alice, &id).await;
+    let reminder = mail_to(&s, &p.alice, &id, "Reminder:").await;
+    assert!(
+        reminder
+            .header("In-Reply-To")
+            .unwrap_or_default()
+            .contains(&first.message_id().unwrap()),
+        "threaded under the first mail"
+    );
+    assert_eq!(reminder.reply_to(), first.reply_to(), "the same token");
+    s.syslog
+        .wait_for(|l| l.contains(" reminded ") && l.contains(&id), WAIT)
+        .await;
+    assert_eq!(
+        s.get(&id).await["status"],
+        "pending",
+        "a reminder decides nothing"
+    );
+
+    let to_carol = s.approval_mail(&p.carol, &id).await;
+    s.syslog
+        .wait_for(|l| l.contains(" escalated ") && l.contains(&id), WAIT)
+        .await;
+    s.reply(&to_carol, &p.carol, "APPROVE").await;
+    let done = s.daemon.wait_for_status(&id, "approved", WAIT).await;
+    assert_eq!(done["decisions"][0]["approver"], p.carol.as_str());
 }

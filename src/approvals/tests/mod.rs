@@ -89,6 +89,8 @@ fn policy(levels: Vec<Level>) -> Policy {
             justification_only: false,
             require_comment: false,
             notify: vec![],
+            reminders: vec![],
+            escalations: vec![],
         }],
     }
 }

@@ -92,6 +92,7 @@ impl Request {
         }
         let from = self.level;
         self.level += 1;
+        self.level_opened_at = Some(now);
         Ok(Transition::LevelAdvanced {
             from,
             to: self.level,

@@ -11,6 +11,12 @@ use super::{Intervention, InterventionKind, Request, Route, Status};
 /// What the passing of time did to a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Tick {
+    /// A reminder came: the open level's approvers who have not answered
+    /// are mailed again.
+    Reminded { level: u8 },
+    /// The open level waited long enough: its escalation approvers were
+    /// added to it and must be asked.
+    Escalated { level: u8 },
     /// Undecided at its deadline: `pending → expired`.
     Expired,
     /// Its window began: `approved → active`.
@@ -37,6 +43,22 @@ impl Request {
     /// pass) the second call does nothing.
     pub(crate) fn advance(&mut self, now: DateTime<Utc>) -> Vec<Tick> {
         let mut ticks = Vec::new();
+        if self.status == Status::Pending && now < self.deadline {
+            if let Some(level) = self.escalation_due(now) {
+                self.escalate(level);
+                ticks.push(Tick::Escalated { level });
+            }
+            // Several reminders passed at once (the daemon was down) make
+            // one mail, not a burst.
+            let mut came = false;
+            while self.next_reminder().is_some_and(|at| now >= at) {
+                self.reminders_sent = self.reminders_sent.saturating_add(1);
+                came = true;
+            }
+            if came {
+                ticks.push(Tick::Reminded { level: self.level });
+            }
+        }
         if self.status == Status::Pending && now >= self.deadline {
             self.close(Status::Expired, now);
             ticks.push(Tick::Expired);
@@ -61,11 +83,71 @@ impl Request {
     /// scanning every request.
     pub(crate) fn next_due(&self) -> Option<DateTime<Utc>> {
         match self.status {
-            Status::Pending => Some(self.deadline),
+            Status::Pending => Some(
+                [
+                    Some(self.deadline),
+                    self.next_reminder(),
+                    self.next_escalation(),
+                ]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(self.deadline),
+            ),
             Status::Approved => Some(self.granted_window.start()),
             Status::Active => Some(self.granted_window.end()),
             _ => None,
         }
+    }
+
+    /// When the next reminder comes, if one is left.
+    fn next_reminder(&self) -> Option<DateTime<Utc>> {
+        let pct = *self.reminders.get(usize::from(self.reminders_sent))?;
+        let span = self.deadline - self.created_at;
+        let at = self.created_at + span * i32::from(pct) / 100;
+        (at < self.deadline).then_some(at)
+    }
+
+    /// When the open level escalates, if it has an escalation still to come.
+    fn next_escalation(&self) -> Option<DateTime<Utc>> {
+        if self.escalated.contains(&self.level) {
+            return None;
+        }
+        let e = self.escalations.iter().find(|e| e.level == self.level)?;
+        let at = self.level_opened_at.unwrap_or(self.created_at) + e.after;
+        (at < self.deadline).then_some(at)
+    }
+
+    fn escalation_due(&self, now: DateTime<Utc>) -> Option<u8> {
+        self.next_escalation()
+            .filter(|at| now >= *at)
+            .map(|_| self.level)
+    }
+
+    /// Adds the level's escalation approvers after its own (so the indexes
+    /// that tokens already issued name stay valid), each person once and
+    /// never the requester.
+    fn escalate(&mut self, level: u8) {
+        let Some(e) = self.escalations.iter().find(|e| e.level == level).cloned() else {
+            return;
+        };
+        let others: Vec<super::Address> = self
+            .levels
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i + 1 != usize::from(level))
+            .flat_map(|(_, l)| l.approvers.clone())
+            .collect();
+        if let Some(l) = self.levels.get_mut(usize::from(level.saturating_sub(1))) {
+            for a in e.approvers {
+                // One person decides at most once per request: someone who
+                // is an approver at another level is not added here.
+                if !l.approvers.contains(&a) && a != self.requester && !others.contains(&a) {
+                    l.approvers.push(a);
+                }
+            }
+        }
+        self.escalated.push(level);
     }
 
     /// Whether this request lets its requester act at `now`: only while

@@ -21,6 +21,32 @@ pub(crate) struct Level {
     pub(crate) quorum: u8,
 }
 
+/// Who else may decide for a level once it has waited long enough.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Escalation {
+    /// The level (1-based) it applies to.
+    pub(crate) level: u8,
+    /// Who is added to the level's approvers, and mailed.
+    pub(crate) approvers: Vec<Address>,
+    /// How long the level waits, from when it was asked, before them.
+    #[serde(with = "seconds")]
+    pub(crate) after: chrono::Duration,
+}
+
+mod seconds {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &chrono::Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(d.num_seconds())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<chrono::Duration, D::Error> {
+        Ok(chrono::Duration::seconds(i64::deserialize(d)?))
+    }
+}
+
 /// Where a request is in its life.
 ///
 /// ```text
@@ -214,6 +240,24 @@ pub(crate) struct Request {
     /// Cancel, revoke and override, in the order they happened.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) interventions: Vec<Intervention>,
+    /// Snapshotted from the group: reminders to the open level, as
+    /// percentages of the time from submission to the deadline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) reminders: Vec<u8>,
+    /// How many of `reminders` have come (sent or passed over).
+    #[serde(default)]
+    pub(crate) reminders_sent: u8,
+    /// Snapshotted from the group: per level, who else may decide after a
+    /// while.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) escalations: Vec<Escalation>,
+    /// When the current level was asked (the request's creation for level
+    /// 1): escalation counts from here.
+    #[serde(default)]
+    pub(crate) level_opened_at: Option<DateTime<Utc>>,
+    /// Levels whose escalation has happened.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) escalated: Vec<u8>,
     /// Snapshotted from the group: who hears of every outcome (a security
     /// team) without deciding anything.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -49,6 +49,11 @@ pub(crate) fn two_level_request() -> Request {
         interventions: vec![],
         require_comment: false,
         notify: vec![],
+        reminders: Vec::new(),
+        reminders_sent: 0,
+        escalations: Vec::new(),
+        level_opened_at: None,
+        escalated: Vec::new(),
     }
 }
 
@@ -514,4 +519,70 @@ fn a_group_that_requires_a_comment_refuses_a_bare_verb() {
     let mut with_comment = ans(1, "alice@example.test", Verb::Approve);
     with_comment.comment = "checked CHG-1".into();
     assert!(r.answer(with_comment, t0()).is_ok());
+}
+
+/// Reminders at 50% and 90% of the time to the deadline (24 h): each once,
+/// in order, several passed at once collapsed into one, none after a
+/// decision.
+#[test]
+fn reminders_come_once_each_at_their_share_of_the_deadline() {
+    let mut r = two_level_request();
+    r.reminders = vec![50, 90];
+    let half = t0() + Duration::hours(12);
+    assert_eq!(r.next_due(), Some(half));
+    assert!(r.advance(half - Duration::seconds(1)).is_empty());
+    assert_eq!(r.advance(half), vec![Tick::Reminded { level: 1 }]);
+    assert!(r.advance(half).is_empty(), "once");
+    let ninety = t0() + Duration::minutes(24 * 60 * 9 / 10);
+    assert_eq!(r.next_due(), Some(ninety));
+    let mut late = r.clone();
+    assert_eq!(late.advance(ninety), vec![Tick::Reminded { level: 1 }]);
+    assert_eq!(late.next_due(), Some(late.deadline));
+
+    let mut both = two_level_request();
+    both.reminders = vec![50, 90];
+    assert_eq!(
+        both.advance(ninety),
+        vec![Tick::Reminded { level: 1 }],
+        "collapsed"
+    );
+    assert_eq!(both.reminders_sent, 2);
+
+    let mut decided = two_level_request();
+    decided.reminders = vec![50];
+    decided.cancel(intervention(t0())).unwrap();
+    assert!(decided.advance(half).is_empty());
+}
+
+/// Level 1 escalates to erin after 2 h: she is added after the level's
+/// own approvers (indexes of tokens already issued stay), may decide, and
+/// the escalation happens once; a person of another level is never added.
+#[test]
+fn escalation_adds_its_approvers_to_the_waiting_level_once() {
+    let mut r = two_level_request();
+    r.level_opened_at = Some(t0());
+    r.escalations = vec![Escalation {
+        level: 1,
+        approvers: vec![addr("erin@example.test"), addr("carol@example.test")],
+        after: Duration::hours(2),
+    }];
+    let at = t0() + Duration::hours(2);
+    assert_eq!(r.next_due(), Some(at));
+    assert_eq!(r.advance(at), vec![Tick::Escalated { level: 1 }]);
+    assert_eq!(
+        r.levels[0].approvers,
+        vec![
+            addr("alice@example.test"),
+            addr("bob@example.test"),
+            addr("erin@example.test")
+        ],
+        "carol decides at level 2 and is not added to level 1"
+    );
+    assert!(r.advance(at + Duration::hours(1)).is_empty(), "once");
+    assert_eq!(r.next_due(), Some(r.deadline));
+    assert_eq!(
+        r.answer(ans(1, "erin@example.test", Verb::Approve), at),
+        Ok(Transition::LevelAdvanced { from: 1, to: 2 })
+    );
+    assert_eq!(r.level_opened_at, Some(at), "level 2 counts from now");
 }

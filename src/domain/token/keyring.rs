@@ -131,7 +131,7 @@ impl Keyring {
     /// Mints a token for `approver` of the request with `nonce`, with the
     /// current key.
     ///
-    /// `expires_at` is rounded down to the minute and clamped to the
+    /// `expires_at` is rounded up to the minute and clamped to the
     /// representable range (1970 to year ~10136).
     pub(crate) fn sign(&self, claims: &TokenClaims, nonce: &RequestNonce, approver: &str) -> Token {
         let claim_bytes = encode_claims(self.current.id, claims);

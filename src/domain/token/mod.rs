@@ -238,9 +238,15 @@ pub(super) fn encode_claims(key_id: u8, claims: &TokenClaims) -> [u8; CLAIMS_LEN
     ]
 }
 
-/// Unix minutes, rounded down and clamped to `u32`.
+/// Unix minutes, rounded up and clamped to `u32`. Up, not down: a token
+/// must not die before the deadline it stands for (the request's own
+/// deadline still refuses a late answer, to the instant); rounded down, an
+/// approver answering in the last minute was told the token had expired.
 pub(super) fn to_minutes(at: DateTime<Utc>) -> u32 {
-    let minutes = at.timestamp().div_euclid(60);
+    let seconds = at
+        .timestamp()
+        .saturating_add(i64::from(at.timestamp_subsec_nanos() > 0));
+    let minutes = seconds.saturating_add(59).div_euclid(60);
     u32::try_from(minutes.max(0)).unwrap_or(u32::MAX)
 }
 
@@ -460,16 +466,39 @@ mod tests {
         }
     }
 
+    /// Regression: rounded down, a token died up to a minute before the
+    /// deadline it stands for, and an approver answering in time was told
+    /// it had expired. Rounded up, it lives at most a minute past it; the
+    /// request's own deadline refuses a late answer to the instant (see
+    /// the state machine's `answers_after_the_deadline_are_refused`).
     #[test]
-    fn expiry_rounds_down_to_the_minute_never_extending_validity() {
-        let mut c = claims();
-        c.expires_at = at(1000) + chrono::Duration::seconds(59);
+    fn regression_expiry_rounds_up_to_the_minute_so_a_token_never_dies_before_its_deadline() {
         let ring = ring();
-        let t = ring.sign(&c, &NONCE, ALICE);
-        assert_eq!(t.claims().expires_at, at(1000));
-        assert!(ring
-            .verify(&t, &NONCE, ALICE, at(1000) + chrono::Duration::seconds(1))
-            .is_err());
+        let cases = [
+            (at(1000) + chrono::Duration::seconds(1), at(1001)),
+            (at(1000) + chrono::Duration::seconds(59), at(1001)),
+            (at(1000) + chrono::Duration::milliseconds(1), at(1001)),
+            (at(1000), at(1000)),
+        ];
+        for (expires_at, shown) in cases {
+            let c = TokenClaims {
+                expires_at,
+                ..claims()
+            };
+            let t = ring.sign(&c, &NONCE, ALICE);
+            assert_eq!(t.claims().expires_at, shown, "{expires_at}");
+            assert!(ring
+                .verify(
+                    &t,
+                    &NONCE,
+                    ALICE,
+                    expires_at - chrono::Duration::milliseconds(1)
+                )
+                .is_ok());
+            assert!(ring
+                .verify(&t, &NONCE, ALICE, shown + chrono::Duration::seconds(1))
+                .is_err());
+        }
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub(crate) struct Level {
     pub(crate) approvers: Vec<String>,
     /// How many APPROVE this level needs.
     pub(crate) quorum: u32,
+    /// More keys of the level's inline table, starting with ", ".
+    pub(crate) extra: String,
 }
 
 impl Level {
@@ -25,6 +27,7 @@ impl Level {
         Level {
             approvers: approvers.iter().map(|a| (*a).to_owned()).collect(),
             quorum,
+            extra: String::new(),
         }
     }
 }
@@ -216,9 +219,10 @@ impl DaemonConfig {
             for level in &g.levels {
                 writeln!(
                     t,
-                    "  {{ approvers = {}, quorum = {} }},",
+                    "  {{ approvers = {}, quorum = {}{} }},",
                     list(&level.approvers),
-                    level.quorum
+                    level.quorum,
+                    level.extra
                 )
                 .unwrap();
             }

@@ -19,6 +19,7 @@ mod secret;
 mod shutdown;
 mod store;
 mod system_clock;
+mod webhooks;
 
 use std::process::ExitCode;
 

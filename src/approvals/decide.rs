@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::effects::{effects, render, with_request, Happening};
+use super::effects::{with_request, Happening, Outputs};
 use super::explain::{self, why, Explanation};
 use super::inbox::EmailReply;
 use super::settings::Settings;
@@ -232,13 +232,9 @@ impl Approvals {
                         uid: None,
                         reason: &done.reason,
                     };
-                    let fx = effects(&request, &happening, now);
-                    let mut change = Change {
-                        mails: render(s, &request, &fx.notices),
-                        audit: fx.audit,
-                        request: Some(request),
-                        ..Change::nothing(Ok(Decided::Revoked))
-                    };
+                    let mut out = Outputs::default();
+                    out.add(s, &request, &happening, now);
+                    let mut change = out.into_change(Some(request), Ok(Decided::Revoked));
                     self.origin_records(
                         s,
                         origin,
@@ -286,23 +282,15 @@ impl Approvals {
                         reason: decision_reason(answer, sender.as_ref(), unverified),
                         transition,
                     };
-                    let fx = effects(&request, &happening, now);
-                    let mut mails = render(s, &request, &fx.notices);
-                    let mut audit = fx.audit;
+                    let mut out = Outputs::default();
+                    out.add(s, &request, &happening, now);
                     // A grant whose window has begun is live at once: the
                     // same transaction starts it (and ends it, if the whole
                     // window passed while the approval was pending).
-                    for tick in request.advance(now) {
-                        let fx = effects(&request, &Happening::Ticked(tick), now);
-                        mails.extend(render(s, &request, &fx.notices));
-                        audit.extend(fx.audit);
-                    }
-                    let mut change = Change {
-                        mails,
-                        audit,
-                        request: Some(request),
-                        ..Change::nothing(Ok(Decided::Applied(transition)))
-                    };
+                    let ticks = request.advance(now);
+                    out.add_ticks(s, &request, ticks, now);
+                    let mut change =
+                        out.into_change(Some(request), Ok(Decided::Applied(transition)));
                     self.origin_records(
                         s,
                         origin,

@@ -9,7 +9,8 @@ use crate::domain::ids::Address;
 use crate::domain::request::{InterventionKind, Request, Route, Status, Tick, Transition};
 use crate::domain::token::TokenClaims;
 use crate::mail::compose::NoticeText;
-use crate::records::{AuditEvent, EventKind, OutboundMail};
+use crate::records::{AuditEvent, EventKind, OutboundMail, OutboundWebhook};
+use crate::store::Change;
 
 /// Something that happened to a request that others must hear of.
 #[derive(Clone, Debug)]
@@ -75,6 +76,58 @@ pub(super) struct Effects {
     pub(super) notices: Vec<Notice>,
     /// Audit events to spool, in this order.
     pub(super) audit: Vec<AuditEvent>,
+    /// Webhook calls to queue.
+    pub(super) webhooks: Vec<OutboundWebhook>,
+}
+
+/// What a sequence of happenings to one request writes with it: composed
+/// mails, audit events and webhook calls, in order.
+#[derive(Debug, Default)]
+pub(super) struct Outputs {
+    pub(super) mails: Vec<OutboundMail>,
+    pub(super) audit: Vec<AuditEvent>,
+    pub(super) webhooks: Vec<OutboundWebhook>,
+}
+
+impl Outputs {
+    /// Adds what `happening` to `r` (already in its new state) causes.
+    pub(super) fn add(
+        &mut self,
+        s: &Settings,
+        r: &Request,
+        happening: &Happening<'_>,
+        now: DateTime<Utc>,
+    ) {
+        let fx = effects(r, happening, now);
+        self.mails.extend(render(s, r, &fx.notices));
+        self.audit.extend(fx.audit);
+        self.webhooks.extend(fx.webhooks);
+    }
+
+    /// Adds what each of `ticks` causes.
+    pub(super) fn add_ticks(
+        &mut self,
+        s: &Settings,
+        r: &Request,
+        ticks: impl IntoIterator<Item = Tick>,
+        now: DateTime<Utc>,
+    ) {
+        for tick in ticks {
+            self.add(s, r, &Happening::Ticked(tick), now);
+        }
+    }
+
+    /// The change that writes `request` with these outputs and returns
+    /// `result`.
+    pub(super) fn into_change<R>(self, request: Option<Request>, result: R) -> Change<R> {
+        Change {
+            request,
+            mails: self.mails,
+            audit: self.audit,
+            webhooks: self.webhooks,
+            ..Change::nothing(result)
+        }
+    }
 }
 
 /// The table: what `happening` to `r` (already in its new state) causes.
@@ -87,10 +140,12 @@ pub(super) fn effects(r: &Request, happening: &Happening<'_>, now: DateTime<Utc>
                 .with_level(1);
             match r.route {
                 Route::Approvers => Effects {
+                    webhooks: Vec::new(),
                     notices: vec![Notice::Receipt, Notice::AskLevel(1)],
                     audit: vec![submitted],
                 },
                 Route::Emergency => Effects {
+                    webhooks: Vec::new(),
                     notices: vec![Notice::Receipt, Notice::Outcome, Notice::EmergencyUsed],
                     audit: vec![
                         submitted,
@@ -104,6 +159,7 @@ pub(super) fn effects(r: &Request, happening: &Happening<'_>, now: DateTime<Utc>
                     ],
                 },
                 Route::Justification => Effects {
+                    webhooks: Vec::new(),
                     notices: vec![Notice::Receipt, Notice::Outcome],
                     audit: vec![
                         submitted,
@@ -119,6 +175,7 @@ pub(super) fn effects(r: &Request, happening: &Happening<'_>, now: DateTime<Utc>
             }
         }
         Happening::Ticked(Tick::Expired) => Effects {
+            webhooks: Vec::new(),
             notices: vec![Notice::Outcome, Notice::NoLongerNeeded(r.level)],
             audit: vec![ev(
                 EventKind::Expired,
@@ -128,6 +185,7 @@ pub(super) fn effects(r: &Request, happening: &Happening<'_>, now: DateTime<Utc>
             .with_level(r.level)],
         },
         Happening::Ticked(Tick::Reminded { level }) => Effects {
+            webhooks: Vec::new(),
             notices: vec![Notice::Remind(*level)],
             audit: vec![ev(
                 EventKind::Reminded,
@@ -137,6 +195,7 @@ pub(super) fn effects(r: &Request, happening: &Happening<'_>, now: DateTime<Utc>
             .with_level(*level)],
         },
         Happening::Ticked(Tick::Escalated { level }) => Effects {
+            webhooks: Vec::new(),
             notices: vec![Notice::AskEscalation(*level)],
             audit: vec![ev(
                 EventKind::Escalated,
@@ -146,6 +205,7 @@ pub(super) fn effects(r: &Request, happening: &Happening<'_>, now: DateTime<Utc>
             .with_level(*level)],
         },
         Happening::Ticked(Tick::Started) => Effects {
+            webhooks: Vec::new(),
             notices: vec![],
             audit: vec![ev(
                 EventKind::WindowStarted,
@@ -158,6 +218,8 @@ pub(super) fn effects(r: &Request, happening: &Happening<'_>, now: DateTime<Utc>
             .with_actor(r.requester.as_str())],
         },
         Happening::Ticked(Tick::Ended) => Effects {
+            // The vault rotates, the proxy cuts the session.
+            webhooks: crate::webhooks::access_ended(r, now).into_iter().collect(),
             notices: vec![],
             audit: vec![ev(
                 EventKind::WindowEnded,
@@ -195,6 +257,12 @@ pub(super) fn effects(r: &Request, happening: &Happening<'_>, now: DateTime<Utc>
                 None => (*by).to_owned(),
             };
             Effects {
+                webhooks: match kind {
+                    InterventionKind::Revoke => {
+                        crate::webhooks::access_ended(r, now).into_iter().collect()
+                    }
+                    _ => Vec::new(),
+                },
                 notices: vec![Notice::Intervention(*kind)],
                 audit: vec![ev(event_kind, outcome, message.into())
                     .with_actor(actor)
@@ -254,6 +322,7 @@ pub(super) fn effects(r: &Request, happening: &Happening<'_>, now: DateTime<Utc>
             Effects {
                 notices,
                 audit: std::iter::once(accepted).chain(then).collect(),
+                webhooks: Vec::new(),
             }
         }
     }

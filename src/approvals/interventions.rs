@@ -4,7 +4,7 @@
 //! pure lifecycle, and committed with its notices and audit record; a
 //! refusal is audited too, so nobody probes silently.
 
-use super::effects::{effects, render, Happening};
+use super::effects::{Happening, Outputs};
 use super::{Approvals, Caller};
 use crate::domain::ids::RequestId;
 use crate::domain::plain_text;
@@ -177,20 +177,10 @@ impl Approvals {
                 uid: done.uid,
                 reason: &done.reason,
             };
-            let fx = effects(&request, &happening, now);
-            let mut mails = render(&s, &request, &fx.notices);
-            let mut audit = fx.audit;
-            for tick in ticks {
-                let fx = effects(&request, &Happening::Ticked(tick), now);
-                mails.extend(render(&s, &request, &fx.notices));
-                audit.extend(fx.audit);
-            }
-            Change {
-                mails,
-                audit,
-                request: Some(request.clone()),
-                ..Change::nothing(Ok(request))
-            }
+            let mut out = Outputs::default();
+            out.add(&s, &request, &happening, now);
+            out.add_ticks(&s, &request, ticks, now);
+            out.into_change(Some(request.clone()), Ok(request))
         })?;
         self.store.flush().await?;
         outcome.map_err(ActionError::Conflict)

@@ -2,7 +2,7 @@
 //! mails and audit record in one transaction, durable before the caller
 //! hears of it.
 
-use super::effects::{effects, render, Happening};
+use super::effects::{Happening, Outputs};
 use super::Approvals;
 use crate::domain::ids::RequestId;
 use crate::domain::policy::{FieldError, Submission};
@@ -112,19 +112,15 @@ impl Approvals {
             Route::Approvers => Vec::new(),
             route => request.grant_at_once(route, now),
         };
-        let fx = effects(&request, &Happening::Submitted, now);
-        let mut mails = render(&s, &request, &fx.notices);
-        let mut audit = fx.audit;
-        for tick in ticks {
-            let fx = effects(&request, &Happening::Ticked(tick), now);
-            mails.extend(render(&s, &request, &fx.notices));
-            audit.extend(fx.audit);
-        }
+        let mut out = Outputs::default();
+        out.add(&s, &request, &Happening::Submitted, now);
+        out.add_ticks(&s, &request, ticks, now);
         let stored = request.clone();
         self.store.commit(Some(request.id), move |_| Change {
             request: Some(stored.clone()),
-            mails: mails.clone(),
-            audit: audit.clone(),
+            mails: out.mails.clone(),
+            audit: out.audit.clone(),
+            webhooks: out.webhooks.clone(),
             ..Change::nothing(())
         })?;
         self.store.flush().await?;

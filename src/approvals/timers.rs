@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::effects::{effects, render, Happening};
+use super::effects::Outputs;
 use super::Approvals;
 use crate::store::{Change, StoreError};
 
@@ -35,19 +35,9 @@ impl Approvals {
                 if ticks.is_empty() {
                     return Change::nothing(false);
                 }
-                let mut mails = Vec::new();
-                let mut audit = Vec::new();
-                for tick in ticks {
-                    let fx = effects(&request, &Happening::Ticked(tick), now);
-                    mails.extend(render(&s, &request, &fx.notices));
-                    audit.extend(fx.audit);
-                }
-                Change {
-                    mails,
-                    request: Some(request),
-                    audit,
-                    ..Change::nothing(true)
-                }
+                let mut out = Outputs::default();
+                out.add_ticks(&s, &request, ticks, now);
+                out.into_change(Some(request), true)
             });
             // One request that cannot be read or written must not keep
             // every other from moving on.

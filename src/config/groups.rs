@@ -91,6 +91,12 @@ pub(super) fn policy(
         }
         reminders.sort_unstable();
         reminders.dedup();
+        let on_end = g.on_end.as_deref().and_then(|url| {
+            p.check(
+                &format!("{key}.on_end"),
+                crate::webhooks::check_url(url).map(|()| url.to_owned()),
+            )
+        });
         let mut escalations = Vec::new();
         let mut levels = Vec::new();
         for (i, l) in g.levels.iter().enumerate() {
@@ -205,6 +211,7 @@ pub(super) fn policy(
                 notify,
                 reminders,
                 escalations,
+                on_end,
             });
         }
     }

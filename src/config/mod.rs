@@ -103,6 +103,8 @@ pub(crate) struct Config {
     pub(crate) submitters: Submitters,
     /// Which local accounts may cancel, revoke and override.
     pub(crate) admins: Admins,
+    /// Extra CA certificates for https webhook receivers (a private CA).
+    pub(crate) webhook_ca_file: Option<PathBuf>,
     /// How long the memory of handled messages and explanation counters is
     /// kept after the request they concern closed: spam cannot grow the
     /// store without bound.
@@ -358,6 +360,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
         store_path: PathBuf::from(raw.store.path),
         submitters,
         admins,
+        webhook_ca_file: raw.webhooks.ca_file.map(PathBuf::from),
         retention,
         mail_address,
         from_name: raw.mail.from_name,

@@ -21,6 +21,15 @@ pub(crate) struct RawConfig {
     pub(crate) groups: Vec<RawGroup>,
     #[serde(default)]
     pub(crate) approver_groups: std::collections::BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub(crate) webhooks: RawWebhooks,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWebhooks {
+    #[serde(default)]
+    pub(crate) ca_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,6 +190,8 @@ pub(crate) struct RawGroup {
     pub(crate) notify: Vec<String>,
     #[serde(default)]
     pub(crate) reminders: Vec<String>,
+    #[serde(default)]
+    pub(crate) on_end: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -44,6 +44,8 @@ pub(crate) async fn run(mut config: Config, path: &Path) -> Result<(), String> {
     let keys = take_keys(&mut config);
     let settings = SettingsHandle::new(settings(&config, keys)?);
     let imap_tls = tls::client_config(config.imap.endpoint.ca_file.as_deref())?;
+    let hook_tls = tls::client_config(config.webhook_ca_file.as_deref())
+        .map_err(|e| format!("webhooks.ca_file: {e}"))?;
     let mailer = Mailer::new(
         &config.smtp,
         &config.from_name,
@@ -100,6 +102,12 @@ pub(crate) async fn run(mut config: Config, path: &Path) -> Result<(), String> {
             }
         });
     }
+    tasks.spawn(crate::webhooks::run_webhooks(
+        store.clone(),
+        crate::webhooks::HookClient::new(hook_tls),
+        clock.clone(),
+        shutdown.clone(),
+    ));
     tasks.spawn(timers::run_timers(
         approvals.clone(),
         clock.clone(),
@@ -167,6 +175,8 @@ pub(crate) fn check(mut config: Config) -> Result<(), String> {
     let keys = take_keys(&mut config);
     settings(&config, keys)?;
     tls::client_config(config.imap.endpoint.ca_file.as_deref())?;
+    tls::client_config(config.webhook_ca_file.as_deref())
+        .map_err(|e| format!("webhooks.ca_file: {e}"))?;
     if let Some(ca) = config.smtp.endpoint.ca_file.as_deref() {
         crate::mail::tls::ca_certificates(ca).map_err(|e| format!("smtp.ca_file: {e}"))?;
     }

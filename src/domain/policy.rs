@@ -33,6 +33,8 @@ pub(crate) struct Group {
     pub(crate) reminders: Vec<u8>,
     /// Per level, who else may decide after a while.
     pub(crate) escalations: Vec<Escalation>,
+    /// Where to POST when access ends (validated URL).
+    pub(crate) on_end: Option<String>,
 }
 
 /// The registered reasons and the groups, as validated from configuration.
@@ -214,6 +216,7 @@ impl Policy {
             escalations: group.escalations.clone(),
             level_opened_at: Some(now),
             escalated: Vec::new(),
+            on_end: group.on_end.clone(),
         })
     }
 }
@@ -249,6 +252,7 @@ mod tests {
                 notify: vec![],
                 reminders: vec![],
                 escalations: vec![],
+                on_end: None,
             }],
         }
     }

@@ -529,6 +529,7 @@ fn sample_request(status: Status, level: u8) -> Result<Request, String> {
         escalations: Vec::new(),
         level_opened_at: None,
         escalated: Vec::new(),
+        on_end: None,
     })
 }
 

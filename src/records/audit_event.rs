@@ -171,6 +171,10 @@ pub(crate) enum EventKind {
     ActionRefused,
     /// The open level's approvers were reminded.
     Reminded,
+    /// A webhook receiver accepted a call.
+    WebhookDelivered,
+    /// A webhook call failed (deferred for a retry, or refused for good).
+    WebhookFailed,
     /// A level waited long enough and its escalation approvers were asked.
     Escalated,
     /// A kind written by a newer release; keeps old spools readable after
@@ -214,7 +218,7 @@ impl Severity {
 impl EventKind {
     /// Every kind, so tests can check all of them.
     #[cfg(test)]
-    pub(crate) const ALL: [EventKind; 27] = [
+    pub(crate) const ALL: [EventKind; 29] = [
         EventKind::Submitted,
         EventKind::Mailed,
         EventKind::MailFailed,
@@ -241,6 +245,8 @@ impl EventKind {
         EventKind::ActionRefused,
         EventKind::Reminded,
         EventKind::Escalated,
+        EventKind::WebhookDelivered,
+        EventKind::WebhookFailed,
         EventKind::Unknown,
     ];
 
@@ -249,7 +255,9 @@ impl EventKind {
     pub(crate) fn severity(self) -> Severity {
         match self {
             EventKind::EmergencyGranted => Severity::Alert,
-            EventKind::MailFailed | EventKind::ConfigReloadFailed => Severity::Error,
+            EventKind::MailFailed | EventKind::ConfigReloadFailed | EventKind::WebhookFailed => {
+                Severity::Error
+            }
             EventKind::ReplyRefused
             | EventKind::SelfApprovalRefused
             | EventKind::Overridden
@@ -258,6 +266,7 @@ impl EventKind {
             EventKind::Mailed
             | EventKind::ReplyIgnored
             | EventKind::GrantChecked
+            | EventKind::WebhookDelivered
             | EventKind::Reminded => Severity::Informational,
             EventKind::JustificationGranted
             | EventKind::WindowStarted
@@ -307,6 +316,8 @@ impl EventKind {
             EventKind::ActionRefused => "action-refused",
             EventKind::Reminded => "reminded",
             EventKind::Escalated => "escalated",
+            EventKind::WebhookDelivered => "webhook-delivered",
+            EventKind::WebhookFailed => "webhook-failed",
             EventKind::Unknown => "unknown",
         }
     }

@@ -7,9 +7,11 @@
 mod audit_event;
 mod inbox;
 mod outbound_mail;
+mod webhook;
 
 #[cfg(test)]
 pub(crate) use audit_event::Severity;
 pub(crate) use audit_event::{AuditEvent, EventKind};
 pub(crate) use inbox::{Disposition, Explained, MessageKey, Seen};
 pub(crate) use outbound_mail::{MailPurpose, OutboundMail};
+pub(crate) use webhook::OutboundWebhook;

@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 
 use crate::domain::ids::{RequestId, RequestNonce};
 use crate::domain::request::Request;
-use crate::records::{AuditEvent, Explained, OutboundMail, Seen};
+use crate::records::{AuditEvent, Explained, OutboundMail, OutboundWebhook, Seen};
 use codec::{decode, encode, RECORD_VERSION};
 use spool::{Flusher, Signal};
 
@@ -62,6 +62,8 @@ pub(crate) struct Change<R> {
     pub(crate) mails: Vec<OutboundMail>,
     /// Audit events it causes, queued in the spool.
     pub(crate) audit: Vec<AuditEvent>,
+    /// Webhook calls it causes, queued for the webhook worker.
+    pub(crate) webhooks: Vec<OutboundWebhook>,
     /// The inbox message whose handling this change is.
     pub(crate) seen: Option<Seen>,
     /// A sender who is sent an explanation by this change, counted against
@@ -78,6 +80,7 @@ impl<R> Change<R> {
             request: None,
             mails: Vec::new(),
             audit: Vec::new(),
+            webhooks: Vec::new(),
             seen: None,
             explained: None,
             result,
@@ -104,6 +107,8 @@ pub(crate) struct Store {
     outbox: Spool<OutboundMail>,
     /// Audit events waiting for the syslog shipper, in commit order.
     audit: Spool<AuditEvent>,
+    /// Webhook calls waiting for the webhook worker, in commit order.
+    webhooks: Spool<OutboundWebhook>,
     /// Handled messages by UIDVALIDITY+UID.
     seen_uid: sled::Tree,
     /// Handled messages by dedup key (Message-ID, From and tokens), for
@@ -138,7 +143,15 @@ impl Store {
             .open()?;
         let mail_signal = Arc::new(Signal::default());
         let audit_signal = Arc::new(Signal::default());
-        let flusher = Flusher::new(db.clone(), vec![mail_signal.clone(), audit_signal.clone()]);
+        let hook_signal = Arc::new(Signal::default());
+        let flusher = Flusher::new(
+            db.clone(),
+            vec![
+                mail_signal.clone(),
+                audit_signal.clone(),
+                hook_signal.clone(),
+            ],
+        );
         let store = Store {
             requests: db.open_tree("requests")?,
             by_status: db.open_tree("requests_by_status")?,
@@ -154,6 +167,12 @@ impl Store {
                 db.clone(),
                 db.open_tree("audit")?,
                 audit_signal,
+                flusher.clone(),
+            ),
+            webhooks: Spool::new(
+                db.clone(),
+                db.open_tree("webhooks")?,
+                hook_signal,
                 flusher.clone(),
             ),
             seen_uid: db.open_tree("seen_uid")?,
@@ -241,6 +260,7 @@ impl Store {
             &self.by_subject,
             &self.outbox.tree,
             &self.audit.tree,
+            &self.webhooks.tree,
             &self.seen_uid,
             &self.seen_message_id,
             &self.explained,
@@ -260,6 +280,7 @@ impl Store {
                 by_subject,
                 outbox,
                 audit,
+                hooks,
                 seen_uid,
                 seen_mid,
                 explained,
@@ -300,6 +321,9 @@ impl Store {
                 for e in &change.audit {
                     audit.insert(&seq_key(audit)?, encode(e).map_err(abort)?)?;
                 }
+                for h in &change.webhooks {
+                    hooks.insert(&seq_key(hooks)?, encode(h).map_err(abort)?)?;
+                }
                 if let Some(s) = &change.seen {
                     let v = encode(s).map_err(abort)?;
                     seen_uid.insert(&s.key.bytes(), v.clone())?;
@@ -318,16 +342,24 @@ impl Store {
                 }
                 let wrote_mail = !change.mails.is_empty();
                 let wrote_audit = !change.audit.is_empty();
-                Ok((change.result, wrote_mail, wrote_audit, moved_due))
+                let wrote_hooks = !change.webhooks.is_empty();
+                Ok((
+                    change.result,
+                    wrote_mail,
+                    wrote_audit,
+                    wrote_hooks,
+                    moved_due,
+                ))
             },
         );
-        let (result, wrote_mail, wrote_audit, moved_due) = outcome.map_err(|e| match e {
-            TransactionError::Abort(why) => StoreError::Corrupt {
-                key: id.map(|i| i.to_string()).unwrap_or_default(),
-                why,
-            },
-            TransactionError::Storage(e) => StoreError::Sled(e),
-        })?;
+        let (result, wrote_mail, wrote_audit, wrote_hooks, moved_due) =
+            outcome.map_err(|e| match e {
+                TransactionError::Abort(why) => StoreError::Corrupt {
+                    key: id.map(|i| i.to_string()).unwrap_or_default(),
+                    why,
+                },
+                TransactionError::Storage(e) => StoreError::Sled(e),
+            })?;
         // Workers are woken only once this is on disk (see `flush`): a mail
         // or audit line must never go out for a change a crash could undo.
         if wrote_mail {
@@ -335,6 +367,9 @@ impl Store {
         }
         if wrote_audit {
             self.audit.signal.appended();
+        }
+        if wrote_hooks {
+            self.webhooks.signal.appended();
         }
         // The timer only re-reads the index, and whatever it then decides
         // is its own flushed change: waking it early is harmless.
@@ -359,6 +394,11 @@ impl Store {
     /// Audit events not yet shipped to syslog.
     pub(crate) fn audit(&self) -> &Spool<AuditEvent> {
         &self.audit
+    }
+
+    /// Webhook calls not yet delivered.
+    pub(crate) fn webhooks(&self) -> &Spool<OutboundWebhook> {
+        &self.webhooks
     }
 
     /// Overwrites request `id`'s record with bytes no build can read, as

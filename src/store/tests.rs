@@ -59,6 +59,12 @@ fn a_change_writes_request_mail_audit_and_seen_together() {
                 request: Some(r.clone()),
                 mails: vec![mail(1), mail(2)],
                 audit: vec![ev("a")],
+                webhooks: vec![crate::records::OutboundWebhook {
+                    request: r.id,
+                    event: "access-ended".into(),
+                    url: "https://vault.example.test/rotate".into(),
+                    body: "{}".into(),
+                }],
                 seen: Some(seen(10, Some("x@y"))),
                 explained: None,
                 result: (),
@@ -74,6 +80,7 @@ fn a_change_writes_request_mail_audit_and_seen_together() {
         ["mail 1", "mail 2"]
     );
     assert_eq!(store.audit().peek(10).unwrap().len(), 1);
+    assert_eq!(store.webhooks().peek(10).unwrap().len(), 1);
     assert!(store
         .seen(
             MessageKey {

@@ -587,3 +587,114 @@ async fn a_reminder_comes_before_the_deadline_then_escalation_lets_another_decid
     let done = s.daemon.wait_for_status(&id, "approved", WAIT).await;
     assert_eq!(done["decisions"][0]["approver"], p.carol.as_str());
 }
+
+/// An HTTP receiver on 127.0.0.1 standing for the vault: it records each
+/// request body, answers 503 to the first call and 204 to the rest.
+struct Receiver {
+    port: u16,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = bodies.clone();
+        tokio::spawn(async move {
+            let mut calls = 0;
+            while let Ok((mut conn, _)) = listener.accept().await {
+                calls += 1;
+                let mut raw = Vec::new();
+                let mut buf = [0u8; 4096];
+                // Headers, then Content-Length bytes of body.
+                loop {
+                    let n = conn.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    raw.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&raw).to_string();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= len {
+                            seen.lock().unwrap().push(body.to_owned());
+                            break;
+                        }
+                    }
+                }
+                let status = if calls == 1 {
+                    "503 Service Unavailable"
+                } else {
+                    "204 No Content"
+                };
+                let answer =
+                    format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                conn.write_all(answer.as_bytes()).await.ok();
+            }
+        });
+        Receiver { port, bodies }
+    }
+
+    async fn wait_for(&self, n: usize) -> Vec<String> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let got = self.bodies.lock().unwrap().clone();
+            if got.len() >= n || Instant::now() >= deadline {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// When the window ends, the group's `on_end` receiver is called with the
+/// request; a 503 is retried until it takes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_on_end_webhook_is_called_when_the_window_ends_and_retried_after_a_503() {
+    if skip_without_stack() {
+        return;
+    }
+    let receiver = Receiver::start().await;
+    let p = People::new("onend");
+    let mut g = group(&p, vec![Level::new(&[&p.alice], 1)]);
+    g.extra.push(format!(
+        "on_end = \"http://127.0.0.1:{}/rotate\"",
+        receiver.port
+    ));
+    let s = start(vec![g]).await;
+    let (status, created) = s
+        .daemon
+        .submit(&starting_now(&p.dave, "certificate.sign", 6))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let ask = s.approval_mail(&p.alice, &id).await;
+    s.reply(&ask, &p.alice, "APPROVE").await;
+    s.daemon.wait_for_status(&id, "ended", WAIT).await;
+    let bodies = receiver.wait_for(2).await;
+    assert_eq!(bodies.len(), 2, "one 503, one retry: {bodies:?}");
+    assert_eq!(bodies[0], bodies[1], "a retry sends the same bytes");
+    let body: Value = serde_json::from_str(&bodies[1]).unwrap();
+    assert_eq!(body["event"], "access-ended");
+    assert_eq!(body["request"], id.as_str());
+    assert_eq!(body["requester"], p.dave.as_str());
+    assert_eq!(body["status"], "ended");
+    s.syslog
+        .wait_for(|l| l.contains(" webhook-failed ") && l.contains(&id), WAIT)
+        .await;
+    s.syslog
+        .wait_for(
+            |l| l.contains(" webhook-delivered ") && l.contains(&id),
+            WAIT,
+        )
+        .await;
+}

@@ -91,6 +91,7 @@ fn policy(levels: Vec<Level>) -> Policy {
             notify: vec![],
             reminders: vec![],
             escalations: vec![],
+            on_end: None,
         }],
     }
 }

@@ -492,3 +492,41 @@ async fn revoke_by_reply_table() {
         "revoked once"
     );
 }
+
+/// The window's end and a revoke queue the group's `on_end` call in the
+/// same transaction as the state change; a group without one queues none.
+#[tokio::test]
+async fn access_ending_queues_the_on_end_webhook_with_the_change() {
+    let mut p = workflow_policy();
+    p.groups[0].on_end = Some("https://vault.example.test/rotate".into());
+    let f = Fixture::build(p, SenderRule::TokenAndFrom, 60);
+    let (r, mails) = f.submit().await;
+    f.answer(ask(&mails, ALICE), ALICE, "APPROVE");
+    let level2 = f.take_outbox();
+    f.answer(ask(&level2, CAROL), CAROL, "APPROVE");
+    assert!(
+        f.svc.store().webhooks().peek(10).unwrap().is_empty(),
+        "not yet"
+    );
+    f.advance(Duration::hours(3));
+    f.svc.apply_due().await.unwrap();
+    assert_eq!(f.request(r.id).status, Status::Ended);
+    let hooks = f.svc.store().webhooks().peek(10).unwrap();
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    let body: serde_json::Value = serde_json::from_str(&hooks[0].1.body).unwrap();
+    assert_eq!(body["event"], "access-ended");
+    assert_eq!(body["request"], r.id.to_string());
+    assert_eq!(body["status"], "ended");
+    assert_eq!(hooks[0].1.url, "https://vault.example.test/rotate");
+
+    // Another group, no hook: nothing queued when its emergency access is
+    // revoked.
+    let mut sub = asking("vault.read", true);
+    sub.window = AccessWindow::new(f.now(), f.now() + Duration::hours(1)).unwrap();
+    let emergency = f.svc.submit(sub, ADMIN).await.unwrap();
+    f.svc
+        .act(emergency.id, Act::Revoke, "root", "test", ADMIN)
+        .await
+        .unwrap();
+    assert_eq!(f.svc.store().webhooks().peek(10).unwrap().len(), 1);
+}

@@ -258,6 +258,10 @@ pub(crate) struct Request {
     /// Levels whose escalation has happened.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) escalated: Vec<u8>,
+    /// Snapshotted from the group: where to POST when access ends (window
+    /// over or revoked), so a vault rotates or a proxy cuts the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) on_end: Option<String>,
     /// Snapshotted from the group: who hears of every outcome (a security
     /// team) without deciding anything.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -54,6 +54,7 @@ pub(crate) fn two_level_request() -> Request {
         escalations: Vec::new(),
         level_opened_at: None,
         escalated: Vec::new(),
+        on_end: None,
     }
 }
 

@@ -1,0 +1,145 @@
+//! The webhook worker: delivers what the store queued, oldest first,
+//! retrying transient failures with backoff (in memory: a restart simply
+//! tries again), removing an entry only once the receiver answered 2xx or
+//! refused it for good, and auditing every outcome.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::client::{HookClient, HookError};
+use crate::backoff::Backoff;
+use crate::domain::clock::Clock;
+use crate::records::{AuditEvent, EventKind, OutboundWebhook};
+use crate::shutdown::Shutdown;
+use crate::store::Store;
+
+/// Calls read per pass.
+const BATCH: usize = 20;
+/// Longest an idle worker sleeps without looking (a missed wake-up).
+const IDLE: Duration = Duration::from_secs(30);
+/// Retry delays: from 1 s, doubling, at most 10 minutes.
+const BACKOFF: Backoff = Backoff {
+    initial: Duration::from_secs(1),
+    max: Duration::from_secs(600),
+    jitter: false,
+};
+
+/// Retry state of one queued call.
+#[derive(Clone, Copy, Debug)]
+struct Retry {
+    failures: u32,
+    due: Instant,
+}
+
+/// Delivers queued webhook calls until `shutdown`.
+pub(crate) async fn run_webhooks(
+    store: Store,
+    client: HookClient,
+    clock: Arc<dyn Clock>,
+    shutdown: Shutdown,
+) {
+    let ready = store.webhooks().ready();
+    let mut retries: HashMap<u64, Retry> = HashMap::new();
+    loop {
+        if shutdown.is_requested() {
+            return;
+        }
+        let mut sleep = IDLE;
+        match store.webhooks().durable(BATCH + retries.len()).await {
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the webhook queue");
+                sleep = Duration::from_secs(5);
+            }
+            Ok(batch) => {
+                if batch.is_empty() {
+                    retries.clear();
+                }
+                let now = Instant::now();
+                for (seq, hook) in batch {
+                    if let Some(r) = retries.get(&seq).filter(|r| r.due > now) {
+                        sleep = sleep.min(r.due - now);
+                        continue;
+                    }
+                    let outcome = tokio::select! {
+                        _ = shutdown.requested() => return,
+                        outcome = client.post(&hook.url, &hook.body) => outcome,
+                    };
+                    let at = clock.now();
+                    let (done, event) = match outcome {
+                        Ok(status) => (
+                            true,
+                            event(&hook, at, EventKind::WebhookDelivered, "delivered")
+                                .with_reason(format!("answered {status}")),
+                        ),
+                        Err(HookError::Refused(why)) => (
+                            true,
+                            event(&hook, at, EventKind::WebhookFailed, "refused")
+                                .with_reason(format!("{why}; not retried")),
+                        ),
+                        Err(HookError::Transient(why)) => {
+                            let failures = retries.get(&seq).map_or(1, |r| r.failures + 1);
+                            let delay = BACKOFF.delay(failures);
+                            retries.insert(
+                                seq,
+                                Retry {
+                                    failures,
+                                    due: Instant::now() + delay,
+                                },
+                            );
+                            sleep = sleep.min(delay);
+                            // The first failure and then every tenth: an
+                            // outage is visible without flooding the trail.
+                            if failures != 1 && failures % 10 != 0 {
+                                continue;
+                            }
+                            (
+                                false,
+                                event(&hook, at, EventKind::WebhookFailed, "deferred").with_reason(
+                                    format!(
+                                        "{why}; attempt {failures}, retried in {}s",
+                                        delay.as_secs()
+                                    ),
+                                ),
+                            )
+                        }
+                    };
+                    if done {
+                        retries.remove(&seq);
+                        if let Err(e) = store.webhooks().remove(seq) {
+                            tracing::error!(error = %e, "cannot remove a delivered webhook");
+                        }
+                    }
+                    if let Err(e) = store.audit_only(event) {
+                        tracing::error!(error = %e, "cannot audit a webhook outcome");
+                    }
+                }
+                if let Err(e) = store.webhooks().flush().await {
+                    tracing::error!(error = %e, "cannot flush the webhook queue");
+                }
+            }
+        }
+        tokio::select! {
+            _ = shutdown.requested() => return,
+            _ = tokio::time::sleep(sleep) => {}
+            _ = ready.notified() => {}
+        }
+    }
+}
+
+fn event(
+    hook: &OutboundWebhook,
+    at: chrono::DateTime<chrono::Utc>,
+    kind: EventKind,
+    outcome: &str,
+) -> AuditEvent {
+    AuditEvent::new(
+        at,
+        kind,
+        outcome,
+        format!("{} webhook to {}", hook.event, hook.url),
+    )
+    .with_request(hook.request.to_string())
+}

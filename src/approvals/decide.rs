@@ -434,8 +434,16 @@ fn resolve_window(
         return Ok(None);
     };
     let current = (request.granted_window.start(), request.granted_window.end());
-    let (start, end) = reply::narrow_window(change, current, now, s.inbound.offset)
-        .map_err(|refusal| refusal.explain())?;
+    // The zone's offset as it is now: "until 18:00" means 18:00 by the
+    // approver's clock today (or tomorrow), explicit offsets still win.
+    use chrono::{Offset, TimeZone};
+    let offset = s
+        .inbound
+        .timezone
+        .offset_from_utc_datetime(&now.naive_utc())
+        .fix();
+    let (start, end) =
+        reply::narrow_window(change, current, now, offset).map_err(|refusal| refusal.explain())?;
     AccessWindow::new(start, end).map(Some)
 }
 

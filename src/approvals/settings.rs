@@ -4,8 +4,6 @@
 
 use std::sync::{Arc, RwLock};
 
-use chrono::FixedOffset;
-
 use crate::domain::policy::Policy;
 use crate::domain::sender_rule::SenderRule;
 use crate::domain::submitters::{Admins, Submitters};
@@ -24,7 +22,7 @@ pub(crate) struct InboundSettings {
     /// At most this many explanations per hour, to everyone together.
     pub(crate) explanations_per_hour: u32,
     /// Time zone approvers mean when they write `APPROVE until 18:00`.
-    pub(crate) offset: FixedOffset,
+    pub(crate) timezone: chrono_tz::Tz,
 }
 
 /// Everything a use case needs from the configuration.

@@ -113,6 +113,8 @@ pub(crate) struct Config {
     pub(crate) mail_address: Address,
     /// Display name on every mail sent.
     pub(crate) from_name: String,
+    /// The zone mails show times in and replies' `until 18:00` means.
+    pub(crate) timezone: chrono_tz::Tz,
     /// Directory whose templates override the built-in ones.
     pub(crate) templates: Option<PathBuf>,
     /// The approvals inbox.
@@ -304,6 +306,21 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
     let explanations_per_hour = raw.inbound.explanations_per_hour.unwrap_or(60);
     let submitters = accounts::submitters(&mut p, raw.api.submitters);
     let admins = accounts::admins(&mut p, raw.api.admins);
+    let timezone = match raw.mail.timezone.as_deref() {
+        None => chrono_tz::Tz::UTC,
+        Some(name) => {
+            match name.parse::<chrono_tz::Tz>() {
+                Ok(tz) => tz,
+                Err(_) => {
+                    p.push(
+                    "mail.timezone",
+                    format!("{name:?} is not an IANA time zone name (e.g. \"Europe/Oslo\", \"UTC\")"),
+                );
+                    chrono_tz::Tz::UTC
+                }
+            }
+        }
+    };
     let retention = p
         .check(
             "store.retention",
@@ -364,6 +381,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
         retention,
         mail_address,
         from_name: raw.mail.from_name,
+        timezone,
         templates: raw.mail.templates.map(PathBuf::from),
         imap: ImapConfig {
             endpoint: imap_endpoint,

@@ -48,6 +48,8 @@ pub(crate) struct RawMail {
     pub(crate) from_name: String,
     #[serde(default)]
     pub(crate) templates: Option<String>,
+    #[serde(default)]
+    pub(crate) timezone: Option<String>,
 }
 
 fn default_from_name() -> String {

@@ -10,8 +10,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{Offset, Utc};
-
 use crate::approvals::{Approvals, InboundSettings, Settings, SettingsHandle};
 use crate::audit::rfc5424::{self, Facility};
 use crate::audit::shipper::{run_shipper, Origin};
@@ -189,8 +187,9 @@ fn settings(
     (current, previous): (SecretBytes, Vec<SecretBytes>),
 ) -> Result<Settings, String> {
     let keyring = Keyring::new(current, previous).map_err(|e| format!("tokens: {e}"))?;
-    let templates =
-        Templates::load(config.templates.as_deref()).map_err(|e| format!("templates: {e}"))?;
+    let templates = Templates::load(config.templates.as_deref())
+        .map_err(|e| format!("templates: {e}"))?
+        .with_timezone(config.timezone);
     let composer = Composer::new(
         templates,
         config.from_name.clone(),
@@ -210,7 +209,7 @@ fn settings(
             sender_rule: config.inbound.sender_rule.clone(),
             max_message_size: config.inbound.max_message_size,
             explanations_per_hour: config.inbound.explanations_per_hour,
-            offset: Utc.fix(),
+            timezone: config.timezone,
         },
     })
 }

@@ -621,16 +621,16 @@ mod tests {
             "The certificate expires tomorrow.",
             "Incident",
             "CHG-1234",
-            "2026-11-21T10:00:00Z",
-            "2026-11-21T12:00:00Z",
+            "Sat 21 Nov 2026, 10:00 UTC",
+            "Sat 21 Nov 2026, 12:00 UTC",
             "(2h)",
             "(1h)",
             "2 of 2",
             "alice@example.test answered",
             "APPROVE",
             "fine, but only one hour",
-            "2026-11-21T09:05:00Z",
-            "2026-11-22T09:00:00Z",
+            "Sat 21 Nov 2026, 09:05 UTC",
+            "Sun 22 Nov 2026, 09:00 UTC",
             "Reply with APPROVE or DISAPPROVE on the first line; anything after the word is your comment.",
             "You may narrow the window: APPROVE 2h, or APPROVE until 18:00.",
         ];
@@ -755,7 +755,7 @@ mod tests {
                 "[AR-7] Approved: certificate.sign on web-01",
                 &[
                     "APPROVED",
-                    "2026-11-21T10:00:00Z to 2026-11-21T12:00:00Z (2h)",
+                    "Sat 21 Nov 2026, 10:00 UTC to Sat 21 Nov 2026, 12:00 UTC (2h)",
                 ],
             ),
             (
@@ -774,7 +774,7 @@ mod tests {
                 "expired",
                 expired,
                 "[AR-7] Expired: certificate.sign on web-01",
-                &["EXPIRED", "2026-11-22T09:00:00Z"],
+                &["EXPIRED", "Sun 22 Nov 2026, 09:00 UTC"],
             ),
         ];
         for (name, r, subject, phrases) in cases {
@@ -931,6 +931,39 @@ mod tests {
             .subject
             .starts_with("[AR-7] Request received: cert ificate .sign on rrr"));
         assert!(m.subject.chars().count() < 150, "{}", m.subject);
+    }
+
+    /// `[mail] timezone`: times as people there write them, with the
+    /// zone's own abbreviation, summer time included.
+    #[test]
+    fn times_are_shown_in_the_configured_zone() {
+        let oslo = Composer::new(
+            Templates::load(None)
+                .unwrap()
+                .with_timezone(chrono_tz::Europe::Oslo),
+            "Access approvals",
+            addr("approvals@example.test"),
+        )
+        .unwrap();
+        let r = request();
+        let m = oslo
+            .approval_request(
+                &r,
+                1,
+                0,
+                &addr("alice@example.test"),
+                &token(1, 0, "alice@example.test"),
+            )
+            .unwrap();
+        assert!(m.text.contains("Sat 21 Nov 2026, 11:00 CET"), "{}", m.text);
+        assert!(m.text.contains("Europe/Oslo time"), "{}", m.text);
+        let mut summer = request();
+        let july = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 7, 1, 8, 0, 0).unwrap();
+        summer.requested_window =
+            AccessWindow::new(july, july + chrono::Duration::hours(2)).unwrap();
+        summer.granted_window = summer.requested_window;
+        let m = oslo.received(&summer).unwrap();
+        assert!(m.text.contains("Wed 1 Jul 2026, 10:00 CEST"), "{}", m.text);
     }
 
     #[test]

@@ -8,7 +8,8 @@
 
 use std::path::Path;
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{context, Environment, UndefinedBehavior, Value};
 
@@ -61,6 +62,8 @@ pub(crate) struct Templates {
     /// One minijinja environment holding every template; `*.html` templates
     /// are auto-escaped by minijinja's default rule, `*.txt` are not.
     env: Environment<'static>,
+    /// The zone times are shown in (`[mail] timezone`).
+    tz: Tz,
 }
 
 /// A rendered mail body.
@@ -161,9 +164,14 @@ impl Templates {
             env.add_template_owned(name, source)
                 .map_err(|e| format!("{origin}: {e}"))?;
         }
-        let templates = Templates { env };
+        let templates = Templates { env, tz: Tz::UTC };
         templates.validate()?;
         Ok(templates)
+    }
+
+    /// The same templates showing times in `tz`.
+    pub(crate) fn with_timezone(self, tz: Tz) -> Templates {
+        Templates { tz, ..self }
     }
 
     /// Renders the approval request for one approver.
@@ -180,7 +188,7 @@ impl Templates {
             token => v.token,
             reply_marker => REPLY_MARKER,
             token_line => wire::token_line(v.token),
-            ..request_context(r, v.from_name)
+            ..request_context(r, v.from_name, self.tz)
         };
         Ok(Rendered {
             text: self.render(REQUEST_TXT, &ctx)?,
@@ -190,7 +198,7 @@ impl Templates {
 
     /// Renders the receipt sent to the requester.
     pub(crate) fn received(&self, r: &Request, from_name: &str) -> Result<Rendered, RenderError> {
-        let ctx = request_context(r, from_name);
+        let ctx = request_context(r, from_name, self.tz);
         Ok(Rendered {
             text: self.render(RECEIVED_TXT, &ctx)?,
             html: Some(self.render(RECEIVED_HTML, &ctx)?),
@@ -213,7 +221,7 @@ impl Templates {
             },
             rejected_by => rejection.map(|d| d.approver.as_str()),
             rejection_comment => rejection.map(|d| d.comment.as_str()).filter(|c| !c.is_empty()),
-            ..request_context(r, from_name)
+            ..request_context(r, from_name, self.tz)
         };
         Ok(Rendered {
             text: self.render(DECIDED_TXT, &ctx)?,
@@ -231,7 +239,7 @@ impl Templates {
             revocable => v.revoke_token.is_some(),
             reply_marker => REPLY_MARKER,
             token_line => v.revoke_token.map(wire::token_line),
-            ..request_context(v.request, v.from_name)
+            ..request_context(v.request, v.from_name, self.tz)
         };
         Ok(Rendered {
             text: self.render(NOTICE_TXT, &ctx)?,
@@ -245,6 +253,7 @@ impl Templates {
             why => v.why,
             request_id => v.request.to_string(),
             from_name => v.from_name,
+            timezone => self.tz.name(),
         };
         self.render(EXPLANATION_TXT, &ctx)
     }
@@ -372,7 +381,7 @@ fn check_approval_body(body: &Rendered, token: &str) -> Result<(), String> {
 }
 
 /// The variables every request-related template sees.
-fn request_context(r: &Request, from_name: &str) -> Value {
+fn request_context(r: &Request, from_name: &str, tz: Tz) -> Value {
     let levels: Vec<Value> = (1..=r.levels.len())
         .filter_map(|n| u8::try_from(n).ok())
         .zip(r.levels.iter())
@@ -385,7 +394,11 @@ fn request_context(r: &Request, from_name: &str) -> Value {
             context! { number => n, quorum => l.quorum, approvers => approvers }
         })
         .collect();
-    let decisions: Vec<Value> = r.decisions.iter().map(decision_context).collect();
+    let decisions: Vec<Value> = r
+        .decisions
+        .iter()
+        .map(|d| decision_context(d, tz))
+        .collect();
     context! {
         id => r.id.to_string(),
         requester => r.requester.as_str(),
@@ -397,8 +410,8 @@ fn request_context(r: &Request, from_name: &str) -> Value {
         reason => wire::defuse(&r.reason),
         governance_code => wire::defuse(&r.governance_code),
         group => r.group.as_str(),
-        requested_window => window_context(&r.requested_window),
-        granted_window => window_context(&r.granted_window),
+        requested_window => window_context(&r.requested_window, tz),
+        granted_window => window_context(&r.granted_window, tz),
         narrowed => r.granted_window != r.requested_window,
         levels => levels,
         level_count => r.levels.len(),
@@ -410,36 +423,40 @@ fn request_context(r: &Request, from_name: &str) -> Value {
             Route::Justification => "justification",
         },
         emergency => r.route == Route::Emergency,
-        created_at => time(r.created_at),
-        deadline => time(r.deadline),
-        closed_at => r.closed_at.map(time),
+        created_at => time(r.created_at, tz),
+        timezone => tz.name(),
+        deadline => time(r.deadline, tz),
+        closed_at => r.closed_at.map(|t| time(t, tz)),
         from_name => from_name,
     }
 }
 
-fn decision_context(d: &Decision) -> Value {
+fn decision_context(d: &Decision, tz: Tz) -> Value {
     context! {
         level => d.level,
         approver => d.approver.as_str(),
         verb => d.verb.as_str(),
         comment => wire::defuse(&d.comment),
-        at => time(d.at),
-        window => d.window.as_ref().map(window_context),
+        at => time(d.at, tz),
+        window => d.window.as_ref().map(|w| window_context(w, tz)),
     }
 }
 
-fn window_context(w: &AccessWindow) -> Value {
+fn window_context(w: &AccessWindow, tz: Tz) -> Value {
     context! {
-        start => time(w.start()),
-        end => time(w.end()),
+        start => time(w.start(), tz),
+        end => time(w.end(), tz),
         length => human(w.length()),
     }
 }
 
-/// Times are shown in RFC 3339, UTC, to the second: unambiguous for people
-/// in any time zone and for tools that read the mail.
-fn time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+/// Times as people write them, in the configured zone with its
+/// abbreviation ("Sat 5 Dec 2026, 14:25 CET"), so that an approver in that
+/// zone reads and answers (`APPROVE until 18:00`) in their own time.
+fn time(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz)
+        .format("%a %-d %b %Y, %H:%M %Z")
+        .to_string()
 }
 
 /// A token-shaped placeholder for validation.

@@ -4,7 +4,7 @@ use super::*;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 
-use chrono::{DateTime, Duration, FixedOffset, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::access_window::AccessWindow;
 use crate::domain::policy::Group;
@@ -143,7 +143,7 @@ impl Fixture {
             sender_rule: sender_policy,
             max_message_size: 1 << 20,
             explanations_per_hour: per_hour,
-            offset: FixedOffset::east_opt(0).unwrap(),
+            timezone: chrono_tz::Tz::UTC,
         };
         let settings = SettingsHandle::new(Settings {
             retention: Duration::days(30),

@@ -285,3 +285,21 @@ fn a_justification_group_has_no_levels_and_an_unknown_approval_is_refused() {
     let err = Config::load(&f.write(&cfg)).unwrap_err();
     assert!(err.to_string().contains("groups.pki.approval"), "{err}");
 }
+
+/// The shipped example is a configuration that loads, every documented
+/// option included, once its secret files exist.
+#[test]
+fn the_example_configuration_loads() {
+    let f = Fixture::new();
+    let example = include_str!("../../config/approvald.example.toml")
+        .replace("/etc/approvald/imap.password", "DIR/imap.pw")
+        .replace("/etc/approvald/smtp.password", "DIR/imap.pw")
+        .replace("/etc/approvald/token.key", "DIR/token.key")
+        .replace("/var/lib/approvald", "DIR/store")
+        .replace("/run/approvald/api.sock", "DIR/api.sock");
+    let c = Config::load(&f.write(&example)).unwrap_or_else(|e| panic!("{e}"));
+    let g = &c.policy.groups[0];
+    assert_eq!(g.levels[0].approvers.len(), 2, "@pki_leads expanded");
+    assert_eq!(g.reminders, vec![50, 90]);
+    assert_eq!(g.escalations.len(), 1);
+}

@@ -276,8 +276,16 @@ async fn the_grants_check_denies_pending_allows_active_and_denies_after_the_wind
         .wait_for(|l| l.contains(" window-ended ") && l.contains(&id), WAIT)
         .await;
     assert!(line.contains("may be rotated"), "{line}");
+    // The audit event's own time is when the timer applied the end.
+    let applied: chrono::DateTime<chrono::Utc> = line
+        .split(' ')
+        .nth(1)
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no timestamp in {line}"));
+    let late = (applied - end).num_microseconds().unwrap_or_default();
+    assert!(late >= 0, "ended before the window's end: {line}");
     eprintln!(
-        "window end -> ended observed after {} ms (API polled every 100 ms)",
+        "timer accuracy: window end -> ended applied after {late} us; observed through the API after {} ms (polled every 100 ms)",
         (seen_ended - end).num_milliseconds()
     );
 }

@@ -144,13 +144,6 @@ impl Composer {
                 approver: approver.clone(),
             });
         }
-        let body = self.templates.approval_request(&ApprovalView {
-            request: r,
-            level,
-            approver,
-            token: token.as_str(),
-            from_name: &self.from_name,
-        })?;
         let subject = format!(
             "[{}] Approval needed (level {level} of {}): {} {}",
             r.id,
@@ -158,6 +151,18 @@ impl Composer {
             what(r),
             wire::subject_tag(token.as_str())
         );
+        let reply_to = self.reply_address(token)?;
+        let mailto = |verb: &str| mailto(&reply_to, &format!("Re: {subject}"), verb);
+        let (mailto_approve, mailto_disapprove) = (mailto("APPROVE"), mailto("DISAPPROVE"));
+        let body = self.templates.approval_request(&ApprovalView {
+            request: r,
+            level,
+            approver,
+            token: token.as_str(),
+            from_name: &self.from_name,
+            mailto_approve: &mailto_approve,
+            mailto_disapprove: &mailto_disapprove,
+        })?;
         Ok(OutboundMail {
             purpose: MailPurpose::ApprovalRequest,
             request: Some(r.id),
@@ -166,7 +171,7 @@ impl Composer {
             text: body.text,
             html: body.html,
             message_id: self.message_id(&format!("{}.request.{level}.{approver_index}", r.id)),
-            reply_to: Some(self.reply_address(token)?),
+            reply_to: Some(reply_to),
             in_reply_to: None,
             references: Vec::new(),
             auto_submitted: AUTO_GENERATED.into(),
@@ -347,6 +352,31 @@ impl Composer {
     fn message_id(&self, what: &str) -> String {
         format!("approvald.{what}@{}", self.address.domain())
     }
+}
+
+/// A `mailto:` URL (RFC 6068) for a reply to `to` with `subject` and `verb`
+/// on the first line, then an empty line for a comment.
+pub(crate) fn mailto(to: &Address, subject: &str, verb: &str) -> String {
+    format!(
+        "mailto:{}?subject={}&body={}",
+        to.as_str(),
+        percent(subject),
+        percent(&format!("{verb}\r\n\r\n"))
+    )
+}
+
+/// Percent-encodes every byte but the unreserved ones (RFC 3986), so the
+/// URL survives any mail client and HTML attribute.
+fn percent(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// What a notice says, in approvald's words and the actor's.
@@ -964,6 +994,48 @@ mod tests {
         summer.granted_window = summer.requested_window;
         let m = oslo.received(&summer).unwrap();
         assert!(m.text.contains("Wed 1 Jul 2026, 10:00 CEST"), "{}", m.text);
+    }
+
+    /// The one-tap buttons open a reply to the mail's own plus-address,
+    /// with its subject and the verb on the first line, every character
+    /// that could end the URL or an HTML attribute percent-encoded.
+    #[test]
+    fn mailto_buttons_open_the_reply_with_the_verb_typed() {
+        let c = composer();
+        let r = request();
+        let m = c
+            .approval_request(
+                &r,
+                1,
+                0,
+                &addr("alice@example.test"),
+                &token(1, 0, "alice@example.test"),
+            )
+            .unwrap();
+        let reply_to = m.reply_to.clone().unwrap();
+        let approve = mailto(&reply_to, &format!("Re: {}", m.subject), "APPROVE");
+        assert!(
+            m.text.contains(&format!("Approve:    {approve}")),
+            "{}",
+            m.text
+        );
+        // In HTML the `&` is written `&amp;`, which a browser reads back.
+        let in_html = approve.replace('&', "&amp;");
+        assert!(m
+            .html
+            .as_deref()
+            .unwrap()
+            .contains(&format!("href=\"{in_html}\"")));
+        assert!(
+            approve.starts_with(&format!("mailto:{reply_to}?subject=Re%3A%20%5BAR-7%5D")),
+            "{approve}"
+        );
+        assert!(approve.ends_with("&body=APPROVE%0D%0A%0D%0A"), "{approve}");
+        let tricky = mailto(&reply_to, "a&b=c?d#e \"f\" <g> ü", "DISAPPROVE");
+        let query = tricky.split_once('?').unwrap().1;
+        assert!(!query.contains(['#', '"', '<', '>', ' ', '?']), "{tricky}");
+        assert_eq!(query.matches('&').count(), 1, "{tricky}");
+        assert!(query.contains("%C3%BC"), "UTF-8 bytes: {tricky}");
     }
 
     #[test]

@@ -99,6 +99,11 @@ pub(crate) struct ApprovalView<'a> {
     pub(crate) token: &'a str,
     /// The display name approvald sends as, used as the signature.
     pub(crate) from_name: &'a str,
+    /// `mailto:` URLs opening a reply with APPROVE / DISAPPROVE already on
+    /// the first line: one tap on a phone, and still a mail from the
+    /// approver's own account (a link scanner never sends mail).
+    pub(crate) mailto_approve: &'a str,
+    pub(crate) mailto_disapprove: &'a str,
 }
 
 /// What an explanation shows the approver whose reply could not be used.
@@ -188,6 +193,8 @@ impl Templates {
             token => v.token,
             reply_marker => REPLY_MARKER,
             token_line => wire::token_line(v.token),
+            mailto_approve => v.mailto_approve,
+            mailto_disapprove => v.mailto_disapprove,
             ..request_context(r, v.from_name, self.tz)
         };
         Ok(Rendered {
@@ -283,6 +290,8 @@ impl Templates {
                 approver: &approver,
                 token,
                 from_name: "Access approvals",
+                mailto_approve: "mailto:approvals+t@example.test?subject=Re&body=APPROVE",
+                mailto_disapprove: "mailto:approvals+t@example.test?subject=Re&body=DISAPPROVE",
             };
             let body = self.approval_request(&view).map_err(|e| e.to_string())?;
             check_approval_body(&body, token)?;
@@ -575,6 +584,8 @@ mod tests {
             approver: &approver,
             token: SAMPLE_TOKEN,
             from_name: "Access approvals",
+            mailto_approve: "mailto:a@example.test?body=APPROVE",
+            mailto_disapprove: "mailto:a@example.test?body=DISAPPROVE",
         })
         .unwrap()
     }
@@ -623,6 +634,8 @@ mod tests {
                 approver: &approver,
                 token: SAMPLE_TOKEN,
                 from_name: "x",
+                mailto_approve: "mailto:a@example.test?body=APPROVE",
+                mailto_disapprove: "mailto:a@example.test?body=DISAPPROVE",
             })
             .unwrap()
             .html

@@ -706,3 +706,70 @@ async fn the_on_end_webhook_is_called_when_the_window_ends_and_retried_after_a_5
         )
         .await;
 }
+
+/// Percent-decodes a mailto component (RFC 6068).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+            out.push(u8::from_str_radix(hex, 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// The one-tap buttons: the Approve button's `mailto:` URL, taken from the
+/// HTML as a phone's mail app would, opens a reply; sending exactly what it
+/// encodes (from the approver's own mailbox) approves. The text part
+/// carries the same URLs.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_approve_button_opens_a_reply_that_approves_when_sent_as_encoded() {
+    if skip_without_stack() {
+        return;
+    }
+    let p = People::new("mailto");
+    let s = start(vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
+    let id = s.submit(&p.dave).await;
+    let ask = s.approval_mail(&p.alice, &id).await;
+    let html = ask.html().unwrap();
+    let href = html
+        .split("href=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().replace("&amp;", "&"))
+        .find(|h| h.contains("body=APPROVE"))
+        .expect("an Approve button");
+    assert!(ask.text().contains(&href), "the text part has the same URL");
+    let (to, query) = href
+        .strip_prefix("mailto:")
+        .unwrap()
+        .split_once('?')
+        .unwrap();
+    let mut subject = String::new();
+    let mut body = String::new();
+    for pair in query.split('&') {
+        let (k, v) = pair.split_once('=').unwrap();
+        match k {
+            "subject" => subject = percent_decode(v),
+            "body" => body = percent_decode(v),
+            other => panic!("unexpected field {other}"),
+        }
+    }
+    assert_eq!(to, ask.reply_to().unwrap(), "to the plus-address");
+    assert!(
+        subject.starts_with("Re: ") && subject.contains(&id),
+        "{subject}"
+    );
+    assert_eq!(body, "APPROVE\r\n\r\n");
+    crate::support::smtp::Smtp::new(s.stack)
+        .send_text(&p.alice, to, &subject, &body)
+        .await;
+    let done = s.daemon.wait_for_status(&id, "approved", WAIT).await;
+    assert_eq!(done["decisions"][0]["approver"], p.alice.as_str());
+}

@@ -13,6 +13,7 @@ mod config;
 mod daemon;
 mod domain;
 pub mod entry;
+mod http;
 mod mail;
 mod records;
 mod secret;

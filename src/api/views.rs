@@ -77,6 +77,7 @@ fn verb_name(v: Verb) -> &'static str {
 fn channel_name(c: Channel) -> &'static str {
     match c {
         Channel::Email => "email",
+        Channel::Link => "link",
         Channel::Api => "api",
         Channel::Override => "override",
     }

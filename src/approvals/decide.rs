@@ -33,17 +33,25 @@ pub(crate) struct Answer {
     pub(crate) comment: String,
 }
 
-/// Where an answer came from. More channels (a decision link, an admin
-/// override) join here as variants.
+/// Where an answer came from.
 pub(crate) enum Origin<'a> {
     /// A reply in the approvals inbox.
     Email(&'a EmailReply<'a>),
+    /// The form of the decision page, posted from approvald's own page
+    /// (the HTTP layer checked the page's anti-forgery value and the
+    /// request's origin). The token is the proof, as for a reply under the
+    /// `token` sender rule; the page itself shows the outcome.
+    Link {
+        /// The client's address, for the audit trail.
+        peer: String,
+    },
 }
 
 impl Origin<'_> {
     fn channel(&self) -> Channel {
         match self {
             Origin::Email(_) => Channel::Email,
+            Origin::Link { .. } => Channel::Link,
         }
     }
 }
@@ -195,11 +203,13 @@ impl Approvals {
         let sender = answerer_if_not_approver(origin, &v.approver);
         let unverified = match origin {
             Origin::Email(_) => s.inbound.sender_rule == SenderRule::Token,
+            Origin::Link { .. } => false,
         };
         // Decided before the transaction, which must not read beyond its
         // own trees: whether a refusal may be explained, caps included.
         let explain_to = match origin {
             Origin::Email(reply) => self.is_verified_approver(s, reply, &v.approver),
+            Origin::Link { .. } => false,
         } && self.may_explain_to(s, &v.approver, now)?;
         let committed = self.store.commit(Some(id), |current| {
             let Some(mut request) = current else {
@@ -343,6 +353,8 @@ impl Approvals {
                     change.explained = Some(explained);
                 }
             }
+            // The page shows the outcome; nothing else is recorded.
+            Origin::Link { .. } => {}
         }
     }
 
@@ -380,6 +392,20 @@ impl Approvals {
                     _ => None,
                 };
                 self.refuse_message(s, reply.key, Some(reply.mail), ev, tell, now)?;
+            }
+            Origin::Link { peer } => {
+                let mut ev = AuditEvent::new(
+                    now,
+                    EventKind::ReplyRefused,
+                    "refused",
+                    "decision page answer refused",
+                )
+                .with_actor(format!("link from {peer}"))
+                .with_reason(refused.why.as_str());
+                if let Some(r) = &refused.request {
+                    ev = with_request(ev, r);
+                }
+                self.store.audit_only(ev)?;
             }
         }
         Ok(Decided::Refused)
@@ -419,6 +445,7 @@ pub(super) fn check_origin(s: &Settings, origin: &Origin<'_>, v: &Verified) -> R
                 ))),
             }
         }
+        Origin::Link { .. } => Ok(()),
     }
 }
 
@@ -456,6 +483,7 @@ fn answerer_if_not_approver(origin: &Origin<'_>, approver: &Address) -> Option<S
             .from
             .clone()
             .filter(|from| !from.eq_ignore_ascii_case(approver.as_str())),
+        Origin::Link { .. } => None,
     }
 }
 

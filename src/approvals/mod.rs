@@ -17,6 +17,7 @@ mod explain;
 mod grants;
 mod inbox;
 mod interventions;
+mod page;
 mod settings;
 mod submit;
 mod timers;
@@ -32,6 +33,7 @@ use chrono::{DateTime, Utc};
 pub(crate) use grants::GrantAnswer;
 pub(crate) use inbox::InboxMessage;
 pub(crate) use interventions::{Act, ActionError};
+pub(crate) use page::{PageState, PostOutcome};
 pub(crate) use settings::{InboundSettings, Settings, SettingsHandle};
 pub(crate) use submit::{Caller, SubmitError};
 

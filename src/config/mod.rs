@@ -105,6 +105,8 @@ pub(crate) struct Config {
     pub(crate) admins: Admins,
     /// Extra CA certificates for https webhook receivers (a private CA).
     pub(crate) webhook_ca_file: Option<PathBuf>,
+    /// The HTTP listener for decision pages, when configured.
+    pub(crate) http: Option<HttpConfig>,
     /// How long the memory of handled messages and explanation counters is
     /// kept after the request they concern closed: spam cannot grow the
     /// store without bound.
@@ -306,6 +308,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
     let explanations_per_hour = raw.inbound.explanations_per_hour.unwrap_or(60);
     let submitters = accounts::submitters(&mut p, raw.api.submitters);
     let admins = accounts::admins(&mut p, raw.api.admins);
+    let http = raw.http.and_then(|h| http_config(&mut p, h));
     let timezone = match raw.mail.timezone.as_deref() {
         None => chrono_tz::Tz::UTC,
         Some(name) => {
@@ -378,6 +381,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
         submitters,
         admins,
         webhook_ca_file: raw.webhooks.ca_file.map(PathBuf::from),
+        http,
         retention,
         mail_address,
         from_name: raw.mail.from_name,
@@ -453,3 +457,67 @@ pub(super) fn duration(s: &str) -> Result<chrono::Duration, String> {
 
 #[cfg(test)]
 mod tests;
+
+/// `[http]`: where decision pages are served and under which address mails
+/// link to them.
+#[derive(Clone, Debug)]
+pub(crate) struct HttpConfig {
+    pub(crate) listen: std::net::SocketAddr,
+    /// `https://host[:port]` (no trailing slash) as approvers reach it.
+    pub(crate) public_url: String,
+    /// Certificate chain and key files, for TLS on the listener itself.
+    pub(crate) tls: Option<(PathBuf, PathBuf)>,
+}
+
+fn http_config(p: &mut Problems, raw: raw::RawHttp) -> Option<HttpConfig> {
+    let listen = p.check(
+        "http.listen",
+        raw.listen
+            .parse::<std::net::SocketAddr>()
+            .map_err(|e| format!("{:?} is not an address:port: {e}", raw.listen)),
+    );
+    let tls = match (raw.tls_cert_file, raw.tls_key_file) {
+        (Some(c), Some(k)) => Some((PathBuf::from(c), PathBuf::from(k))),
+        (None, None) => None,
+        _ => {
+            p.push("http", "tls_cert_file and tls_key_file go together");
+            None
+        }
+    };
+    if let Some(addr) = listen.filter(|a| tls.is_none() && !a.ip().is_loopback()) {
+        p.push(
+            "http.listen",
+            format!("{addr}: plain HTTP is served on the loopback interface only (a reverse proxy in front terminates TLS); give tls_cert_file and tls_key_file to listen elsewhere"),
+        );
+    }
+    let url = raw.public_url.trim_end_matches('/').to_owned();
+    let public_url = match url.parse::<hyper::Uri>() {
+        Ok(u) if u.scheme_str() == Some("https") && u.host().is_some() && u.path() == "/" => {
+            Some(url)
+        }
+        Ok(u)
+            if u.scheme_str() == Some("http")
+                && u.host().is_some_and(|h| {
+                    h == "localhost"
+                        || h.trim_matches(['[', ']'])
+                            .parse::<std::net::IpAddr>()
+                            .is_ok_and(|ip| ip.is_loopback())
+                })
+                && u.path() == "/" =>
+        {
+            Some(url)
+        }
+        _ => {
+            p.push(
+                "http.public_url",
+                format!("{:?}: must be https://HOST[:PORT] (http:// only for a loopback host), without a path", raw.public_url),
+            );
+            None
+        }
+    };
+    Some(HttpConfig {
+        listen: listen?,
+        public_url: public_url?,
+        tls,
+    })
+}

@@ -23,6 +23,19 @@ pub(crate) struct RawConfig {
     pub(crate) approver_groups: std::collections::BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub(crate) webhooks: RawWebhooks,
+    #[serde(default)]
+    pub(crate) http: Option<RawHttp>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHttp {
+    pub(crate) listen: String,
+    pub(crate) public_url: String,
+    #[serde(default)]
+    pub(crate) tls_cert_file: Option<String>,
+    #[serde(default)]
+    pub(crate) tls_key_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -303,3 +303,28 @@ fn the_example_configuration_loads() {
     assert_eq!(g.reminders, vec![50, 90]);
     assert_eq!(g.escalations.len(), 1);
 }
+
+/// `[http]`: plain HTTP only on loopback, an https public URL (http only
+/// for a loopback host), no path, certificate and key together.
+#[test]
+fn http_listener_table() {
+    let rows = [
+        ("listen = \"127.0.0.1:8443\"\npublic_url = \"https://approvals.example.test\"", None),
+        ("listen = \"127.0.0.1:8443\"\npublic_url = \"https://approvals.example.test/\"", None),
+        ("listen = \"[::1]:8443\"\npublic_url = \"http://127.0.0.1:8443\"", None),
+        ("listen = \"0.0.0.0:8443\"\npublic_url = \"https://approvals.example.test\"", Some("loopback interface only")),
+        ("listen = \"127.0.0.1:8443\"\npublic_url = \"http://approvals.example.test\"", Some("http.public_url")),
+        ("listen = \"127.0.0.1:8443\"\npublic_url = \"https://approvals.example.test/approve\"", Some("without a path")),
+        ("listen = \"localhost\"\npublic_url = \"https://approvals.example.test\"", Some("http.listen")),
+        ("listen = \"127.0.0.1:8443\"\npublic_url = \"https://a.example.test\"\ntls_cert_file = \"x\"", Some("go together")),
+    ];
+    for (table, want) in rows {
+        let f = Fixture::new();
+        let cfg = format!("{VALID}\n[http]\n{table}\n");
+        match (Config::load(&f.write(&cfg)), want) {
+            (Ok(c), None) => assert!(c.http.is_some(), "{table}"),
+            (Err(e), Some(part)) => assert!(e.to_string().contains(part), "{table}: {e}"),
+            (got, want) => panic!("{table}: got {got:?}, want {want:?}"),
+        }
+    }
+}

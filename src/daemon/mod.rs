@@ -100,6 +100,30 @@ pub(crate) async fn run(mut config: Config, path: &Path) -> Result<(), String> {
             }
         });
     }
+    if let Some(http) = config.http.clone() {
+        let tls = match &http.tls {
+            Some((cert, key)) => {
+                Some(crate::http::tls_acceptor(cert, key).map_err(|e| format!("http: {e}"))?)
+            }
+            None => None,
+        };
+        let listener = tokio::net::TcpListener::bind(http.listen)
+            .await
+            .map_err(|e| format!("http.listen {}: {e}", http.listen))?;
+        tracing::info!(listen = %http.listen, public_url = %http.public_url, tls = tls.is_some(), "serving decision pages");
+        let approvals = approvals.clone();
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            if let Err(e) =
+                crate::http::serve(listener, tls, approvals, http.public_url, async move {
+                    shutdown.requested().await
+                })
+                .await
+            {
+                tracing::error!(error = %e, "HTTP listener failed");
+            }
+        });
+    }
     tasks.spawn(crate::webhooks::run_webhooks(
         store.clone(),
         crate::webhooks::HookClient::new(hook_tls),
@@ -175,6 +199,9 @@ pub(crate) fn check(mut config: Config) -> Result<(), String> {
     tls::client_config(config.imap.endpoint.ca_file.as_deref())?;
     tls::client_config(config.webhook_ca_file.as_deref())
         .map_err(|e| format!("webhooks.ca_file: {e}"))?;
+    if let Some((cert, key)) = config.http.as_ref().and_then(|h| h.tls.as_ref()) {
+        crate::http::tls_acceptor(cert, key).map_err(|e| format!("http: {e}"))?;
+    }
     if let Some(ca) = config.smtp.endpoint.ca_file.as_deref() {
         crate::mail::tls::ca_certificates(ca).map_err(|e| format!("smtp.ca_file: {e}"))?;
     }
@@ -194,7 +221,8 @@ fn settings(
         templates,
         config.from_name.clone(),
         config.mail_address.clone(),
-    )?;
+    )?
+    .with_decision_links(config.http.as_ref().map(|h| h.public_url.clone()));
     let inbox = InboxAddress::new(config.mail_address.as_str())
         .map_err(|e| format!("mail.address: {e}"))?;
     Ok(Settings {

@@ -40,6 +40,9 @@ pub(crate) struct Composer {
     /// The approvals address: its domain names Message-IDs, and its local
     /// part carries tokens as a plus-address.
     address: Address,
+    /// `[http] public_url`, when decision pages are served: approval mails
+    /// then link to `{public_url}/d/{token}`.
+    decision_links: Option<String>,
 }
 
 /// Why a mail could not be composed. Each is either a template problem the
@@ -105,6 +108,7 @@ impl Composer {
             templates,
             from_name: from_name.into(),
             address,
+            decision_links: None,
         })
     }
 
@@ -162,6 +166,11 @@ impl Composer {
             from_name: &self.from_name,
             mailto_approve: &mailto_approve,
             mailto_disapprove: &mailto_disapprove,
+            decision_link: self
+                .decision_links
+                .as_ref()
+                .map(|base| format!("{base}/d/{}", token.as_str()))
+                .as_deref(),
         })?;
         Ok(OutboundMail {
             purpose: MailPurpose::ApprovalRequest,
@@ -176,6 +185,15 @@ impl Composer {
             references: Vec::new(),
             auto_submitted: AUTO_GENERATED.into(),
         })
+    }
+
+    /// The same composer, linking approval mails to decision pages under
+    /// `public_url`.
+    pub(crate) fn with_decision_links(self, public_url: Option<String>) -> Composer {
+        Composer {
+            decision_links: public_url,
+            ..self
+        }
     }
 
     /// The approval mail `m` sent again as reminder `n`: the same body and

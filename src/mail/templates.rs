@@ -104,6 +104,8 @@ pub(crate) struct ApprovalView<'a> {
     /// approver's own account (a link scanner never sends mail).
     pub(crate) mailto_approve: &'a str,
     pub(crate) mailto_disapprove: &'a str,
+    /// The decision page for this approver, when pages are served.
+    pub(crate) decision_link: Option<&'a str>,
 }
 
 /// What an explanation shows the approver whose reply could not be used.
@@ -195,6 +197,7 @@ impl Templates {
             token_line => wire::token_line(v.token),
             mailto_approve => v.mailto_approve,
             mailto_disapprove => v.mailto_disapprove,
+            decision_link => v.decision_link,
             ..request_context(r, v.from_name, self.tz)
         };
         Ok(Rendered {
@@ -292,6 +295,7 @@ impl Templates {
                 from_name: "Access approvals",
                 mailto_approve: "mailto:approvals+t@example.test?subject=Re&body=APPROVE",
                 mailto_disapprove: "mailto:approvals+t@example.test?subject=Re&body=DISAPPROVE",
+                decision_link: Some("https://approvals.example.test/d/t"),
             };
             let body = self.approval_request(&view).map_err(|e| e.to_string())?;
             check_approval_body(&body, token)?;
@@ -586,6 +590,7 @@ mod tests {
             from_name: "Access approvals",
             mailto_approve: "mailto:a@example.test?body=APPROVE",
             mailto_disapprove: "mailto:a@example.test?body=DISAPPROVE",
+            decision_link: None,
         })
         .unwrap()
     }
@@ -636,6 +641,7 @@ mod tests {
                 from_name: "x",
                 mailto_approve: "mailto:a@example.test?body=APPROVE",
                 mailto_disapprove: "mailto:a@example.test?body=DISAPPROVE",
+                decision_link: None,
             })
             .unwrap()
             .html

@@ -125,6 +125,8 @@ impl Status {
 pub(crate) enum Channel {
     /// A reply to an approval mail.
     Email,
+    /// A click on the decision page the approval mail links to.
+    Link,
     /// A call on the API by an administrator (cancel, revoke).
     Api,
     /// An administrator's override of the approvers.

@@ -214,6 +214,25 @@ impl Keyring {
     }
 
     /// The key that (supposedly) signed `token`.
+    /// The anti-forgery value of the decision page for `token`: a MAC of
+    /// the token under the token's own key, so only a page approvald
+    /// served can carry it, and it is good for that token only.
+    pub(crate) fn page_guard(&self, token: &Token) -> Option<String> {
+        let entry = self.entry_for(token).ok()?;
+        let tag = half_mac(&entry.key, &[PAGE_GUARD_DOMAIN, &token.raw]);
+        Some(data_encoding::HEXLOWER.encode(&tag))
+    }
+
+    /// Whether `guard` is the page guard of `token` (constant time).
+    pub(crate) fn check_page_guard(&self, token: &Token, guard: &str) -> bool {
+        self.page_guard(token).is_some_and(|want| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                want.as_bytes(),
+                guard.as_bytes(),
+            ))
+        })
+    }
+
     fn entry_for(&self, token: &Token) -> Result<&KeyEntry, TokenError> {
         let key_id = token.key_id();
         std::iter::once(&self.current)

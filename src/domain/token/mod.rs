@@ -61,6 +61,8 @@ pub(super) const CLAIMS_MAC_DOMAIN: &[u8] = b"approvald-token-v2-claims";
 pub(super) const BINDING_MAC_DOMAIN: &[u8] = b"approvald-token-v2-binding";
 /// Domain separation for deriving a key's public id.
 pub(super) const KEY_ID_DOMAIN: &[u8] = b"approvald-key-id";
+/// Domain of the anti-forgery value a decision page carries for its token.
+pub(super) const PAGE_GUARD_DOMAIN: &[u8] = b"approvald-page-guard-v1";
 /// Keys shorter than the HMAC-SHA256 output would weaken the MAC.
 pub(crate) const MIN_KEY_LEN: usize = 32;
 /// How many leading token characters may appear in logs: enough to

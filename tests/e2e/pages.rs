@@ -1,0 +1,185 @@
+//! Decision pages end to end: the link in the approval mail, fetched as a
+//! link scanner would (GET, HEAD, no cookies) changes nothing; only a POST
+//! of the page's own form, from its own origin, decides; forged, foreign
+//! and replayed posts decide nothing.
+
+use std::collections::HashMap;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+
+use crate::flow::{group, start_with, People, WAIT};
+use crate::support::daemon_config::Level;
+use crate::support::rsyslog::Rsyslog;
+use crate::support::stack::skip_without_stack;
+
+/// One HTTP/1.1 exchange on a fresh connection: status, headers, body.
+async fn http(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+) -> (u16, HashMap<String, String>, String) {
+    let uri: hyper::Uri = url.parse().unwrap();
+    let addr = format!("{}:{}", uri.host().unwrap(), uri.port_u16().unwrap());
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri.path())
+        .header("host", uri.authority().unwrap().as_str())
+        .header("user-agent", "Mozilla/5.0 (compatible; link-scanner)");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    if body.is_some() {
+        req = req.header("content-type", "application/x-www-form-urlencoded");
+    }
+    let req = req
+        .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The value of `<input ... name="NAME" value="...">` in `html`.
+fn input(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\" value=\""))?;
+    let rest = &html[at + name.len() + 15..];
+    Some(rest.split('"').next()?.to_owned())
+}
+
+fn form(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| {
+            let enc: String = v
+                .bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() {
+                        char::from(b).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect();
+            format!("{k}={enc}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_link_shows_the_request_and_only_its_own_forms_post_decides() {
+    if skip_without_stack() {
+        return;
+    }
+    let port = Rsyslog::free_port();
+    let site = format!("http://127.0.0.1:{port}");
+    let p = People::new("pages");
+    let http_table = format!("[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{site}\"");
+    let s = start_with(vec![group(&p, vec![Level::new(&[&p.alice], 1)])], |c| {
+        c.tables_extra.push(http_table)
+    })
+    .await;
+    let id = s.submit(&p.dave).await;
+    let ask = s.approval_mail(&p.alice, &id).await;
+    let text = ask.text();
+    let link = text
+        .lines()
+        .find_map(|l| l.strip_prefix("ON THE WEB: "))
+        .unwrap_or_else(|| panic!("no link in the mail:\n{text}"))
+        .trim()
+        .to_owned();
+    assert!(link.starts_with(&format!("{site}/d/")), "{link}");
+    assert!(text.contains("only shows the request"), "{text}");
+
+    // A scanner: GET and HEAD, no cookies. Nothing changes.
+    let (status, headers, page) = http("GET", &link, &[], None).await;
+    assert_eq!(status, 200, "{page}");
+    for (name, want) in [
+        ("cache-control", "no-store"),
+        ("referrer-policy", "no-referrer"),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+    ] {
+        assert_eq!(headers.get(name).map(String::as_str), Some(want), "{name}");
+    }
+    let csp = headers.get("content-security-policy").unwrap();
+    assert!(
+        csp.starts_with("default-src 'none'") && !csp.contains("script"),
+        "{csp}"
+    );
+    assert!(!page.contains("<script"), "no script on the page");
+    assert!(
+        page.contains(&id) && page.contains("TLS certificate expires tomorrow"),
+        "{page}"
+    );
+    let (status, _, _) = http("HEAD", &link, &[], None).await;
+    assert_eq!(status, 200);
+    let before = s.get(&id).await;
+    assert_eq!(before["status"], "pending");
+    assert_eq!(before["decisions"], Value::Array(vec![]));
+
+    let token = input(&page, "token").expect("the form carries the token");
+    let guard = input(&page, "guard").expect("the form carries its guard");
+    let good = form(&[
+        ("token", &token),
+        ("guard", &guard),
+        ("verb", "approve"),
+        ("comment", "fine by me"),
+        ("window", ""),
+    ]);
+    let origin = [("origin", site.as_str())];
+
+    // Forged and foreign posts decide nothing.
+    let no_guard = form(&[("token", &token), ("guard", "00"), ("verb", "approve")]);
+    let (status, _, body) = http("POST", &link, &origin, Some(no_guard)).await;
+    assert_ne!(status, 200, "{body}");
+    let (status, _, _) = http(
+        "POST",
+        &link,
+        &[("origin", "https://evil.example.test")],
+        Some(good.clone()),
+    )
+    .await;
+    assert_eq!(status, 403, "a foreign origin");
+    let (status, _, _) = http("POST", &link, &[], Some(good.clone())).await;
+    assert_eq!(status, 403, "neither Origin nor Referer");
+    let other = form(&[("token", "x"), ("guard", &guard), ("verb", "approve")]);
+    let (status, _, _) = http("POST", &link, &origin, Some(other)).await;
+    assert_eq!(status, 403, "a form for another token");
+    assert_eq!(s.get(&id).await["decisions"], Value::Array(vec![]));
+
+    // A person's click.
+    let (status, _, body) = http("POST", &link, &origin, Some(good.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("your answer is recorded"), "{body}");
+    let done = s.daemon.wait_for_status(&id, "approved", WAIT).await;
+    assert_eq!(done["decisions"][0]["channel"], "link");
+    assert_eq!(done["decisions"][0]["comment"], "fine by me");
+
+    // Replayed: nothing more.
+    let (status, _, body) = http("POST", &link, &origin, Some(good)).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(s.get(&id).await["decisions"].as_array().unwrap().len(), 1);
+    let (_, _, again) = http("GET", &link, &[], None).await;
+    assert!(again.contains("You already answered APPROVE"), "{again}");
+    assert!(!again.contains("<form"), "no form once answered");
+
+    let (status, _, _) = http("GET", &format!("{site}/d/not-a-token"), &[], None).await;
+    assert_eq!(status, 404);
+}

@@ -226,7 +226,7 @@ impl Approvals {
             // A REVOKE is not an answer to a level: it ends granted access.
             let applied = if answer.verb == crate::domain::verb::Verb::Revoke {
                 request
-                    .revoke_by_approver(&v.approver, &answer.comment, now)
+                    .revoke_by_approver(&v.approver, &answer.comment, now, origin.channel())
                     .map(|()| None)
             } else {
                 request.answer(state_answer, now).map(Some)

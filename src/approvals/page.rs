@@ -21,6 +21,12 @@ pub(crate) enum PageState {
         approver: Address,
         guard: String,
     },
+    /// Access is granted: any approver of the request may take it back.
+    Revocable {
+        request: Box<Request>,
+        approver: Address,
+        guard: String,
+    },
     /// This approver already answered this request (by mail or here).
     Answered {
         request: Box<Request>,
@@ -63,6 +69,18 @@ impl Approvals {
             }
         };
         let request = Box::new(v.request);
+        if request.status.is_granted() {
+            return Ok(match s.keyring.page_guard(&token) {
+                Some(guard) => PageState::Revocable {
+                    request,
+                    approver: v.approver,
+                    guard,
+                },
+                None => PageState::Invalid {
+                    why: "this link is no longer valid".into(),
+                },
+            });
+        }
         if let Some(d) = request.decisions.iter().find(|d| d.approver == v.approver) {
             return Ok(PageState::Answered {
                 decision: Box::new(d.clone()),

@@ -172,6 +172,7 @@ fn base(headline: &str, message: &str, tone: &str) -> Fields {
         ("message", Value::from(message)),
         ("tone", Value::from(tone)),
         ("form", Value::from(false)),
+        ("revoke_form", Value::from(false)),
     ]
 }
 
@@ -196,6 +197,35 @@ fn state_page(token: &str, state: PageState, message: Option<(&str, &str)>) -> R
                 StatusCode::OK,
                 ctx(&[
                     &base("Approval needed", msg, tone),
+                    &request_ctx(&request),
+                    &form,
+                ]),
+            )
+        }
+        PageState::Revocable {
+            request,
+            approver,
+            guard,
+        } => {
+            let form: Fields = vec![
+                ("revoke_form", Value::from(true)),
+                ("token", Value::from(token)),
+                ("guard", Value::from(guard)),
+                ("approver", Value::from(approver.as_str())),
+            ];
+            let shown = if msg.is_empty() {
+                "Access is granted. If it is no longer justified, any approver may revoke it here, with a reason."
+            } else {
+                msg
+            };
+            page(
+                StatusCode::OK,
+                ctx(&[
+                    &base(
+                        "Access granted",
+                        shown,
+                        if msg.is_empty() { "info" } else { tone },
+                    ),
                     &request_ctx(&request),
                     &form,
                 ]),
@@ -324,6 +354,7 @@ async fn post(
     let verb = match form.verb.as_str() {
         "approve" => Verb::Approve,
         "disapprove" => Verb::Disapprove,
+        "revoke" => Verb::Revoke,
         _ => return refused("Press Approve or Disapprove."),
     };
     let outcome = site

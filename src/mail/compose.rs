@@ -268,6 +268,10 @@ impl Composer {
         kind: &str,
         view: NoticeText<'_>,
     ) -> Result<OutboundMail, ComposeError> {
+        let revoke_link = view
+            .revoke_token
+            .zip(self.decision_links.as_ref())
+            .map(|(t, base)| format!("{base}/d/{}", t.as_str()));
         let body = self.templates.notice(&NoticeView {
             request: r,
             headline: view.headline,
@@ -275,6 +279,7 @@ impl Composer {
             actor: view.actor,
             actor_reason: view.actor_reason,
             revoke_token: view.revoke_token.map(Token::as_str),
+            revoke_link: revoke_link.as_deref(),
             from_name: &self.from_name,
         })?;
         let (subject_tag, reply_to) = match view.revoke_token {

@@ -133,6 +133,8 @@ pub(crate) struct NoticeView<'a> {
     pub(crate) actor_reason: Option<&'a str>,
     /// When the reader may revoke by reply: the token for it.
     pub(crate) revoke_token: Option<&'a str>,
+    /// The page to revoke on, when pages are served.
+    pub(crate) revoke_link: Option<&'a str>,
     pub(crate) from_name: &'a str,
 }
 
@@ -247,6 +249,7 @@ impl Templates {
             actor => v.actor,
             actor_reason => v.actor_reason.map(wire::defuse).filter(|r| !r.is_empty()),
             revocable => v.revoke_token.is_some(),
+            revoke_link => v.revoke_link,
             reply_marker => REPLY_MARKER,
             token_line => v.revoke_token.map(wire::token_line),
             ..request_context(v.request, v.from_name, self.tz)
@@ -318,6 +321,7 @@ impl Templates {
                 actor: Some("admin"),
                 actor_reason: Some("a reason\nover two lines"),
                 revoke_token: Some(SAMPLE_TOKEN),
+                revoke_link: Some("https://approvals.example.test/d/t"),
                 from_name: "Access approvals",
             })
             .map_err(|e| e.to_string())?;

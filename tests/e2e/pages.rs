@@ -177,8 +177,46 @@ async fn a_link_shows_the_request_and_only_its_own_forms_post_decides() {
     assert_eq!(status, 409, "{body}");
     assert_eq!(s.get(&id).await["decisions"].as_array().unwrap().len(), 1);
     let (_, _, again) = http("GET", &link, &[], None).await;
-    assert!(again.contains("You already answered APPROVE"), "{again}");
-    assert!(!again.contains("<form"), "no form once answered");
+    assert!(again.contains("Access granted"), "{again}");
+    assert!(
+        !again.contains("value=\"approve\""),
+        "no approve form once granted"
+    );
+
+    // The grant notice's revoke link: GET shows, only the POST revokes.
+    let notice = crate::support::mailbox::Mailbox::new(s.stack, &p.alice)
+        .wait_for(
+            "INBOX",
+            |m| m.subject().contains(&id) && m.subject().contains("Approved: access granted"),
+            WAIT,
+        )
+        .await;
+    let notice_text = notice.text();
+    let revoke_link = notice_text
+        .lines()
+        .find_map(|l| l.strip_prefix("Or on the web (opening it changes nothing): "))
+        .unwrap_or_else(|| panic!("no revoke link:\n{notice_text}"))
+        .trim()
+        .to_owned();
+    let (status, _, revoke_page) = http("GET", &revoke_link, &[], None).await;
+    assert_eq!(status, 200);
+    assert!(revoke_page.contains("value=\"revoke\""), "{revoke_page}");
+    assert_eq!(
+        s.get(&id).await["status"],
+        "approved",
+        "a GET revokes nothing"
+    );
+    let revoke = form(&[
+        ("token", &input(&revoke_page, "token").unwrap()),
+        ("guard", &input(&revoke_page, "guard").unwrap()),
+        ("verb", "revoke"),
+        ("comment", "change cancelled"),
+    ]);
+    let (status, _, body) = http("POST", &revoke_link, &origin, Some(revoke)).await;
+    assert_eq!(status, 200, "{body}");
+    let revoked = s.daemon.wait_for_status(&id, "revoked", WAIT).await;
+    assert_eq!(revoked["interventions"][0]["channel"], "link");
+    assert_eq!(revoked["interventions"][0]["reason"], "change cancelled");
 
     let (status, _, _) = http("GET", &format!("{site}/d/not-a-token"), &[], None).await;
     assert_eq!(status, 404);

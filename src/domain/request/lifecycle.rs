@@ -239,6 +239,7 @@ impl Request {
         approver: &super::Address,
         comment: &str,
         at: DateTime<Utc>,
+        channel: super::Channel,
     ) -> Result<(), super::AnswerRefusal> {
         if !self.all_approvers().contains(&approver) {
             return Err(super::AnswerRefusal::NotAnApprover(approver.clone()));
@@ -249,7 +250,7 @@ impl Request {
             uid: None,
             reason: comment.to_owned(),
             at,
-            channel: super::Channel::Email,
+            channel,
         })
         .map_err(|_| super::AnswerRefusal::NothingToRevoke(self.status))
     }

@@ -51,7 +51,7 @@ pub(super) async fn serve(
         };
         // No credentials, no service: every submission needs to know who.
         let caller = match stream.peer_cred() {
-            Ok(cred) => Caller { uid: cred.uid() },
+            Ok(cred) => Caller::Local { uid: cred.uid() },
             Err(e) => {
                 tracing::warn!(error = %e, "API connection without peer credentials refused");
                 continue;

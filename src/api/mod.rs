@@ -3,6 +3,7 @@
 //! may submit for whom, the caller's account (`[[api.submitters]]`).
 
 pub(crate) mod client;
+mod keys;
 mod listener;
 mod reports;
 mod routes;
@@ -48,6 +49,8 @@ pub(crate) trait RequestService: Send + Sync + 'static {
         reason: &str,
         caller: Caller,
     ) -> impl Future<Output = Result<Request, ActionError>> + Send;
+    /// Audits a call refused for its caller (a key's role, an account).
+    fn record_refusal(&self, caller: &Caller, why: &str);
     /// Whether `requester` may run `action` on `resource` now.
     fn check_grant(
         &self,
@@ -95,6 +98,10 @@ impl RequestService for Approvals {
     ) -> impl Future<Output = Result<GrantAnswer, StoreError>> + Send {
         Approvals::check_grant(self, requester, action, resource, caller)
     }
+
+    fn record_refusal(&self, caller: &Caller, why: &str) {
+        Approvals::record_refusal(self, &caller.shown(), why);
+    }
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then lets
@@ -105,6 +112,19 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     serve_service(listener, approvals, shutdown).await
+}
+
+/// The same API for the HTTP listener: every call authenticated by an API
+/// key (`[[api.keys]]`) and allowed by its role.
+pub(crate) fn key_router(approvals: Arc<Approvals>) -> axum::Router {
+    let gate = keys::KeyGate {
+        approvals: approvals.clone(),
+        buckets: Arc::default(),
+    };
+    routes::router(approvals).layer(axum::middleware::from_fn_with_state(
+        gate,
+        keys::authenticate,
+    ))
 }
 
 /// [`serve`] for any implementation of the service (tests use a fake).
@@ -302,7 +322,7 @@ pub(crate) mod testkit {
             if self.mode == Mode::Broken {
                 return Err(ActionError::Store(broken()));
             }
-            if caller.uid != 0 {
+            if caller.uid() != Some(0) {
                 return Err(ActionError::Forbidden("only root, in the fake".into()));
             }
             let mut all = self
@@ -316,7 +336,7 @@ pub(crate) mod testkit {
             let i = Intervention {
                 kind: InterventionKind::Cancel,
                 by: by.to_owned(),
-                uid: Some(caller.uid),
+                uid: caller.uid(),
                 reason: reason.to_owned(),
                 at: now(),
                 channel: Channel::Api,
@@ -329,6 +349,8 @@ pub(crate) mod testkit {
             done.map_err(|e| ActionError::Conflict(e.to_string()))?;
             Ok(r.clone())
         }
+
+        fn record_refusal(&self, _caller: &Caller, _why: &str) {}
 
         /// Denies everything, naming the pending request when there is one.
         async fn check_grant(

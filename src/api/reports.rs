@@ -9,14 +9,14 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 
 use super::routes::ApiError;
 use super::views::{ErrorBody, ListView, RequestView};
 use super::RequestService;
-use crate::approvals::{Filter, Page};
+use crate::approvals::{Caller, Filter, Page};
 use crate::domain::ids::{Address, RequestId};
 use crate::domain::request::{Request, Route, Status};
 
@@ -57,9 +57,11 @@ fn bad(field: &str, error: impl Into<String>) -> ApiError {
 
 pub(super) async fn list<S: RequestService>(
     State(service): State<Arc<S>>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    super::routes::forbid_unless(&*service, &caller, caller.may_read(true), "list requests")?;
     let Query(params) = params.map_err(|r| ApiError::rejected(r.status(), r.body_text(), None))?;
     let address = |field: &str, value: Option<String>| {
         value
@@ -191,21 +193,19 @@ pub(crate) fn to_csv(requests: &[Request]) -> String {
     out
 }
 
-/// One CSV cell: quoted when it holds a comma, quote or line break; and a
-/// value a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab,
-/// carriage return first) is prefixed with `'`, since requesters choose
-/// much of this text and the export is opened by auditors.
+/// One CSV cell, always quoted (so a `;` inside cannot split it for a
+/// spreadsheet that separates by `;`), and a value a spreadsheet would run
+/// as a formula (`=`, `+`, `-`, `@`, tab, carriage return first, in their
+/// ASCII or full-width forms) prefixed with `'`: requesters choose much of
+/// this text, and the export is opened by auditors.
 fn cell(value: &str) -> String {
-    let defused = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let defused = if value.starts_with(['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠'])
+    {
         format!("'{value}")
     } else {
         value.to_owned()
     };
-    if defused.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", defused.replace('"', "\"\""))
-    } else {
-        defused
-    }
+    format!("\"{}\"", defused.replace('"', "\"\""))
 }
 
 #[cfg(test)]
@@ -216,18 +216,20 @@ mod tests {
     #[test]
     fn csv_cells_table() {
         let rows = [
-            ("plain", "plain"),
+            ("plain", "\"plain\""),
             ("a,b", "\"a,b\""),
+            ("a;=1+1", "\"a;=1+1\""),
             ("say \"hi\"", "\"say \"\"hi\"\"\""),
             ("two\nlines", "\"two\nlines\""),
             (
                 "=HYPERLINK(\"http://x\")",
                 "\"'=HYPERLINK(\"\"http://x\"\")\"",
             ),
-            ("+1", "'+1"),
-            ("-1", "'-1"),
-            ("@SUM(A1)", "'@SUM(A1)"),
-            ("", ""),
+            ("+1", "\"'+1\""),
+            ("-1", "\"'-1\""),
+            ("@SUM(A1)", "\"'@SUM(A1)\""),
+            ("＝1+1", "\"'＝1+1\""),
+            ("", "\"\""),
         ];
         for (value, want) in rows {
             assert_eq!(cell(value), want, "{value:?}");
@@ -244,7 +246,7 @@ mod tests {
         assert_eq!(lines.len(), 4, "header, two rows, and the final line end");
         assert!(
             lines[1].starts_with(
-                "AR-7,pending,false,dave@example.test,certificate.sign,\"web-01, the old one\","
+                "\"AR-7\",\"pending\",\"false\",\"dave@example.test\",\"certificate.sign\",\"web-01, the old one\","
             ),
             "{}",
             lines[1]

@@ -81,6 +81,21 @@ impl ApiError {
     }
 }
 
+/// `403` (audited) unless `allowed`.
+pub(super) fn forbid_unless<S: RequestService>(
+    service: &S,
+    caller: &Caller,
+    allowed: bool,
+    what: &str,
+) -> Result<(), ApiError> {
+    if allowed {
+        return Ok(());
+    }
+    let why = format!("{} may not {what}", caller.shown());
+    service.record_refusal(caller, &why);
+    Err(ApiError::new(StatusCode::FORBIDDEN, ErrorBody::plain(why)))
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, Json(self.body)).into_response()
@@ -146,8 +161,10 @@ async fn submit<S: RequestService>(
 
 async fn show<S: RequestService>(
     State(service): State<Arc<S>>,
+    Extension(caller): Extension<Caller>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    forbid_unless(&*service, &caller, caller.may_read(false), "show a request")?;
     let Path(id) = id.map_err(|r| ApiError::rejected(r.status(), r.body_text(), Some("id")))?;
     let id: RequestId = id
         .parse()
@@ -276,6 +293,12 @@ async fn grants<S: RequestService>(
     Extension(caller): Extension<Caller>,
     params: Result<Query<GrantParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    forbid_unless(
+        &*service,
+        &caller,
+        caller.may_check_grants(),
+        "check grants",
+    )?;
     let Query(params) = params
         .map_err(|r| ApiError::rejected(StatusCode::UNPROCESSABLE_ENTITY, r.body_text(), None))?;
     let missing = |field: &'static str| {

@@ -203,7 +203,8 @@ impl Approvals {
         let sender = answerer_if_not_approver(origin, &v.approver);
         let unverified = match origin {
             Origin::Email(_) => s.inbound.sender_rule == SenderRule::Token,
-            Origin::Link { .. } => false,
+            // A link is a bearer credential: whoever holds the mail holds it.
+            Origin::Link { .. } => true,
         };
         // Decided before the transaction, which must not read beyond its
         // own trees: whether a refusal may be explained, caps included.

@@ -42,7 +42,7 @@ impl Approvals {
         let answer = answer(&open, now);
         let outcome = if answer.allowed { "allowed" } else { "denied" };
         let mut ev = AuditEvent::new(now, EventKind::GrantChecked, outcome, "grants check")
-            .with_actor(format!("uid {}", caller.uid))
+            .with_actor(caller.shown())
             .with_action(action)
             .with_resource(resource)
             .with_reason(format!("{requester}: {}", answer.reason));

@@ -106,7 +106,7 @@ impl Approvals {
                 format!("{} refused", act.name()),
             )
             .with_request(id.to_string())
-            .with_actor(format!("{by} (uid {})", caller.uid))
+            .with_actor(format!("{by} ({})", caller.shown()))
             .with_reason(why)
         };
         if !problems.is_empty() {
@@ -125,12 +125,29 @@ impl Approvals {
         // An administrator may do anything here; the account that may
         // submit for a requester may also withdraw that requester's
         // request, and nothing more.
-        let allowed = s.admins.contains(caller.uid)
-            || (act == Act::Cancel && s.submitters.allows(caller.uid, &current.requester));
+        let allowed = caller.is_admin(&s)
+            || (act == Act::Cancel && caller.may_submit_for(&s, &current.requester));
+        // No one approves their own request, an administrator included: an
+        // account that submits as this requester may not override it to
+        // approved.
+        let own = matches!(act, Act::Override(Status::Approved))
+            && caller
+                .uid()
+                .is_some_and(|uid| s.submitters.acts_as(uid, &current.requester));
+        if own {
+            let why = format!(
+                "{} submits as {} and may not approve that request itself",
+                caller.shown(),
+                current.requester
+            );
+            self.store.audit_only(refused(&why))?;
+            self.store.flush().await?;
+            return Err(ActionError::Forbidden(why));
+        }
         if !allowed {
             let why = format!(
-                "local account uid {} may not {} requests of {}",
-                caller.uid,
+                "{} may not {} requests of {}",
+                caller.shown(),
                 act.name(),
                 current.requester
             );
@@ -141,7 +158,7 @@ impl Approvals {
         let intervention = Intervention {
             kind: InterventionKind::Cancel,
             by: by.trim().to_owned(),
-            uid: Some(caller.uid),
+            uid: caller.uid(),
             reason: reason.trim().to_owned(),
             at: now,
             channel: if matches!(act, Act::Override(_)) {

@@ -76,6 +76,34 @@ impl Approvals {
         &self.store
     }
 
+    /// Audits an API call refused for who made it (never the key itself).
+    /// Best effort: the refusal stands even if the audit cannot be written.
+    pub(crate) fn record_refusal(&self, actor: &str, why: &str) {
+        let ev = crate::records::AuditEvent::new(
+            self.clock.now(),
+            crate::records::EventKind::ActionRefused,
+            "refused",
+            "API call refused",
+        )
+        .with_actor(actor)
+        .with_reason(why);
+        if let Err(e) = self.store.audit_only(ev) {
+            tracing::error!(error = %e, "cannot audit a refused API call");
+        }
+    }
+
+    /// The caller an API key stands for, if it is a configured key.
+    pub(crate) fn caller_for_key(&self, presented: &str) -> Option<Caller> {
+        self.settings
+            .current()
+            .api_keys
+            .find(presented)
+            .map(|k| Caller::Key {
+                name: k.name.clone(),
+                role: k.role,
+            })
+    }
+
     /// Messages larger than this are only read as far as their headers.
     pub(crate) fn max_message_size(&self) -> usize {
         self.settings.current().inbound.max_message_size

@@ -5,11 +5,15 @@
 use super::decide::{Answer, Decided, Origin};
 use super::Approvals;
 use crate::domain::ids::Address;
+use crate::domain::plain_text;
 use crate::domain::reply::{parse_reply, Verb};
 use crate::domain::request::{Decision, Request, Status};
 use crate::domain::token::Token;
 use crate::records::{AuditEvent, EventKind};
 use crate::store::StoreError;
+
+/// Longest comment or reason taken from the page.
+const MAX_COMMENT_CHARS: usize = 2000;
 
 /// What the page for a token shows.
 #[derive(Debug)]
@@ -131,13 +135,32 @@ impl Approvals {
             )?;
             Ok(PostOutcome::Refused(why.to_owned()))
         };
-        let parsed = Token::parse(token).ok();
-        let outcome = match parsed {
-            None => refuse("this link is not a valid approval link")?,
-            Some(t) if !s.keyring.check_page_guard(&t, guard) => {
-                refuse("the form did not come from this link's page: open the link again")?
-            }
-            Some(t) => {
+        // A malformed token or a guard that does not verify is answered but
+        // neither audited nor flushed: anyone can post those, and they must
+        // not fill the trail or force disk syncs. A verified guard proves
+        // the poster fetched approvald's own page for a genuine token.
+        let Some(t) = Token::parse(token)
+            .ok()
+            .filter(|t| s.keyring.check_page_guard(t, guard))
+        else {
+            tracing::debug!(%peer, "decision page post without a valid token and guard");
+            return Ok(PostOutcome::Refused(
+                "the form did not come from this link's page: open the link again".into(),
+            ));
+        };
+        let comment = comment.trim();
+        let problem = if comment.chars().count() > MAX_COMMENT_CHARS {
+            Some(format!(
+                "the comment is longer than {MAX_COMMENT_CHARS} characters"
+            ))
+        } else if verb == Verb::Revoke && comment.is_empty() {
+            Some("say why the access is revoked".to_owned())
+        } else {
+            plain_text::check(comment, true).err()
+        };
+        let outcome = match problem {
+            Some(why) => refuse(&why)?,
+            None => {
                 // The window is read with the reply grammar, so the page
                 // and a reply accept exactly the same windows.
                 let window = if window.trim().is_empty() || verb != Verb::Approve {
@@ -157,7 +180,7 @@ impl Approvals {
                             token: t,
                             verb,
                             window,
-                            comment: comment.trim().to_owned(),
+                            comment: comment.to_owned(),
                         };
                         let origin = Origin::Link {
                             peer: peer.to_owned(),

@@ -43,6 +43,8 @@ pub(crate) struct Settings {
     pub(crate) submitters: Submitters,
     /// Which local accounts may cancel, revoke and override.
     pub(crate) admins: Admins,
+    /// Keys for the API on the HTTP listener, with their roles.
+    pub(crate) api_keys: crate::domain::api_keys::ApiKeys,
 }
 
 /// A shared, swappable [`Settings`].

@@ -3,8 +3,10 @@
 //! hears of it.
 
 use super::effects::{Happening, Outputs};
+use super::settings::Settings;
 use super::Approvals;
-use crate::domain::ids::RequestId;
+use crate::domain::api_keys::Role;
+use crate::domain::ids::{Address, RequestId};
 use crate::domain::policy::{FieldError, Submission};
 use crate::domain::request::{Request, Route, Status};
 use crate::records::{AuditEvent, EventKind};
@@ -24,11 +26,69 @@ pub(crate) enum SubmitError {
     Store(StoreError),
 }
 
-/// Who is submitting: the local account on the other end of the API socket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Caller {
-    /// Its uid, from the socket's peer credentials.
-    pub(crate) uid: u32,
+/// Who is calling the API: a local account on the socket, or an API key on
+/// the HTTP listener. What each may do is decided here, in one place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Caller {
+    /// A local account, by the socket's peer credentials.
+    Local { uid: u32 },
+    /// An API key, by its configured name and role (never the key).
+    Key { name: String, role: Role },
+}
+
+impl Caller {
+    /// Whether this caller may submit for `requester`.
+    pub(crate) fn may_submit_for(&self, s: &Settings, requester: &Address) -> bool {
+        match self {
+            Caller::Local { uid } => s.submitters.allows(*uid, requester),
+            Caller::Key { role, .. } => matches!(role, Role::Integrator | Role::Admin),
+        }
+    }
+
+    /// Whether this caller may cancel, revoke and override anything.
+    pub(crate) fn is_admin(&self, s: &Settings) -> bool {
+        match self {
+            Caller::Local { uid } => s.admins.contains(*uid),
+            Caller::Key { role, .. } => *role == Role::Admin,
+        }
+    }
+
+    /// Whether this caller may read requests: one by id (`list = false`) or
+    /// lists and exports. Local accounts may (the socket's group decides
+    /// who connects); keys by role.
+    pub(crate) fn may_read(&self, list: bool) -> bool {
+        match self {
+            Caller::Local { .. } => true,
+            Caller::Key { role, .. } => match role {
+                Role::Admin | Role::Auditor => true,
+                Role::Integrator => !list,
+            },
+        }
+    }
+
+    /// Whether this caller may ask the grants question.
+    pub(crate) fn may_check_grants(&self) -> bool {
+        match self {
+            Caller::Local { .. } => true,
+            Caller::Key { role, .. } => matches!(role, Role::Admin | Role::Integrator),
+        }
+    }
+
+    /// The local account, when the call came through the socket.
+    pub(crate) fn uid(&self) -> Option<u32> {
+        match self {
+            Caller::Local { uid } => Some(*uid),
+            Caller::Key { .. } => None,
+        }
+    }
+
+    /// How the audit trail names the caller.
+    pub(crate) fn shown(&self) -> String {
+        match self {
+            Caller::Local { uid } => format!("uid {uid}"),
+            Caller::Key { name, role } => format!("key {name} ({})", role.as_str()),
+        }
+    }
 }
 
 impl From<StoreError> for SubmitError {
@@ -49,14 +109,11 @@ impl Approvals {
         let s = self.settings.current();
         let requester = sub.requester.clone();
         let (action, resource) = (sub.action.clone(), sub.resource.clone());
-        if !s.submitters.allows(caller.uid, &requester) {
-            let why = format!(
-                "local account uid {} may not submit requests for {requester}",
-                caller.uid
-            );
+        if !caller.may_submit_for(&s, &requester) {
+            let why = format!("{} may not submit requests for {requester}", caller.shown());
             self.store.audit_only(
                 AuditEvent::new(now, EventKind::Submitted, "refused", "submission refused")
-                    .with_actor(format!("uid {}", caller.uid))
+                    .with_actor(caller.shown())
                     .with_action(action)
                     .with_resource(resource)
                     .with_reason(why.as_str()),

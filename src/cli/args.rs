@@ -51,6 +51,24 @@ pub(crate) enum Command {
     Request(RequestCommand),
     /// Ask a running daemon whether a requester may act now.
     Grants(GrantsCommand),
+    /// Make API keys for the HTTP listener.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+}
+
+/// `approvald api-key ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ApiKeyCommand {
+    /// Print a fresh key (shown once) and the [[api.keys]] lines that
+    /// configure it; only its hash goes into the configuration.
+    New {
+        /// A name for the key, shown in the audit trail.
+        #[arg(long)]
+        name: String,
+        /// What it may do.
+        #[arg(long, value_parser = ["integrator", "auditor", "admin"])]
+        role: String,
+    },
 }
 
 /// `approvald grants ...`.

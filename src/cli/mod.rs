@@ -18,7 +18,7 @@ use crate::system_clock::SystemClock;
 use render::clean;
 use requests::execute;
 
-pub(crate) use args::{Cli, Command, GrantsCommand, LogFormat, RequestCommand};
+pub(crate) use args::{ApiKeyCommand, Cli, Command, GrantsCommand, LogFormat, RequestCommand};
 
 /// Where the API socket is when neither `--socket` nor `--config` says.
 pub(crate) const DEFAULT_SOCKET: &str = "/run/approvald/api.sock";
@@ -72,6 +72,22 @@ pub(crate) async fn run_grants_command(cmd: GrantsCommand) -> ExitCode {
             ExitCode::from(f.code)
         }
     }
+}
+
+/// `api-key new`: a fresh random key and its configuration lines.
+pub(crate) fn run_api_key_command(cmd: ApiKeyCommand) -> ExitCode {
+    let ApiKeyCommand::New { name, role } = cmd;
+    let mut random = [0u8; 32];
+    if let Err(e) = getrandom::getrandom(&mut random) {
+        eprintln!("error: no randomness for a key: {e}");
+        return ExitCode::FAILURE;
+    }
+    let (key, hash) = crate::domain::api_keys::new_key(random);
+    let text = format!(
+        "key (shown once; give it to the client, keep it nowhere else):\n{key}\n\nadd to the configuration, then reload:\n[[api.keys]]\nname = {name:?}\nrole = {role:?}\nhash = {hash:?}\n"
+    );
+    std::io::stdout().lock().write_all(text.as_bytes()).ok();
+    ExitCode::SUCCESS
 }
 
 /// A command's failure: what to tell the user, and the exit code.

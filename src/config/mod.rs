@@ -107,6 +107,8 @@ pub(crate) struct Config {
     pub(crate) webhook_ca_file: Option<PathBuf>,
     /// The HTTP listener for decision pages, when configured.
     pub(crate) http: Option<HttpConfig>,
+    /// Keys for the API on the HTTP listener.
+    pub(crate) api_keys: crate::domain::api_keys::ApiKeys,
     /// How long the memory of handled messages and explanation counters is
     /// kept after the request they concern closed: spam cannot grow the
     /// store without bound.
@@ -309,6 +311,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
     let submitters = accounts::submitters(&mut p, raw.api.submitters);
     let admins = accounts::admins(&mut p, raw.api.admins);
     let http = raw.http.and_then(|h| http_config(&mut p, h));
+    let api_keys = api_keys(&mut p, raw.api.keys);
     let timezone = match raw.mail.timezone.as_deref() {
         None => chrono_tz::Tz::UTC,
         Some(name) => {
@@ -382,6 +385,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
         admins,
         webhook_ca_file: raw.webhooks.ca_file.map(PathBuf::from),
         http,
+        api_keys,
         retention,
         mail_address,
         from_name: raw.mail.from_name,
@@ -467,6 +471,10 @@ pub(crate) struct HttpConfig {
     pub(crate) public_url: String,
     /// Certificate chain and key files, for TLS on the listener itself.
     pub(crate) tls: Option<(PathBuf, PathBuf)>,
+    /// Whether the page's form may approve or disapprove. A link is a
+    /// bearer credential (whoever holds the mail may use it), so this is
+    /// off unless the administrator says so; revoking is always allowed.
+    pub(crate) decide_by_link: bool,
 }
 
 fn http_config(p: &mut Problems, raw: raw::RawHttp) -> Option<HttpConfig> {
@@ -490,7 +498,8 @@ fn http_config(p: &mut Problems, raw: raw::RawHttp) -> Option<HttpConfig> {
             format!("{addr}: plain HTTP is served on the loopback interface only (a reverse proxy in front terminates TLS); give tls_cert_file and tls_key_file to listen elsewhere"),
         );
     }
-    let url = raw.public_url.trim_end_matches('/').to_owned();
+    // As a browser writes an Origin: lower case, no trailing slash.
+    let url = raw.public_url.trim_end_matches('/').to_ascii_lowercase();
     let public_url = match url.parse::<hyper::Uri>() {
         Ok(u) if u.scheme_str() == Some("https") && u.host().is_some() && u.path() == "/" => {
             Some(url)
@@ -519,5 +528,46 @@ fn http_config(p: &mut Problems, raw: raw::RawHttp) -> Option<HttpConfig> {
         listen: listen?,
         public_url: public_url?,
         tls,
+        decide_by_link: raw.decide_by_link,
     })
+}
+
+/// `[[api.keys]]`: name, `sha256:HEX` hash and role of each key.
+fn api_keys(p: &mut Problems, raw: Vec<raw::RawApiKey>) -> crate::domain::api_keys::ApiKeys {
+    use crate::domain::api_keys::{parse_hash, ApiKey, ApiKeys, Role};
+    let mut keys: Vec<ApiKey> = Vec::new();
+    for (i, k) in raw.into_iter().enumerate() {
+        let key = format!("api.keys[{}]", i + 1);
+        if k.name.trim().is_empty() || k.name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            p.push(
+                &format!("{key}.name"),
+                "a name without spaces or control characters",
+            );
+        }
+        if keys.iter().any(|o| o.name == k.name) {
+            p.push(
+                &format!("{key}.name"),
+                format!("{:?} is used twice", k.name),
+            );
+        }
+        let role = Role::parse(&k.role);
+        if role.is_none() {
+            p.push(
+                &format!("{key}.role"),
+                format!("{:?} is not one of integrator, auditor, admin", k.role),
+            );
+        }
+        let hash = p.check(&format!("{key}.hash"), parse_hash(&k.hash));
+        if keys.iter().any(|o| Some(o.hash) == hash) {
+            p.push(&format!("{key}.hash"), "the same key is configured twice");
+        }
+        if let (Some(role), Some(hash)) = (role, hash) {
+            keys.push(ApiKey {
+                name: k.name,
+                role,
+                hash,
+            });
+        }
+    }
+    ApiKeys::new(keys)
 }

@@ -36,6 +36,8 @@ pub(crate) struct RawHttp {
     pub(crate) tls_cert_file: Option<String>,
     #[serde(default)]
     pub(crate) tls_key_file: Option<String>,
+    #[serde(default)]
+    pub(crate) decide_by_link: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -144,6 +146,16 @@ pub(crate) struct RawApi {
     pub(crate) submitters: Option<Vec<RawSubmitter>>,
     #[serde(default)]
     pub(crate) admins: Option<Vec<RawAccount>>,
+    #[serde(default)]
+    pub(crate) keys: Vec<RawApiKey>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawApiKey {
+    pub(crate) name: String,
+    pub(crate) hash: String,
+    pub(crate) role: String,
 }
 
 #[derive(Debug, Deserialize)]

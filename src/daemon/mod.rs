@@ -114,11 +114,15 @@ pub(crate) async fn run(mut config: Config, path: &Path) -> Result<(), String> {
         let approvals = approvals.clone();
         let shutdown = shutdown.clone();
         tasks.spawn(async move {
-            if let Err(e) =
-                crate::http::serve(listener, tls, approvals, http.public_url, async move {
-                    shutdown.requested().await
-                })
-                .await
+            if let Err(e) = crate::http::serve(
+                listener,
+                tls,
+                approvals,
+                http.public_url,
+                http.decide_by_link,
+                async move { shutdown.requested().await },
+            )
+            .await
             {
                 tracing::error!(error = %e, "HTTP listener failed");
             }
@@ -229,6 +233,7 @@ fn settings(
         retention: config.retention,
         submitters: config.submitters.clone(),
         admins: config.admins.clone(),
+        api_keys: config.api_keys.clone(),
         policy: config.policy.clone(),
         keyring,
         composer,

@@ -2,6 +2,7 @@
 //! system clock: every function here is deterministic in its inputs.
 
 pub(crate) mod access_window;
+pub(crate) mod api_keys;
 pub(crate) mod clock;
 pub(crate) mod ids;
 pub(crate) mod plain_text;

@@ -26,6 +26,14 @@ impl Submitters {
         Submitters { rules }
     }
 
+    /// Whether the account `uid` is named for `requester` alone (not "any
+    /// requester"): an account that acts as that person.
+    pub(crate) fn acts_as(&self, uid: u32, requester: &Address) -> bool {
+        self.rules.iter().any(|(u, whom)| {
+            *u == uid && matches!(whom, For::Only(list) if list.contains(requester))
+        })
+    }
+
     /// Whether the account `uid` may submit a request for `requester`.
     pub(crate) fn allows(&self, uid: u32, requester: &Address) -> bool {
         self.rules.iter().any(|(u, whom)| {
@@ -79,5 +87,10 @@ mod tests {
             assert_eq!(s.allows(uid, who), want, "{uid} for {who}");
         }
         assert!(!Submitters::default().allows(0, &dave), "nobody by default");
+        // Who acts as dave (and so may not override dave's request to
+        // approved): the account named for dave, not the one for anyone.
+        assert!(s.acts_as(1000, &dave));
+        assert!(!s.acts_as(0, &dave));
+        assert!(!s.acts_as(1000, &erin));
     }
 }

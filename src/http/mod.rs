@@ -29,8 +29,8 @@ pub(crate) use pages::Peer;
 
 /// How long a request's headers (and a TLS handshake) may take.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest life of one connection.
-const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
+/// Longest life of one connection (one request, its body included).
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
 /// Most connections served at once; more wait in the kernel's backlog.
 const MAX_CONNECTIONS: usize = 256;
 
@@ -60,9 +60,13 @@ pub(crate) async fn serve(
     tls: Option<TlsAcceptor>,
     approvals: Arc<Approvals>,
     public_url: String,
+    decide_by_link: bool,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let router = pages::router(approvals, public_url);
+    // The pages have no fallback of their own: unknown paths get the
+    // API's JSON 404.
+    let router = pages::router(approvals.clone(), public_url, decide_by_link, tls.is_some())
+        .merge(crate::api::key_router(approvals));
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -83,10 +87,13 @@ pub(crate) async fn serve(
         let tls = tls.clone();
         connections.spawn(async move {
             let served = tokio::time::timeout(CONNECTION_LIFETIME, async move {
+                // One request per connection: a client cannot hold a slot
+                // by keeping it alive.
                 let builder = {
                     let mut b = http1::Builder::new();
                     b.timer(TokioTimer::new())
-                        .header_read_timeout(HEADER_TIMEOUT);
+                        .header_read_timeout(HEADER_TIMEOUT)
+                        .keep_alive(false);
                     b
                 };
                 match tls {

@@ -66,16 +66,40 @@ struct Site {
     approvals: Arc<Approvals>,
     /// `https://host[:port]`: the only origin a form may come from.
     public_url: String,
+    /// Whether the form may approve or disapprove (`[http] decide_by_link`).
+    decide: bool,
 }
 
-pub(super) fn router(approvals: Arc<Approvals>, public_url: String) -> Router {
-    Router::new()
+/// Largest accepted form: a comment of 2,000 characters and the rest.
+const FORM_LIMIT: usize = 16 * 1024;
+
+pub(super) fn router(
+    approvals: Arc<Approvals>,
+    public_url: String,
+    decide: bool,
+    hsts: bool,
+) -> Router {
+    let router = Router::new()
         .route("/d/{token}", get(show).post(post))
-        .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(FORM_LIMIT))
         .with_state(Site {
             approvals,
             public_url,
-        })
+            decide,
+        });
+    if hsts {
+        router.layer(axum::middleware::map_response(
+            |mut r: Response| async move {
+                r.headers_mut().insert(
+                    header::STRICT_TRANSPORT_SECURITY,
+                    HeaderValue::from_static("max-age=31536000"),
+                );
+                r
+            },
+        ))
+    } else {
+        router
+    }
 }
 
 /// A page with the security headers every answer carries.
@@ -96,7 +120,10 @@ fn page(status: StatusCode, ctx: Value) -> Response {
     };
     set(h, header::CONTENT_TYPE, "text/html; charset=utf-8");
     set(h, header::CACHE_CONTROL, "no-store");
-    set(h, header::REFERRER_POLICY, "no-referrer");
+    // same-origin, not no-referrer: under no-referrer browsers send
+    // `Origin: null` with the page's own form, and the same-origin check
+    // would refuse every real click. Other sites still get no Referer.
+    set(h, header::REFERRER_POLICY, "same-origin");
     set(h, header::X_FRAME_OPTIONS, "DENY");
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(
@@ -176,8 +203,14 @@ fn base(headline: &str, message: &str, tone: &str) -> Fields {
     ]
 }
 
-/// The page for the state `state` of `token`, with `message` on top.
-fn state_page(token: &str, state: PageState, message: Option<(&str, &str)>) -> Response {
+/// The page for the state `state` of `token`, with `message` on top; the
+/// approve/disapprove form only when `decide`.
+fn state_page(
+    token: &str,
+    state: PageState,
+    message: Option<(&str, &str)>,
+    decide: bool,
+) -> Response {
     let (msg, tone) = message.unwrap_or(("", "info"));
     match state {
         PageState::Open {
@@ -186,8 +219,14 @@ fn state_page(token: &str, state: PageState, message: Option<(&str, &str)>) -> R
             approver,
             guard,
         } => {
+            let by_mail = "To decide, reply to the approval mail with APPROVE or DISAPPROVE on the first line: answers are taken from your own mailbox only.";
+            let msg = if decide || !msg.is_empty() {
+                msg
+            } else {
+                by_mail
+            };
             let form: Fields = vec![
-                ("form", Value::from(true)),
+                ("form", Value::from(decide)),
                 ("token", Value::from(token)),
                 ("guard", Value::from(guard)),
                 ("approver", Value::from(approver.as_str())),
@@ -283,7 +322,7 @@ fn state_page(token: &str, state: PageState, message: Option<(&str, &str)>) -> R
 /// GET and HEAD: the page, read only.
 async fn show(State(site): State<Site>, Path(token): Path<String>) -> Response {
     match site.approvals.decision_page(&token) {
-        Ok(state) => state_page(&token, state, None),
+        Ok(state) => state_page(&token, state, None, site.decide),
         Err(e) => {
             tracing::error!(error = %e, "cannot read a decision page");
             page(
@@ -357,6 +396,9 @@ async fn post(
         "revoke" => Verb::Revoke,
         _ => return refused("Press Approve or Disapprove."),
     };
+    if verb != Verb::Revoke && !site.decide {
+        return refused("Decisions are taken by reply to the approval mail only.");
+    }
     let outcome = site
         .approvals
         .decide_by_link(
@@ -374,9 +416,10 @@ async fn post(
             &token,
             state,
             Some(("Thank you: your answer is recorded.", "good")),
+            site.decide,
         ),
         (Ok(PostOutcome::Refused(why)), Ok(state)) => {
-            let mut response = state_page(&token, state, Some((why.as_str(), "bad")));
+            let mut response = state_page(&token, state, Some((why.as_str(), "bad")), site.decide);
             *response.status_mut() = StatusCode::CONFLICT;
             response
         }
@@ -392,13 +435,6 @@ async fn post(
             )
         }
     }
-}
-
-async fn not_found() -> Response {
-    page(
-        StatusCode::NOT_FOUND,
-        ctx(&[&base("Not found", "There is no page here.", "bad")]),
-    )
 }
 
 #[cfg(test)]

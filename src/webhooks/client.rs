@@ -23,8 +23,8 @@ pub(crate) enum HookError {
     /// Worth retrying: no connection, a timeout, a 5xx, 408 or 429.
     #[error("{0}")]
     Transient(String),
-    /// The receiver refused it for good (any other 4xx): retrying sends the
-    /// same bytes to the same answer.
+    /// The receiver refused the request itself (400, 405, 410, 413, 415,
+    /// 422): retrying sends the same bytes to the same answer.
     #[error("{0}")]
     Refused(String),
 }
@@ -95,10 +95,15 @@ impl HookClient {
         } else {
             send(TokioIo::new(tcp), request).await?
         };
+        // Anything else (a redirect, 401, 403, 404 from a proxy being
+        // reconfigured, 5xx) is retried: an access-ended call is dropped only
+        // when the receiver says the call itself is wrong.
         match status {
             200..=299 => Ok(status),
-            408 | 429 | 500..=599 => Err(HookError::Transient(format!("answered {status}"))),
-            _ => Err(HookError::Refused(format!("answered {status}"))),
+            400 | 405 | 410 | 413 | 415 | 422 => {
+                Err(HookError::Refused(format!("answered {status}")))
+            }
+            _ => Err(HookError::Transient(format!("answered {status}"))),
         }
     }
 }

@@ -139,7 +139,33 @@ fn event(
         at,
         kind,
         outcome,
-        format!("{} webhook to {}", hook.event, hook.url),
+        format!("{} webhook to {}", hook.event, shown_url(&hook.url)),
     )
     .with_request(hook.request.to_string())
+}
+
+/// The URL as the audit trail shows it: scheme, host, port and path, never
+/// a query or user information, where a receiver's secret may ride.
+fn shown_url(url: &str) -> String {
+    match url.parse::<hyper::Uri>() {
+        Ok(u) => format!(
+            "{}://{}{}{}",
+            u.scheme_str().unwrap_or("?"),
+            u.host().unwrap_or("?"),
+            u.port_u16().map(|p| format!(":{p}")).unwrap_or_default(),
+            u.path()
+        ),
+        Err(_) => "(unreadable URL)".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn audit_shows_no_query_or_credentials() {
+        assert_eq!(
+            super::shown_url("https://user:pw@vault.example.test:8200/rotate?token=s3cret"),
+            "https://vault.example.test:8200/rotate"
+        );
+    }
 }

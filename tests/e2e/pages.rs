@@ -90,7 +90,9 @@ async fn a_link_shows_the_request_and_only_its_own_forms_post_decides() {
     let port = Rsyslog::free_port();
     let site = format!("http://127.0.0.1:{port}");
     let p = People::new("pages");
-    let http_table = format!("[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{site}\"");
+    let http_table = format!(
+        "[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{site}\"\ndecide_by_link = true"
+    );
     let s = start_with(vec![group(&p, vec![Level::new(&[&p.alice], 1)])], |c| {
         c.tables_extra.push(http_table)
     })
@@ -112,7 +114,7 @@ async fn a_link_shows_the_request_and_only_its_own_forms_post_decides() {
     assert_eq!(status, 200, "{page}");
     for (name, want) in [
         ("cache-control", "no-store"),
-        ("referrer-policy", "no-referrer"),
+        ("referrer-policy", "same-origin"),
         ("x-frame-options", "DENY"),
         ("x-content-type-options", "nosniff"),
     ] {
@@ -220,4 +222,220 @@ async fn a_link_shows_the_request_and_only_its_own_forms_post_decides() {
 
     let (status, _, _) = http("GET", &format!("{site}/d/not-a-token"), &[], None).await;
     assert_eq!(status, 404);
+}
+
+/// A key from `approvald api-key new`: its text and its config lines.
+fn new_key(name: &str, role: &str) -> (String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_approvald"))
+        .args(["api-key", "new", "--name", name, "--role", role])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let key = text
+        .lines()
+        .find(|l| l.starts_with("apd_"))
+        .unwrap()
+        .to_owned();
+    let config = text
+        .split_once("[[api.keys]]")
+        .map(|(_, rest)| format!("[[api.keys]]{rest}"))
+        .unwrap();
+    assert!(!config.contains(&key), "the config holds only the hash");
+    (key, config)
+}
+
+async fn call(
+    site: &str,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> (u16, HashMap<String, String>, String) {
+    let uri: hyper::Uri = format!("{site}{path}").parse().unwrap();
+    let addr = format!("{}:{}", uri.host().unwrap(), uri.port_u16().unwrap());
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri.path_and_query().unwrap().as_str())
+        .header("host", uri.authority().unwrap().as_str());
+    if let Some(k) = key {
+        req = req.header("authorization", format!("Bearer {k}"));
+    }
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    let req = req
+        .body(Full::new(Bytes::from(
+            body.map(|b| b.to_string()).unwrap_or_default(),
+        )))
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The API on the listener: no key or an unknown key is 401, each role
+/// may do its own calls and is refused the others with 403, all audited
+/// with the key's name and never the key.
+#[tokio::test(flavor = "multi_thread")]
+async fn api_keys_and_roles_on_the_listener() {
+    if skip_without_stack() {
+        return;
+    }
+    let port = Rsyslog::free_port();
+    let site = format!("http://127.0.0.1:{port}");
+    let (portal, portal_cfg) = new_key("pki-portal", "integrator");
+    let (auditor, auditor_cfg) = new_key("siem", "auditor");
+    let (admin, admin_cfg) = new_key("ops", "admin");
+    let p = People::new("apikeys");
+    let tables = format!(
+        "[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{site}\"\n\n{portal_cfg}\n{auditor_cfg}\n{admin_cfg}"
+    );
+    // The keys belong to [api]: `[[api.keys]]` may follow other tables.
+    let s = start_with(vec![group(&p, vec![Level::new(&[&p.alice], 1)])], |c| {
+        c.tables_extra.push(tables)
+    })
+    .await;
+
+    let (status, headers, _) = call(&site, "GET", "/v1/requests", None, None).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        headers.get("www-authenticate").map(String::as_str),
+        Some("Bearer")
+    );
+    let (status, _, _) = call(&site, "GET", "/v1/requests", Some("apd_wrong"), None).await;
+    assert_eq!(status, 401);
+
+    let submission = crate::flow::submission(&p.dave);
+    let (status, _, body) = call(
+        &site,
+        "POST",
+        "/v1/requests",
+        Some(&portal),
+        Some(submission.clone()),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let id = serde_json::from_str::<Value>(&body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let grants = format!(
+        "/v1/grants?requester={}&action=certificate.sign&resource=web-01.example.test",
+        p.dave.replace('@', "%40")
+    );
+    type Row<'a> = (&'a str, &'a str, String, &'a str, Option<Value>, u16);
+    let rows: Vec<Row<'_>> = vec![
+        (
+            "integrator checks grants",
+            "GET",
+            grants.clone(),
+            &portal,
+            None,
+            200,
+        ),
+        (
+            "integrator shows a request",
+            "GET",
+            format!("/v1/requests/{id}"),
+            &portal,
+            None,
+            200,
+        ),
+        (
+            "integrator lists",
+            "GET",
+            "/v1/requests".into(),
+            &portal,
+            None,
+            403,
+        ),
+        (
+            "integrator overrides",
+            "POST",
+            format!("/v1/requests/{id}/override"),
+            &portal,
+            Some(serde_json::json!({"by": "x", "reason": "y", "status": "approved"})),
+            403,
+        ),
+        (
+            "auditor lists",
+            "GET",
+            "/v1/requests".into(),
+            &auditor,
+            None,
+            200,
+        ),
+        (
+            "auditor submits",
+            "POST",
+            "/v1/requests".into(),
+            &auditor,
+            Some(submission),
+            403,
+        ),
+        ("auditor checks grants", "GET", grants, &auditor, None, 403),
+        (
+            "admin overrides",
+            "POST",
+            format!("/v1/requests/{id}/override"),
+            &admin,
+            Some(serde_json::json!({"by": "ops on call", "reason": "CAB", "status": "rejected"})),
+            200,
+        ),
+    ];
+    for (name, method, path, key, body, want) in rows {
+        let (status, _, answer) = call(&site, method, &path, Some(key), body).await;
+        assert_eq!(status, want, "{name}: {answer}");
+    }
+    assert_eq!(s.get(&id).await["status"], "rejected");
+
+    // Without `decide_by_link` the page shows the request but no form, and
+    // a posted approval is refused: answers come from the mailbox only.
+    let id2 = s.submit(&p.dave).await;
+    let ask = s.approval_mail(&p.alice, &id2).await;
+    let link = ask
+        .text()
+        .lines()
+        .find_map(|l| l.strip_prefix("ON THE WEB: ").map(|l| l.trim().to_owned()))
+        .unwrap();
+    let (status, _, page) = http("GET", &link, &[], None).await;
+    assert_eq!(status, 200);
+    assert!(!page.contains("value=\"approve\""), "{page}");
+    assert!(page.contains("reply to the approval mail"), "{page}");
+    let token = link.rsplit('/').next().unwrap();
+    let post = form(&[("token", token), ("guard", "x"), ("verb", "approve")]);
+    let (status, _, _) = http("POST", &link, &[("origin", site.as_str())], Some(post)).await;
+    assert_eq!(status, 403);
+    assert_eq!(s.get(&id2).await["status"], "pending");
+
+    let line = s
+        .syslog
+        .wait_for(
+            |l| l.contains(" action-refused ") && l.contains("key siem (auditor)"),
+            WAIT,
+        )
+        .await;
+    assert!(
+        !line.contains(&auditor),
+        "the key never reaches the audit trail"
+    );
+    let lines = s.syslog.lines().join("\n");
+    for key in [&portal, &auditor, &admin] {
+        assert!(
+            !lines.contains(key.as_str()),
+            "a key leaked into the audit trail"
+        );
+    }
 }

@@ -478,7 +478,7 @@ async fn quorum_of_a_named_group_then_reports_filter_page_and_export_csv() {
         "{csv}"
     );
     assert!(
-        lines[1].starts_with(&format!("{id},approved,false,{}", p.dave)),
+        lines[1].starts_with(&format!("\"{id}\",\"approved\",\"false\",\"{}\"", p.dave)),
         "{csv}"
     );
     assert!(
@@ -494,7 +494,10 @@ async fn quorum_of_a_named_group_then_reports_filter_page_and_export_csv() {
     let text = String::from_utf8_lossy(&out.stdout);
     let rows: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(rows.len(), 2, "{text}");
-    assert!(rows[1].starts_with(&format!("{second},pending")), "{text}");
+    assert!(
+        rows[1].starts_with(&format!("\"{second}\",\"pending\"")),
+        "{text}"
+    );
 }
 
 /// Nobody reads the request: it expires at its deadline, the requester,

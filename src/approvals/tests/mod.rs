@@ -37,7 +37,7 @@ impl Clock for TestClock {
 const INBOX: &str = "approvals@example.test";
 
 /// The submitting account of most tests: root, who may submit for anyone.
-const ADMIN: Caller = Caller { uid: 0 };
+const ADMIN: Caller = Caller::Local { uid: 0 };
 
 /// A page that holds everything a test stores.
 const ALL: Page = Page {
@@ -152,6 +152,7 @@ impl Fixture {
                 (1000, For::Only(vec![addr(DAVE)])),
             ]),
             admins: Admins::new(vec![0]),
+            api_keys: crate::domain::api_keys::ApiKeys::default(),
             policy,
             keyring: keyring(),
             composer,

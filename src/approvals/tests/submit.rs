@@ -124,15 +124,18 @@ async fn submission_mails_receipt_and_every_approver_but_the_requester() {
 #[tokio::test]
 async fn an_account_submits_only_for_whom_it_may() {
     let f = Fixture::standard();
-    let dave = Caller { uid: 1000 };
-    assert!(f.svc.submit(submission(), dave).await.is_ok());
+    let dave = Caller::Local { uid: 1000 };
+    assert!(f.svc.submit(submission(), dave.clone()).await.is_ok());
     f.take_audit();
-    for (caller, requester) in [(dave, "erin@example.test"), (Caller { uid: 4242 }, DAVE)] {
+    for (caller, requester) in [
+        (dave, "erin@example.test"),
+        (Caller::Local { uid: 4242 }, DAVE),
+    ] {
         let mut s = submission();
         s.requester = addr(requester);
-        match f.svc.submit(s, caller).await {
+        match f.svc.submit(s, caller.clone()).await {
             Err(SubmitError::Forbidden(why)) => {
-                assert!(why.contains(&caller.uid.to_string()), "{why}")
+                assert!(why.contains(&caller.shown()), "{why}")
             }
             other => panic!("{caller:?} for {requester}: {other:?}"),
         }

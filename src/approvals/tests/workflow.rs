@@ -5,8 +5,8 @@
 use super::*;
 use crate::approvals::{Act, ActionError};
 
-const DAVES_ACCOUNT: Caller = Caller { uid: 1000 };
-const STRANGER: Caller = Caller { uid: 4242 };
+const DAVES_ACCOUNT: Caller = Caller::Local { uid: 1000 };
+const STRANGER: Caller = Caller::Local { uid: 4242 };
 
 /// The standard group, plus one allowing emergency access for
 /// `vault.read` and one granting `proxy.open` on justification alone.

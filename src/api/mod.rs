@@ -5,6 +5,7 @@
 pub(crate) mod client;
 mod keys;
 mod listener;
+pub(crate) mod openapi;
 mod reports;
 mod routes;
 pub(crate) mod submission;

@@ -35,6 +35,10 @@ pub(crate) fn router<S: RequestService>(service: Arc<S>) -> Router {
         .route("/v1/requests/{id}/revoke", post(revoke::<S>))
         .route("/v1/requests/{id}/override", post(override_::<S>))
         .route("/v1/grants", get(grants::<S>))
+        .route(
+            "/v1/openapi.json",
+            get(|| async { Json(super::openapi::document()) }),
+        )
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -180,9 +184,9 @@ async fn show<S: RequestService>(
 }
 
 /// The body of cancel, revoke and override. Unknown fields are refused.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ActBody {
+pub(super) struct ActBody {
     /// Who acts, as a person (the account making the call is recorded too).
     by: String,
     /// Why.

@@ -21,7 +21,7 @@ const MAX_LINE_CHARS: usize = 256;
 
 /// A submission as the client sends it. The server does not deserialize into
 /// this type (see [`parse_submission`]) so that it can name every bad field.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub(crate) struct SubmitBody {
     /// The requester's email address.
     pub(crate) requester: String,

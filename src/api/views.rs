@@ -14,7 +14,7 @@ use crate::domain::request::{Channel, Decision, Intervention, InterventionKind, 
 use crate::domain::verb::Verb;
 
 /// A time window as the API shows and accepts it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub(crate) struct WindowView {
     /// First instant of access, RFC 3339.
     pub(crate) start: DateTime<Utc>,
@@ -32,7 +32,7 @@ impl From<&AccessWindow> for WindowView {
 }
 
 /// One approver's recorded answer, as the API shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub(crate) struct DecisionView {
     /// Level (1-based) the answer was given at, so a reader can group answers.
     pub(crate) level: u8,
@@ -84,7 +84,7 @@ fn channel_name(c: Channel) -> &'static str {
 }
 
 /// An access request as the API shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub(crate) struct RequestView {
     /// `AR-<n>`: the form people quote in mail and tickets.
     pub(crate) id: String,
@@ -133,7 +133,7 @@ pub(crate) struct RequestView {
 }
 
 /// One approval level as the API shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub(crate) struct LevelView {
     pub(crate) level: u8,
     /// Who is asked (the requester never is).
@@ -144,7 +144,7 @@ pub(crate) struct LevelView {
 }
 
 /// A cancel, revoke or override as the API shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub(crate) struct InterventionView {
     /// `cancel`, `revoke` or `override`.
     pub(crate) kind: String,
@@ -180,7 +180,7 @@ impl From<&Intervention> for InterventionView {
 }
 
 /// The answer to a grants check.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub(crate) struct GrantView {
     pub(crate) allowed: bool,
     /// The request that allows it, or that explains the refusal.
@@ -250,7 +250,7 @@ impl From<&Request> for RequestView {
 }
 
 /// The answer to a list query.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub(crate) struct ListView {
     /// Matching requests, oldest first: one page of them.
     pub(crate) requests: Vec<RequestView>,
@@ -260,7 +260,7 @@ pub(crate) struct ListView {
 }
 
 /// One problem with one input field.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub(crate) struct FieldErrorView {
     /// The field at fault, dotted for nested ones (`window.start`), so an
     /// integrator can show the message next to the right input.
@@ -279,7 +279,7 @@ impl From<FieldError> for FieldErrorView {
 }
 
 /// Every error answer's body.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub(crate) struct ErrorBody {
     /// What went wrong, for people; the first problem when there are several.
     pub(crate) error: String,

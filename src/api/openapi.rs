@@ -22,15 +22,14 @@ fn json_body(schema: Value) -> Value {
 }
 
 fn error(description: &str, err: &Value) -> Value {
-    let mut r = json_body(err.clone());
-    r["description"] = json!(description);
-    r
+    ok(description, err.clone())
 }
 
 fn ok(description: &str, schema: Value) -> Value {
-    let mut r = json_body(schema);
-    r["description"] = json!(description);
-    r
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": schema } },
+    })
 }
 
 fn query(name: &str, description: &str, schema: Value, required: bool) -> Value {

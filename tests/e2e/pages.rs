@@ -439,3 +439,59 @@ async fn api_keys_and_roles_on_the_listener() {
         );
     }
 }
+
+/// The daemon serves the committed OpenAPI description, and each route it
+/// documents answers with a status it documents (here: the refusals and
+/// the plain reads, which need no setup).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_served_openapi_is_the_committed_one_and_routes_answer_as_documented() {
+    if skip_without_stack() {
+        return;
+    }
+    let p = People::new("openapi");
+    let s = crate::flow::start(vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
+    let (status, served) = s.daemon.request("GET", "/v1/openapi.json", None).await;
+    assert_eq!(status, 200);
+    let committed: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(served, committed);
+    let documented = |path: &str, method: &str, status: u16| {
+        committed["paths"][path][method]["responses"]
+            .get(status.to_string())
+            .is_some()
+    };
+    let calls: [(&str, &str, &str, Option<&[u8]>); 7] = [
+        ("GET", "/v1/requests", "/v1/requests", None),
+        ("GET", "/v1/requests?status=nope", "/v1/requests", None),
+        ("GET", "/v1/requests/AR-999", "/v1/requests/{id}", None),
+        ("POST", "/v1/requests", "/v1/requests", Some(b"{}")),
+        (
+            "POST",
+            "/v1/requests/AR-999/cancel",
+            "/v1/requests/{id}/cancel",
+            Some(b"{\"by\":\"a\",\"reason\":\"b\"}"),
+        ),
+        (
+            "POST",
+            "/v1/requests/AR-999/override",
+            "/v1/requests/{id}/override",
+            Some(b"{\"by\":\"a\",\"reason\":\"b\",\"status\":\"x\"}"),
+        ),
+        (
+            "GET",
+            "/v1/grants?requester=a%40example.test",
+            "/v1/grants",
+            None,
+        ),
+    ];
+    for (method, uri, path, body) in calls {
+        let (status, answer) = s.daemon.request(method, uri, body).await;
+        assert!(
+            documented(path, &method.to_lowercase(), status),
+            "{method} {uri} answered {status}, not documented: {answer}"
+        );
+    }
+}

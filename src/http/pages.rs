@@ -482,6 +482,12 @@ mod tests {
             .render(ctx(&[&base("Link not valid", "<b>x</b>", "bad")]))
             .unwrap();
         assert!(html.contains("<h1>Link not valid</h1>"), "{html}");
+        // Regression: the style sheet was HTML-escaped, so its hash no
+        // longer matched the policy and browsers dropped it.
+        assert!(
+            html.contains(&format!("<style>{CSS}</style>")),
+            "the style sheet verbatim"
+        );
         assert!(html.contains("&lt;b&gt;x"), "escaped: {html}");
         assert!(!html.contains("<script"), "{html}");
     }

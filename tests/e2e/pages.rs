@@ -495,3 +495,137 @@ async fn the_served_openapi_is_the_committed_one_and_routes_answer_as_documented
         );
     }
 }
+
+/// A real browser: Debian's headless Chromium, driven over WebDriver
+/// (chromium-driver), opens the link from the mail on a 390×844 phone
+/// screen, types a comment and clicks Approve; the request is approved by
+/// that click. A screenshot of the page goes to
+/// `target/e2e-output/decision-page-390x844.png`.
+#[tokio::test(flavor = "multi_thread")]
+async fn in_a_real_browser_a_person_opens_the_link_and_clicks_approve() {
+    if skip_without_stack() {
+        return;
+    }
+    let Some(driver_bin) = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        let required = std::env::var("APPROVALD_E2E_REQUIRED").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "chromium-driver is not installed (scripts/install-deps installs it)"
+        );
+        eprintln!("SKIPPED: no chromedriver; install chromium-driver to run the browser test");
+        return;
+    };
+    let port = Rsyslog::free_port();
+    let site = format!("http://127.0.0.1:{port}");
+    let p = People::new("browser");
+    let http_table = format!(
+        "[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{site}\"\ndecide_by_link = true"
+    );
+    let s = start_with(vec![group(&p, vec![Level::new(&[&p.alice], 1)])], |c| {
+        c.tables_extra.push(http_table)
+    })
+    .await;
+    let id = s.submit(&p.dave).await;
+    let ask = s.approval_mail(&p.alice, &id).await;
+    let link = ask
+        .text()
+        .lines()
+        .find_map(|l| l.strip_prefix("ON THE WEB: ").map(|l| l.trim().to_owned()))
+        .unwrap();
+
+    let driver_port = Rsyslog::free_port();
+    let mut driver = std::process::Command::new(driver_bin)
+        .arg(format!("--port={driver_port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    while tokio::net::TcpStream::connect(("127.0.0.1", driver_port))
+        .await
+        .is_err()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "chromedriver did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({ "args": [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--window-size=390,844", "--user-data-dir=/tmp/approvald-chromium-profile"
+        ]}),
+    );
+    // The WebDriver client's TLS stack (unused on this plain-HTTP
+    // connection) needs a provider chosen.
+    rustls::crypto::ring::default_provider()
+        .install_default()
+        .ok();
+    let run = async {
+        let client = fantoccini::ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{driver_port}"))
+            .await
+            .unwrap();
+        client.goto(&link).await.unwrap();
+        let png = client.screenshot().await.unwrap();
+        let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/e2e-output");
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(out.join("decision-page-390x844.png"), &png).unwrap();
+        assert_eq!(
+            s.get(&id).await["status"],
+            "pending",
+            "opening the page decides nothing"
+        );
+        // The style sheet passed the Content-Security-Policy (its hash
+        // matches): the Approve button is green.
+        let colour = client
+            .find(fantoccini::Locator::Css("button.approve"))
+            .await
+            .unwrap()
+            .css_value("background-color")
+            .await
+            .unwrap();
+        assert_eq!(
+            colour, "rgba(30, 123, 52, 1)",
+            "the page's own style is blocked"
+        );
+        client
+            .find(fantoccini::Locator::Id("comment"))
+            .await
+            .unwrap()
+            .send_keys("checked the change ticket")
+            .await
+            .unwrap();
+        client
+            .find(fantoccini::Locator::Css("button.approve"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let done = s.daemon.wait_for_status(&id, "approved", WAIT).await;
+        let body = client
+            .find(fantoccini::Locator::Css("body"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        client.close().await.ok();
+        (done, body)
+    };
+    let (done, body) = run.await;
+    driver.kill().ok();
+    driver.wait().ok();
+    assert_eq!(done["decisions"][0]["channel"], "link");
+    assert_eq!(done["decisions"][0]["comment"], "checked the change ticket");
+    assert!(body.contains("your answer is recorded"), "{body}");
+}

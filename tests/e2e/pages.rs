@@ -82,30 +82,38 @@ fn form(fields: &[(&str, &str)]) -> String {
         .join("&")
 }
 
+/// A daemon serving decision pages on a free loopback port, with one group
+/// where alice approves alone: the setup and the site's URL.
+async fn start_with_pages(p: &People, extra: &str) -> (crate::flow::Setup, String) {
+    let port = Rsyslog::free_port();
+    let site = format!("http://127.0.0.1:{port}");
+    let table = format!("[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{site}\"\n{extra}");
+    let s = start_with(vec![group(p, vec![Level::new(&[&p.alice], 1)])], |c| {
+        c.tables_extra.push(table)
+    })
+    .await;
+    (s, site)
+}
+
+/// The decision page link in an approval mail's text.
+fn page_link(mail: &crate::support::mailbox::Mail) -> String {
+    let text = mail.text();
+    text.lines()
+        .find_map(|l| l.strip_prefix("ON THE WEB: ").map(|l| l.trim().to_owned()))
+        .unwrap_or_else(|| panic!("no link in the mail:\n{text}"))
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_link_shows_the_request_and_only_its_own_forms_post_decides() {
     if skip_without_stack() {
         return;
     }
-    let port = Rsyslog::free_port();
-    let site = format!("http://127.0.0.1:{port}");
     let p = People::new("pages");
-    let http_table = format!(
-        "[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{site}\"\ndecide_by_link = true"
-    );
-    let s = start_with(vec![group(&p, vec![Level::new(&[&p.alice], 1)])], |c| {
-        c.tables_extra.push(http_table)
-    })
-    .await;
+    let (s, site) = start_with_pages(&p, "decide_by_link = true").await;
     let id = s.submit(&p.dave).await;
     let ask = s.approval_mail(&p.alice, &id).await;
     let text = ask.text();
-    let link = text
-        .lines()
-        .find_map(|l| l.strip_prefix("ON THE WEB: "))
-        .unwrap_or_else(|| panic!("no link in the mail:\n{text}"))
-        .trim()
-        .to_owned();
+    let link = page_link(&ask);
     assert!(link.starts_with(&format!("{site}/d/")), "{link}");
     assert!(text.contains("only shows the request"), "{text}");
 
@@ -405,11 +413,7 @@ async fn api_keys_and_roles_on_the_listener() {
     // a posted approval is refused: answers come from the mailbox only.
     let id2 = s.submit(&p.dave).await;
     let ask = s.approval_mail(&p.alice, &id2).await;
-    let link = ask
-        .text()
-        .lines()
-        .find_map(|l| l.strip_prefix("ON THE WEB: ").map(|l| l.trim().to_owned()))
-        .unwrap();
+    let link = page_link(&ask);
     let (status, _, page) = http("GET", &link, &[], None).await;
     assert_eq!(status, 200);
     assert!(!page.contains("value=\"approve\""), "{page}");
@@ -518,23 +522,10 @@ async fn in_a_real_browser_a_person_opens_the_link_and_clicks_approve() {
         eprintln!("SKIPPED: no chromedriver; install chromium-driver to run the browser test");
         return;
     };
-    let port = Rsyslog::free_port();
-    let site = format!("http://127.0.0.1:{port}");
     let p = People::new("browser");
-    let http_table = format!(
-        "[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{site}\"\ndecide_by_link = true"
-    );
-    let s = start_with(vec![group(&p, vec![Level::new(&[&p.alice], 1)])], |c| {
-        c.tables_extra.push(http_table)
-    })
-    .await;
+    let (s, _) = start_with_pages(&p, "decide_by_link = true").await;
     let id = s.submit(&p.dave).await;
-    let ask = s.approval_mail(&p.alice, &id).await;
-    let link = ask
-        .text()
-        .lines()
-        .find_map(|l| l.strip_prefix("ON THE WEB: ").map(|l| l.trim().to_owned()))
-        .unwrap();
+    let link = page_link(&s.approval_mail(&p.alice, &id).await);
 
     let driver_port = Rsyslog::free_port();
     let mut driver = std::process::Command::new(driver_bin)

@@ -159,6 +159,12 @@ impl Templates {
         env.add_filter("quoted", |text: String| {
             text.lines().collect::<Vec<_>>().join("\n| ")
         });
+        // Line breaks an HTML reader keeps even where `white-space` is
+        // ignored (Outlook's Word engine): escaped text, `<br>` per break.
+        env.add_filter("br", |text: String| {
+            let escaped = minijinja::HtmlEscape(&text).to_string();
+            Value::from_safe_string(escaped.replace('\n', "<br>\n"))
+        });
         let syntax = SyntaxConfig::builder()
             .trim_blocks(true)
             .lstrip_blocks(true)
@@ -597,6 +603,39 @@ mod tests {
             decision_link: None,
         })
         .unwrap()
+    }
+
+    /// What Outlook's Word engine needs and dark mode asks for, in every
+    /// HTML mail: a 600 px table only Outlook reads (others use the
+    /// max-width wrapper), no `white-space` (Word ignores it; line breaks
+    /// come from the `br` filter), and the colour-scheme declarations with
+    /// dark colours. The rendering itself is checked in Chromium
+    /// (`tests/e2e/pages.rs`).
+    #[test]
+    fn html_mails_follow_the_rules_for_outlook_and_dark_mode() {
+        for (name, source) in BUILTIN.iter().filter(|(n, _)| n.ends_with(".html")) {
+            assert!(!source.contains("white-space"), "{name}");
+            assert!(
+                source.contains("<!--[if mso]><table role=\"presentation\" width=\"600\""),
+                "{name}"
+            );
+            assert!(
+                source.contains("<meta name=\"color-scheme\" content=\"light dark\">"),
+                "{name}"
+            );
+            assert!(
+                source.contains("@media (prefers-color-scheme: dark)"),
+                "{name}"
+            );
+        }
+        let t = Templates::load(None).unwrap();
+        let mut r = sample_request(Status::Pending, 1).unwrap();
+        r.justification = "first line\nsecond <line>".into();
+        let html = t.received(&r, "x").unwrap().html.unwrap();
+        assert!(
+            html.contains("first line<br>\nsecond &lt;line&gt;"),
+            "{html}"
+        );
     }
 
     #[test]

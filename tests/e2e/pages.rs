@@ -500,6 +500,159 @@ async fn the_served_openapi_is_the_committed_one_and_routes_answer_as_documented
     }
 }
 
+/// Headless Chromium driven over WebDriver (chromium-driver), 390×844,
+/// in dark mode when asked. `None` (the test skips) when chromedriver is
+/// not installed, unless the end-to-end tests are required.
+struct Browser {
+    client: fantoccini::Client,
+    driver: std::process::Child,
+}
+
+impl Browser {
+    async fn start(dark: bool) -> Option<Browser> {
+        let Some(driver_bin) = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+        else {
+            let required = std::env::var("APPROVALD_E2E_REQUIRED").is_ok_and(|v| v == "1");
+            assert!(
+                !required,
+                "chromium-driver is not installed (scripts/install-deps installs it)"
+            );
+            eprintln!("SKIPPED: no chromedriver; install chromium-driver to run the browser tests");
+            return None;
+        };
+        let port = Rsyslog::free_port();
+        let driver = std::process::Command::new(driver_bin)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + WAIT;
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "chromedriver did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let profile = format!("/tmp/approvald-chromium-{port}");
+        let mut args = vec![
+            "--headless=new".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--window-size=390,844".into(),
+            format!("--user-data-dir={profile}"),
+        ];
+        if dark {
+            args.push("--force-dark-mode".into());
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({ "args": args }),
+        );
+        // The WebDriver client's TLS stack (unused on this plain-HTTP
+        // connection) needs a provider chosen.
+        rustls::crypto::ring::default_provider()
+            .install_default()
+            .ok();
+        let client = fantoccini::ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .unwrap();
+        Some(Browser { client, driver })
+    }
+
+    async fn stop(mut self) {
+        self.client.close().await.ok();
+        self.driver.kill().ok();
+        self.driver.wait().ok();
+    }
+}
+
+/// Where the browser tests write their screenshots.
+fn output_dir() -> std::path::PathBuf {
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/e2e-output");
+    std::fs::create_dir_all(&out).unwrap();
+    out
+}
+
+/// The approval mail's and a notice's HTML, as an approver's mail app
+/// would show them, render in Chromium on a 390 px phone and a 600 px
+/// desktop, light and dark: nothing wider than the screen, and in dark
+/// mode dark backgrounds with light text. Screenshots go to
+/// `target/e2e-output/mail-*.png`.
+#[tokio::test(flavor = "multi_thread")]
+async fn mails_render_on_phone_and_desktop_widths_in_light_and_dark() {
+    if skip_without_stack() {
+        return;
+    }
+    let p = People::new("render");
+    let (s, _) = start_with_pages(&p, "").await;
+    let id = s.submit(&p.dave).await;
+    let ask = s.approval_mail(&p.alice, &id).await;
+    let out = output_dir();
+    let approval = out.join("mail-approval.html");
+    std::fs::write(&approval, ask.html().unwrap()).unwrap();
+    for dark in [false, true] {
+        let Some(browser) = Browser::start(dark).await else {
+            return;
+        };
+        let client = &browser.client;
+        for width in [390u32, 600] {
+            client.set_window_size(width, 844).await.unwrap();
+            client
+                .goto(&format!("file://{}", approval.display()))
+                .await
+                .unwrap();
+            let facts = client
+                .execute(
+                    "return [document.documentElement.scrollWidth, window.innerWidth, \
+                     matchMedia('(prefers-color-scheme: dark)').matches, \
+                     getComputedStyle(document.body).backgroundColor, \
+                     getComputedStyle(document.querySelector('h1')).color];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            let scroll = facts[0].as_u64().unwrap();
+            let inner = facts[1].as_u64().unwrap();
+            assert!(
+                scroll <= inner,
+                "{width}px dark={dark}: {scroll} wide in {inner}"
+            );
+            assert_eq!(facts[2].as_bool(), Some(dark), "dark mode as asked");
+            let rgb = |v: &Value| -> Vec<u32> {
+                v.as_str()
+                    .unwrap()
+                    .trim_start_matches("rgba(")
+                    .trim_start_matches("rgb(")
+                    .trim_end_matches(')')
+                    .split(',')
+                    .take(3)
+                    .map(|c| c.trim().parse().unwrap())
+                    .collect()
+            };
+            let (bg, fg) = (rgb(&facts[3]), rgb(&facts[4]));
+            let light = |c: &[u32]| c.iter().sum::<u32>() > 3 * 128;
+            assert_eq!(light(&bg), !dark, "background {bg:?} dark={dark}");
+            assert_eq!(light(&fg), dark, "text {fg:?} dark={dark}");
+            let png = client.screenshot().await.unwrap();
+            let mode = if dark { "dark" } else { "light" };
+            std::fs::write(out.join(format!("mail-approval-{width}-{mode}.png")), png).unwrap();
+        }
+        browser.stop().await;
+    }
+}
+
 /// A real browser: Debian's headless Chromium, driven over WebDriver
 /// (chromium-driver), opens the link from the mail on a 390×844 phone
 /// screen, types a comment and clicks Approve; the request is approved by
@@ -510,61 +663,15 @@ async fn in_a_real_browser_a_person_opens_the_link_and_clicks_approve() {
     if skip_without_stack() {
         return;
     }
-    let Some(driver_bin) = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-    else {
-        let required = std::env::var("APPROVALD_E2E_REQUIRED").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "chromium-driver is not installed (scripts/install-deps installs it)"
-        );
-        eprintln!("SKIPPED: no chromedriver; install chromium-driver to run the browser test");
+    let Some(browser) = Browser::start(false).await else {
         return;
     };
     let p = People::new("browser");
     let (s, _) = start_with_pages(&p, "decide_by_link = true").await;
     let id = s.submit(&p.dave).await;
     let link = page_link(&s.approval_mail(&p.alice, &id).await);
-
-    let driver_port = Rsyslog::free_port();
-    let mut driver = std::process::Command::new(driver_bin)
-        .arg(format!("--port={driver_port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + WAIT;
-    while tokio::net::TcpStream::connect(("127.0.0.1", driver_port))
-        .await
-        .is_err()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "chromedriver did not start"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({ "args": [
-            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--window-size=390,844", "--user-data-dir=/tmp/approvald-chromium-profile"
-        ]}),
-    );
-    // The WebDriver client's TLS stack (unused on this plain-HTTP
-    // connection) needs a provider chosen.
-    rustls::crypto::ring::default_provider()
-        .install_default()
-        .ok();
     let run = async {
-        let client = fantoccini::ClientBuilder::rustls()
-            .unwrap()
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{driver_port}"))
-            .await
-            .unwrap();
+        let client = &browser.client;
         client.goto(&link).await.unwrap();
         let png = client.screenshot().await.unwrap();
         let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/e2e-output");
@@ -610,12 +717,10 @@ async fn in_a_real_browser_a_person_opens_the_link_and_clicks_approve() {
             .text()
             .await
             .unwrap();
-        client.close().await.ok();
         (done, body)
     };
     let (done, body) = run.await;
-    driver.kill().ok();
-    driver.wait().ok();
+    browser.stop().await;
     assert_eq!(done["decisions"][0]["channel"], "link");
     assert_eq!(done["decisions"][0]["comment"], "checked the change ticket");
     assert!(body.contains("your answer is recorded"), "{body}");

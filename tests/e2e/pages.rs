@@ -602,15 +602,29 @@ async fn mails_render_on_phone_and_desktop_widths_in_light_and_dark() {
     let out = output_dir();
     let approval = out.join("mail-approval.html");
     std::fs::write(&approval, ask.html().unwrap()).unwrap();
+    s.reply(&ask, &p.alice, "APPROVE").await;
+    let granted = crate::support::mailbox::Mailbox::new(s.stack, &p.alice)
+        .wait_for(
+            "INBOX",
+            |m| m.subject().contains(&id) && m.subject().contains("Approved: access granted"),
+            WAIT,
+        )
+        .await;
+    let notice = out.join("mail-notice.html");
+    std::fs::write(&notice, granted.html().unwrap()).unwrap();
     for dark in [false, true] {
         let Some(browser) = Browser::start(dark).await else {
             return;
         };
         let client = &browser.client;
-        for width in [390u32, 600] {
+        let pages = [("approval", &approval), ("notice", &notice)];
+        for (width, (kind, file)) in [390u32, 600]
+            .into_iter()
+            .flat_map(|w| pages.map(|page| (w, page)))
+        {
             client.set_window_size(width, 844).await.unwrap();
             client
-                .goto(&format!("file://{}", approval.display()))
+                .goto(&format!("file://{}", file.display()))
                 .await
                 .unwrap();
             let facts = client
@@ -627,7 +641,7 @@ async fn mails_render_on_phone_and_desktop_widths_in_light_and_dark() {
             let inner = facts[1].as_u64().unwrap();
             assert!(
                 scroll <= inner,
-                "{width}px dark={dark}: {scroll} wide in {inner}"
+                "{kind} {width}px dark={dark}: {scroll} wide in {inner}"
             );
             assert_eq!(facts[2].as_bool(), Some(dark), "dark mode as asked");
             let rgb = |v: &Value| -> Vec<u32> {
@@ -647,7 +661,7 @@ async fn mails_render_on_phone_and_desktop_widths_in_light_and_dark() {
             assert_eq!(light(&fg), dark, "text {fg:?} dark={dark}");
             let png = client.screenshot().await.unwrap();
             let mode = if dark { "dark" } else { "light" };
-            std::fs::write(out.join(format!("mail-approval-{width}-{mode}.png")), png).unwrap();
+            std::fs::write(out.join(format!("mail-{kind}-{width}-{mode}.png")), png).unwrap();
         }
         browser.stop().await;
     }

@@ -5,7 +5,6 @@
 //! field prints `Secret([redacted])` instead of the value.
 
 use std::fmt;
-use std::sync::atomic::{compiler_fence, Ordering};
 
 /// A value that must never be printed and is overwritten when dropped.
 ///
@@ -33,17 +32,13 @@ impl Wipe for Vec<u8> {
 }
 
 /// Overwrites every byte of the vector's allocation with zeros, leaving
-/// `len == capacity`. Covers the spare capacity too: earlier contents may
-/// linger there after a `truncate`.
+/// `len == capacity`: the spare capacity too, where earlier contents may
+/// linger after a `truncate`. The writes are zeroize's, volatile, so the
+/// optimiser cannot drop them as dead stores before the buffer is freed.
 fn zero_whole_allocation(bytes: &mut Vec<u8>) {
-    bytes.iter_mut().for_each(|b| *b = 0);
-    // Growing to exactly the capacity never reallocates, so this writes
-    // zeros into the spare part of the same buffer.
+    // Growing to exactly the capacity never reallocates.
     bytes.resize(bytes.capacity(), 0);
-    // The buffer is freed right after this; `black_box` makes the zeros
-    // observable so the optimiser cannot remove them as dead stores.
-    std::hint::black_box(bytes.as_mut_slice());
-    compiler_fence(Ordering::SeqCst);
+    zeroize::Zeroize::zeroize(bytes.as_mut_slice());
 }
 
 impl Wipe for String {

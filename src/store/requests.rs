@@ -142,8 +142,17 @@ impl Store {
             let Some(id) = index::parse_subject_key(&k) else {
                 continue;
             };
+            // The record is the truth: an index entry that disagrees with it
+            // (a bug, or damage) never grants anything.
             match self.request(id)? {
-                Some(r) if !r.status.is_final() => out.push(r),
+                Some(r)
+                    if !r.status.is_final()
+                        && r.requester.as_str() == requester
+                        && r.action == action
+                        && r.resource == resource =>
+                {
+                    out.push(r)
+                }
                 _ => tracing::error!(request = %id, "subject index out of step; entry skipped"),
             }
         }

@@ -476,3 +476,34 @@ fn pages_follow_ids_and_the_status_index() {
         .unwrap();
     assert_eq!(ids(odd), [4, 5], "the filter applies before the limit");
 }
+
+/// Regression guard: the subject index names open requests of exactly one
+/// requester, action and resource; an entry that points at a record of
+/// another subject (a bug, or damage) is skipped, never returned.
+#[test]
+fn an_index_entry_that_disagrees_with_its_record_is_not_returned() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut r = two_level_request();
+    r.status = Status::Active;
+    put(&store, &r);
+    let mine = |s: &Store, action: &str| {
+        s.open_for_subject(r.requester.as_str(), action, &r.resource)
+            .unwrap()
+            .len()
+    };
+    assert_eq!(mine(&store, &r.action), 1);
+    // A stray entry filing the same record under another action.
+    let mut stray = index::subject_prefix(r.requester.as_str(), "vault.read", &r.resource);
+    stray.extend_from_slice(&r.id.get().to_be_bytes());
+    store.by_subject.insert(stray, &[]).unwrap();
+    assert_eq!(
+        mine(&store, "vault.read"),
+        0,
+        "the record says certificate.sign"
+    );
+    // Closed: it leaves the index.
+    r.status = Status::Revoked;
+    put(&store, &r);
+    assert_eq!(mine(&store, &r.action), 0);
+}

@@ -202,9 +202,11 @@ impl Approvals {
         let id = v.request.id;
         let sender = answerer_if_not_approver(origin, &v.approver);
         let unverified = match origin {
-            Origin::Email(_) => s.inbound.sender_rule == SenderRule::Token,
+            Origin::Email(_) => {
+                (s.inbound.sender_rule == SenderRule::Token).then_some("sender_policy = token")
+            }
             // A link is a bearer credential: whoever holds the mail holds it.
-            Origin::Link { .. } => true,
+            Origin::Link { .. } => Some("a decision link, usable by whoever holds the mail"),
         };
         // Decided before the transaction, which must not read beyond its
         // own trees: whether a refusal may be explained, caps included.
@@ -491,7 +493,7 @@ fn answerer_if_not_approver(origin: &Origin<'_>, approver: &Address) -> Option<S
 /// The audit reason of an accepted decision: the verb, the comment, the real
 /// sender when it is not the approver, and whether nothing verified the
 /// sender at all.
-fn decision_reason(answer: &Answer, sender: Option<&String>, unverified: bool) -> String {
+fn decision_reason(answer: &Answer, sender: Option<&String>, unverified: Option<&str>) -> String {
     let mut reason = answer.verb.as_str().to_string();
     if !answer.comment.is_empty() {
         reason.push_str(": ");
@@ -500,8 +502,8 @@ fn decision_reason(answer: &Answer, sender: Option<&String>, unverified: bool) -
     if let Some(sender) = sender {
         reason.push_str(&format!(" (sent by {sender})"));
     }
-    if unverified {
-        reason.push_str(" [sender not verified: sender_policy = token]");
+    if let Some(why) = unverified {
+        reason.push_str(&format!(" [sender not verified: {why}]"));
     }
     reason
 }

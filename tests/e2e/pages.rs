@@ -181,6 +181,17 @@ async fn a_link_shows_the_request_and_only_its_own_forms_post_decides() {
     let done = s.daemon.wait_for_status(&id, "approved", WAIT).await;
     assert_eq!(done["decisions"][0]["channel"], "link");
     assert_eq!(done["decisions"][0]["comment"], "fine by me");
+    let line = s
+        .syslog
+        .wait_for(
+            |l| l.contains(" decision-accepted ") && l.contains(&id),
+            WAIT,
+        )
+        .await;
+    assert!(
+        line.contains("sender not verified: a decision link"),
+        "a link decision is audited as a bearer one: {line}"
+    );
 
     // Replayed: nothing more.
     let (status, _, body) = http("POST", &link, &origin, Some(good)).await;

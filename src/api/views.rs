@@ -224,12 +224,7 @@ impl From<&Request> for RequestView {
             closed_at: r.closed_at,
             decisions: r.decisions.iter().map(DecisionView::from).collect(),
             emergency: r.route == Route::Emergency,
-            route: match r.route {
-                Route::Approvers => "approvers",
-                Route::Emergency => "emergency",
-                Route::Justification => "justification",
-            }
-            .into(),
+            route: r.route.as_str().into(),
             approval_levels: (1..=r.levels.len())
                 .filter_map(|n| u8::try_from(n).ok())
                 .zip(&r.levels)

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::{Endpoint, Problems, TlsMode};
 
 /// Whether `host` is this machine, where clear text never crosses a network.
-fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host
             .trim_start_matches('[')

@@ -3,7 +3,7 @@
 //! [`Config`], reporting every problem at once.
 
 mod accounts;
-mod endpoint;
+pub(crate) mod endpoint;
 mod groups;
 mod raw;
 mod required;
@@ -506,12 +506,7 @@ fn http_config(p: &mut Problems, raw: raw::RawHttp) -> Option<HttpConfig> {
         }
         Ok(u)
             if u.scheme_str() == Some("http")
-                && u.host().is_some_and(|h| {
-                    h == "localhost"
-                        || h.trim_matches(['[', ']'])
-                            .parse::<std::net::IpAddr>()
-                            .is_ok_and(|ip| ip.is_loopback())
-                })
+                && u.host().is_some_and(endpoint::is_loopback)
                 && u.path() == "/" =>
         {
             Some(url)

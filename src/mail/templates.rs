@@ -440,11 +440,7 @@ fn request_context(r: &Request, from_name: &str, tz: Tz) -> Value {
         level_count => r.levels.len(),
         decisions => decisions,
         status => r.status.as_str(),
-        route => match r.route {
-            Route::Approvers => "approvers",
-            Route::Emergency => "emergency",
-            Route::Justification => "justification",
-        },
+        route => r.route.as_str(),
         emergency => r.route == Route::Emergency,
         created_at => time(r.created_at, tz),
         timezone => tz.name(),

@@ -29,19 +29,12 @@ pub(crate) fn check_url(url: &str) -> Result<(), String> {
         .trim_matches(['[', ']']);
     match uri.scheme_str() {
         Some("https") => Ok(()),
-        Some("http") if is_loopback(host) => Ok(()),
+        Some("http") if crate::config::endpoint::is_loopback(host) => Ok(()),
         Some("http") => Err(format!(
             "{url:?}: plain http is refused off the loopback interface; use https"
         )),
         _ => Err(format!("{url:?}: only https:// (or http:// to loopback)")),
     }
-}
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The `access-ended` call for `r`, if its group has an `on_end` URL.

@@ -16,7 +16,9 @@ use crate::support::daemon_config::Level;
 use crate::support::rsyslog::Rsyslog;
 use crate::support::stack::skip_without_stack;
 
-/// One HTTP/1.1 exchange on a fresh connection: status, headers, body.
+/// One HTTP/1.1 exchange on a fresh connection, as a link scanner would
+/// make it (its User-Agent, no cookies): status, headers, body. A body is
+/// a form unless `headers` give another Content-Type.
 async fn http(
     method: &str,
     url: &str,
@@ -32,13 +34,17 @@ async fn http(
     tokio::spawn(conn);
     let mut req = Request::builder()
         .method(method)
-        .uri(uri.path())
+        .uri(uri.path_and_query().unwrap().as_str())
         .header("host", uri.authority().unwrap().as_str())
         .header("user-agent", "Mozilla/5.0 (compatible; link-scanner)");
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    if body.is_some() {
+    if body.is_some()
+        && !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
         req = req.header("content-type", "application/x-www-form-urlencoded");
     }
     let req = req
@@ -264,6 +270,7 @@ fn new_key(name: &str, role: &str) -> (String, String) {
     (key, config)
 }
 
+/// A call on the API with `key` as the bearer and `body` as JSON.
 async fn call(
     site: &str,
     method: &str,
@@ -271,37 +278,13 @@ async fn call(
     key: Option<&str>,
     body: Option<Value>,
 ) -> (u16, HashMap<String, String>, String) {
-    let uri: hyper::Uri = format!("{site}{path}").parse().unwrap();
-    let addr = format!("{}:{}", uri.host().unwrap(), uri.port_u16().unwrap());
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let mut req = Request::builder()
-        .method(method)
-        .uri(uri.path_and_query().unwrap().as_str())
-        .header("host", uri.authority().unwrap().as_str());
-    if let Some(k) = key {
-        req = req.header("authorization", format!("Bearer {k}"));
+    let bearer = key.map(|k| format!("Bearer {k}"));
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(b) = &bearer {
+        headers.push(("authorization", b.as_str()));
     }
-    if body.is_some() {
-        req = req.header("content-type", "application/json");
-    }
-    let req = req
-        .body(Full::new(Bytes::from(
-            body.map(|b| b.to_string()).unwrap_or_default(),
-        )))
-        .unwrap();
-    let resp = sender.send_request(req).await.unwrap();
-    let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
-        .collect();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, headers, String::from_utf8_lossy(&body).into_owned())
+    let body = body.map(|b| b.to_string());
+    http(method, &format!("{site}{path}"), &headers, body).await
 }
 
 /// The API on the listener: no key or an unknown key is 401, each role

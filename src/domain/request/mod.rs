@@ -147,6 +147,17 @@ pub(crate) enum Route {
     Justification,
 }
 
+impl Route {
+    /// The name mails and the API show.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Route::Approvers => "approvers",
+            Route::Emergency => "emergency",
+            Route::Justification => "justification",
+        }
+    }
+}
+
 /// What an administrator (or, for a revoke, an approver) did to a request
 /// outside the approval levels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,6 +2,7 @@
 //! look up requests. Who may connect is the socket's file permissions; who
 //! may submit for whom, the caller's account (`[[api.submitters]]`).
 
+mod audit_trail;
 pub(crate) mod client;
 mod keys;
 mod listener;
@@ -25,6 +26,7 @@ use crate::approvals::{
 use crate::domain::ids::{Address, RequestId};
 use crate::domain::policy::Submission;
 use crate::domain::request::Request;
+use crate::records::AuditEvent;
 use crate::store::StoreError;
 
 /// The operations the API offers, as the application service provides them.
@@ -52,6 +54,8 @@ pub(crate) trait RequestService: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Request, ActionError>> + Send;
     /// Audits a call refused for its caller (a key's role, an account).
     fn record_refusal(&self, caller: &Caller, why: &str);
+    /// Recorded audit events from number `since`, at most `limit`.
+    fn audit_log(&self, since: u64, limit: usize) -> Result<Vec<AuditEvent>, StoreError>;
     /// Whether `requester` may run `action` on `resource` now.
     fn check_grant(
         &self,
@@ -102,6 +106,10 @@ impl RequestService for Approvals {
 
     fn record_refusal(&self, caller: &Caller, why: &str) {
         Approvals::record_refusal(self, &caller.shown(), why);
+    }
+
+    fn audit_log(&self, since: u64, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+        Approvals::audit_log(self, since, limit)
     }
 }
 
@@ -352,6 +360,10 @@ pub(crate) mod testkit {
         }
 
         fn record_refusal(&self, _caller: &Caller, _why: &str) {}
+
+        fn audit_log(&self, _since: u64, _limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+            Ok(Vec::new())
+        }
 
         /// Denies everything, naming the pending request when there is one.
         async fn check_grant(

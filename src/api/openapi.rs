@@ -142,6 +142,23 @@ pub(crate) fn document() -> Value {
             }
         }}),
     );
+    let audit = schema::<super::audit_trail::AuditPage>(&mut g);
+    let number = json!({ "type": "integer", "minimum": 1 });
+    paths.insert(
+        "/v1/audit".into(),
+        json!({ "get": {
+            "summary": "The audit trail: chained events by sequence number, in pages",
+            "parameters": [
+                query("since", "the first sequence number wanted (default 1)", number.clone(), false),
+                query("limit", "events per page (default 500, at most 5000)", number, false),
+            ],
+            "responses": {
+                "200": ok("events oldest first; next names the following page", audit),
+                "403": error("the caller may not read the trail", &err),
+                "422": error("a parameter is invalid", &err),
+            }
+        }}),
+    );
     paths.insert("/v1/openapi.json".into(), json!({ "get": {
         "summary": "This description",
         "responses": { "200": { "description": "OpenAPI 3.1", "content": { "application/json": {} } } }
@@ -193,6 +210,7 @@ mod tests {
             "/v1/requests/{id}/revoke",
             "/v1/requests/{id}/override",
             "/v1/grants",
+            "/v1/audit",
             "/v1/openapi.json",
         ] {
             assert!(doc["paths"].get(path).is_some(), "{path}");

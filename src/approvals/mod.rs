@@ -76,6 +76,15 @@ impl Approvals {
         &self.store
     }
 
+    /// Recorded audit events from number `since` on, at most `limit`.
+    pub(crate) fn audit_log(
+        &self,
+        since: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::records::AuditEvent>, crate::store::StoreError> {
+        self.store.audit_log(since, limit)
+    }
+
     /// Audits an API call refused for who made it (never the key itself).
     /// Best effort: the refusal stands even if the audit cannot be written.
     pub(crate) fn record_refusal(&self, actor: &str, why: &str) {

@@ -5,8 +5,14 @@
 //! line, `transport` delivers lines to a collector, and `shipper` moves
 //! events from the durable spool to the transport.
 
+pub(crate) mod cef;
+pub(crate) mod format;
+pub(crate) mod json;
+pub(crate) mod read_back;
 pub(crate) mod rfc5424;
 pub(crate) mod shipper;
+pub(crate) mod tls;
 pub(crate) mod transport;
+pub(crate) mod verify;
 
 pub(crate) use transport::SyslogTarget;

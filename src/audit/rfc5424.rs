@@ -9,33 +9,21 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{Datelike, Timelike};
-
+use super::format::Origin;
+use crate::records::audit_chain::{hex, Sealed};
 use crate::records::AuditEvent;
-
-/// Structured-data id for our parameters. 32473 is the private enterprise
-/// number RFC 5612 reserves for documentation; replace it if the product
-/// gets its own number.
-pub(crate) const SD_ID: &str = "approvald@32473";
 
 /// RFC 5424 field limits (section 6).
 const HOSTNAME_MAX: usize = 255;
 const APP_NAME_MAX: usize = 48;
 const MSGID_MAX: usize = 32;
 
-/// Caps on structured-data values, in bytes before escaping. Chosen so
-/// that even a worst-case event (every value at its cap, every byte
-/// escaped) keeps its header and structured data within the 8 KiB a UDP
-/// datagram is truncated to: truncation then only ever shortens MSG.
-const SD_VALUE_MAX: usize = 256;
-/// The reason may carry an approver's comment, so it gets more room.
-const SD_REASON_MAX: usize = 1024;
-
-/// Marks a value that was cut to its cap.
-const ELLIPSIS: char = '…';
+/// The largest value RFC 5424's `meta sequenceId` may take (§7.3.1); it
+/// then starts again at 1. Our own element carries the full number.
+const SEQUENCE_ID_MAX: u64 = 2_147_483_647;
 
 /// The byte-order mark RFC 5424 §6.4 puts before a UTF-8 MSG.
-const BOM: char = '\u{feff}';
+pub(crate) const BOM: char = '\u{feff}';
 
 /// Syslog facilities (RFC 5424 §6.2.1) that make sense for a daemon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Deserialize)]
@@ -163,20 +151,64 @@ pub(crate) fn local_hostname() -> String {
 
 /// Formats one event as an RFC 5424 message, without trailing newline
 /// (the transport frames it).
-pub(crate) fn format(
-    event: &AuditEvent,
-    host: &str,
-    app: &str,
-    procid: u32,
-    facility: Facility,
-) -> String {
-    let pri = u16::from(facility.code()) * 8 + u16::from(event.kind.severity().code());
-    let mut out = String::with_capacity(256 + event.message.len());
+pub(crate) fn format(event: &AuditEvent, origin: &Origin, procid: u32) -> String {
+    let link = event.link;
+    let sealed = Sealed::of(event, link.map_or(0, |l| l.seq));
+    let mut out = header(event, origin, procid, &sealed.ts);
+    if let Some(l) = link {
+        out.push_str(" [meta sequenceId=\"");
+        out.push_str(&((l.seq.saturating_sub(1)) % SEQUENCE_ID_MAX + 1).to_string());
+        out.push_str("\"]");
+    } else {
+        out.push(' ');
+    }
+    out.push_str("[origin software=\"approvald\" swVersion=\"");
+    out.push_str(env!("CARGO_PKG_VERSION"));
+    out.push_str("\" enterpriseId=\"");
+    out.push_str(&origin.enterprise.to_string());
+    out.push_str("\"][");
+    out.push_str(&origin.sd_id());
+    let level = sealed.level.map(|l| l.to_string());
+    let seq = link.map(|l| l.seq.to_string());
+    let prev = link.map(|l| hex(&l.prev));
+    let hash = link.map(|l| hex(&l.hash));
+    let params: [(&str, Option<&str>); 11] = [
+        ("eventid", seq.as_deref()),
+        ("request", sealed.request.as_deref()),
+        ("actor", sealed.actor.as_deref()),
+        ("action", sealed.action.as_deref()),
+        ("resource", sealed.resource.as_deref()),
+        ("level", level.as_deref()),
+        ("outcome", Some(sealed.outcome.as_str())),
+        ("reason", sealed.reason.as_deref()),
+        ("kind", Some(sealed.kind.as_str())),
+        ("prev", prev.as_deref()),
+        ("hash", hash.as_deref()),
+    ];
+    for (name, value) in params {
+        if let Some(value) = value {
+            push_param(&mut out, name, value);
+        }
+    }
+    out.push_str("] ");
+    out.push(BOM);
+    out.push_str(&sealed.message);
+    out
+}
+
+/// `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID`, shared by every
+/// format: the collector's syslog parser always sees RFC 5424.
+pub(crate) fn header(event: &AuditEvent, origin: &Origin, procid: u32, ts: &str) -> String {
+    let pri = u16::from(origin.facility.code()) * 8 + u16::from(event.kind.severity().code());
+    let mut out = String::with_capacity(512 + event.message.len());
     out.push('<');
     out.push_str(&pri.to_string());
     out.push_str(">1 ");
-    out.push_str(&timestamp(event.at));
-    for (field, max) in [(host, HOSTNAME_MAX), (app, APP_NAME_MAX)] {
+    out.push_str(ts);
+    for (field, max) in [
+        (origin.host.as_str(), HOSTNAME_MAX),
+        (origin.app.as_str(), APP_NAME_MAX),
+    ] {
         out.push(' ');
         out.push_str(&header_field(field, max));
     }
@@ -184,46 +216,7 @@ pub(crate) fn format(
     out.push_str(&procid.to_string());
     out.push(' ');
     out.push_str(&header_field(event.kind.msgid(), MSGID_MAX));
-    out.push_str(" [");
-    out.push_str(SD_ID);
-    let level = event.level.map(|l| l.to_string());
-    let id = event.id.map(|i| i.to_string());
-    let params: [(&str, Option<&str>, usize); 9] = [
-        ("eventid", id.as_deref(), SD_VALUE_MAX),
-        ("request", event.request.as_deref(), SD_VALUE_MAX),
-        ("actor", event.actor.as_deref(), SD_VALUE_MAX),
-        ("action", event.action.as_deref(), SD_VALUE_MAX),
-        ("resource", event.resource.as_deref(), SD_VALUE_MAX),
-        ("level", level.as_deref(), SD_VALUE_MAX),
-        ("outcome", Some(event.outcome.as_str()), SD_VALUE_MAX),
-        ("reason", event.reason.as_deref(), SD_REASON_MAX),
-        ("kind", Some(event.kind.msgid()), SD_VALUE_MAX),
-    ];
-    for (name, value, max) in params {
-        if let Some(value) = value {
-            push_param(&mut out, name, value, max);
-        }
-    }
-    out.push_str("] ");
-    out.push(BOM);
-    out.extend(event.message.chars().map(flatten_control));
     out
-}
-
-/// RFC 3339 with microseconds and `Z`, or NILVALUE for instants RFC 5424
-/// cannot express (years outside 0000-9999).
-fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
-    if !(0..=9999).contains(&at.year()) {
-        return "-".to_string();
-    }
-    // chrono encodes a leap second as nanoseconds >= 1e9, which would print
-    // as ":60"; RFC 5424 forbids leap seconds, so stay in second 59.
-    let at = if at.nanosecond() >= 1_000_000_000 {
-        at.with_nanosecond(999_999_999).unwrap_or(at)
-    } else {
-        at
-    };
-    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
 /// Reduces a header field to PRINTUSASCII within `max` bytes, NILVALUE if
@@ -242,188 +235,60 @@ fn header_field(value: &str, max: usize) -> String {
     }
 }
 
-/// Appends ` name="value"`, escaped per RFC 5424 §6.3.3 and capped.
-fn push_param(out: &mut String, name: &str, value: &str, max: usize) {
+/// Appends ` name="value"`, escaped per RFC 5424 §6.3.3. The value is
+/// already sealed: capped, without control characters.
+fn push_param(out: &mut String, name: &str, value: &str) {
     out.push(' ');
     out.push_str(name);
     out.push_str("=\"");
-    let (kept, cut) = cap_bytes(value, max);
-    for c in kept.chars().map(flatten_control) {
+    for c in value.chars() {
         if matches!(c, '"' | '\\' | ']') {
             out.push('\\');
         }
         out.push(c);
     }
-    if cut {
-        out.push(ELLIPSIS);
-    }
     out.push('"');
-}
-
-/// The longest prefix of `s` of at most `max` bytes ending on a char
-/// boundary, and whether anything was cut.
-pub(crate) fn cap_bytes(s: &str, max: usize) -> (&str, bool) {
-    if s.len() <= max {
-        return (s, false);
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    (s.get(..end).unwrap_or(""), true)
-}
-
-/// Line breaks and other control characters would let hostile text start
-/// a forged log line; replace them with a space.
-fn flatten_control(c: char) -> char {
-    if c.is_control() {
-        ' '
-    } else {
-        c
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::records::{EventKind, Severity};
-    use chrono::{DateTime, TimeZone, Utc};
+    use chrono::{DateTime, TimeZone, Timelike, Utc};
     use proptest::prelude::*;
 
-    /// A strictly parsed RFC 5424 line.
-    #[derive(Debug)]
-    struct Parsed {
-        pri: u16,
-        timestamp: String,
-        host: String,
-        app: String,
-        procid: String,
-        msgid: String,
-        sd_id: String,
-        params: Vec<(String, String)>,
-        msg: String,
-    }
+    use crate::audit::format::{Format, DOCUMENTATION_ENTERPRISE};
+    use crate::audit::read_back::{parse, Parsed};
+    use crate::records::audit_chain::{cap_bytes, flatten_control, REASON_MAX, VALUE_MAX};
 
-    impl Parsed {
-        fn param(&self, name: &str) -> Option<&str> {
-            self.params
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
+    const ELLIPSIS: char = '…';
+    const OURS: &str = "approvald@32473";
+
+    fn origin(host: &str, app: &str, facility: Facility) -> Origin {
+        Origin {
+            host: host.into(),
+            app: app.into(),
+            facility,
+            enterprise: DOCUMENTATION_ENTERPRISE,
+            format: Format::Rfc5424,
         }
     }
 
-    fn printusascii(s: &str, max: usize) -> Result<(), String> {
-        if s.is_empty() || s.len() > max || !s.bytes().all(|b| (33..=126).contains(&b)) {
-            return Err(format!("bad header field {s:?}"));
-        }
-        Ok(())
+    /// The old call shape, so each test says only what it varies.
+    fn line(e: &AuditEvent, host: &str, app: &str, procid: u32, facility: Facility) -> String {
+        format(e, &origin(host, app, facility), procid)
     }
 
-    /// A deliberately strict parser: one SD element, every value quoted,
-    /// `"`, `\` and `]` only appear escaped, MSG must start with the BOM.
-    fn parse(line: &str) -> Result<Parsed, String> {
-        if line.contains(['\n', '\r']) {
-            return Err("line break in message".into());
-        }
-        let mut parts = line.splitn(7, ' ');
-        let mut next = || parts.next().ok_or("missing header field".to_string());
-        let pri_ver = next()?;
-        let pri = pri_ver
-            .strip_prefix('<')
-            .and_then(|s| s.strip_suffix(">1"))
-            .ok_or("bad PRI/VERSION")?;
-        if pri.len() > 3 || (pri.len() > 1 && pri.starts_with('0')) {
-            return Err("bad PRI digits".into());
-        }
-        let pri: u16 = pri.parse().map_err(|_| "bad PRI")?;
-        if pri > 191 {
-            return Err("PRI out of range".into());
-        }
-        let timestamp = next()?.to_string();
-        let host = next()?.to_string();
-        let app = next()?.to_string();
-        let procid = next()?.to_string();
-        let msgid = next()?.to_string();
-        printusascii(&timestamp, 64)?;
-        printusascii(&host, 255)?;
-        printusascii(&app, 48)?;
-        printusascii(&procid, 128)?;
-        printusascii(&msgid, 32)?;
-        let rest = next()?;
-        let mut chars = rest.chars().peekable();
-        if chars.next() != Some('[') {
-            return Err("no structured data".into());
-        }
-        let mut sd_id = String::new();
-        while let Some(&c) = chars.peek() {
-            if c == ' ' || c == ']' {
-                break;
-            }
-            if matches!(c, '=' | '"') || !c.is_ascii_graphic() {
-                return Err(format!("bad SD-ID char {c:?}"));
-            }
-            sd_id.push(c);
-            chars.next();
-        }
-        let mut params = Vec::new();
-        loop {
-            match chars.next() {
-                Some(']') => break,
-                Some(' ') => {}
-                other => return Err(format!("expected SP or ] got {other:?}")),
-            }
-            let mut name = String::new();
-            loop {
-                match chars.next() {
-                    Some('=') => break,
-                    Some(c) if c.is_ascii_graphic() && !matches!(c, '"' | ']' | ' ') => {
-                        name.push(c)
-                    }
-                    other => return Err(format!("bad PARAM-NAME char {other:?}")),
-                }
-            }
-            if name.is_empty() || name.len() > 32 || chars.next() != Some('"') {
-                return Err(format!("bad param {name:?}"));
-            }
-            let mut value = String::new();
-            loop {
-                match chars.next() {
-                    Some('"') => break,
-                    Some('\\') => match chars.next() {
-                        Some(c @ ('"' | '\\' | ']')) => value.push(c),
-                        Some(c) => {
-                            value.push('\\');
-                            value.push(c)
-                        }
-                        None => return Err("dangling escape".into()),
-                    },
-                    Some(']') => return Err("unescaped ] in PARAM-VALUE".into()),
-                    Some(c) => value.push(c),
-                    None => return Err("unterminated PARAM-VALUE".into()),
-                }
-            }
-            params.push((name, value));
-        }
-        let msg = match chars.next() {
-            None => String::new(),
-            Some(' ') => {
-                let m: String = chars.collect();
-                m.strip_prefix(BOM).ok_or("MSG without BOM")?.to_string()
-            }
-            Some(c) => return Err(format!("junk after SD: {c:?}")),
-        };
-        Ok(Parsed {
-            pri,
-            timestamp,
-            host,
-            app,
-            procid,
-            msgid,
-            sd_id,
-            params,
-            msg,
-        })
+    fn ours(p: &Parsed) -> Vec<(String, String)> {
+        p.elements
+            .iter()
+            .find(|(id, _)| id == OURS)
+            .map(|(_, ps)| ps.clone())
+            .unwrap_or_default()
+    }
+
+    fn param<'a>(p: &'a Parsed, name: &str) -> Option<&'a str> {
+        p.param(OURS, name)
     }
 
     fn t0() -> DateTime<Utc> {
@@ -448,7 +313,7 @@ mod tests {
 
     #[test]
     fn full_event_parses_back_field_by_field() {
-        let line = format(
+        let line = line(
             &full_event(),
             "mail.example.com",
             "approvald",
@@ -456,14 +321,22 @@ mod tests {
             Facility::Authpriv,
         );
         let p = parse(&line).unwrap();
-        assert_eq!(p.pri, 10 * 8 + 5);
+        assert_eq!(p.pri, Some(10 * 8 + 5));
         assert_eq!(p.timestamp, "2026-11-21T10:05:07.123456Z");
         assert_eq!(p.host, "mail.example.com");
         assert_eq!(p.app, "approvald");
         assert_eq!(p.procid, "4242");
         assert_eq!(p.msgid, "decision-accepted");
-        assert_eq!(p.sd_id, "approvald@32473");
-        let names: Vec<&str> = p.params.iter().map(|(n, _)| n.as_str()).collect();
+        let ids: Vec<&str> = p.elements.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["origin", OURS],
+            "no meta element for an unnumbered event"
+        );
+        assert_eq!(p.param("origin", "software"), Some("approvald"));
+        assert_eq!(p.param("origin", "enterpriseId"), Some("32473"));
+        let params = ours(&p);
+        let names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             names,
             ["request", "actor", "action", "resource", "level", "outcome", "reason", "kind"]
@@ -479,7 +352,7 @@ mod tests {
             ("kind", "decision-accepted"),
         ];
         for (name, value) in expected {
-            assert_eq!(p.param(name), Some(value), "{name}");
+            assert_eq!(param(&p, name), Some(value), "{name}");
         }
         assert_eq!(p.msg, "Alice approved AR-42");
         assert!(line.contains("] \u{feff}Alice"), "BOM right before MSG");
@@ -489,19 +362,72 @@ mod tests {
     #[test]
     fn exact_line_for_a_minimal_event() {
         let e = AuditEvent::new(t0(), EventKind::DaemonStarted, "started", "up");
-        let line = format(&e, "h", "approvald", 1, Facility::Daemon);
+        let line = line(&e, "h", "approvald", 1, Facility::Daemon);
         assert_eq!(
             line,
-            "<29>1 2026-11-21T10:05:07.123456Z h approvald 1 daemon-started \
-             [approvald@32473 outcome=\"started\" kind=\"daemon-started\"] \u{feff}up"
+            concat!(
+                "<29>1 2026-11-21T10:05:07.123456Z h approvald 1 daemon-started ",
+                "[origin software=\"approvald\" swVersion=\"",
+                env!("CARGO_PKG_VERSION"),
+                "\" enterpriseId=\"32473\"]",
+                "[approvald@32473 outcome=\"started\" kind=\"daemon-started\"] \u{feff}up"
+            )
         );
+    }
+
+    #[test]
+    fn a_chained_event_carries_its_number_and_hashes() {
+        let e = AuditEvent::new(t0(), EventKind::DaemonStarted, "started", "up");
+        let link = crate::records::audit_chain::link(&e, Some((41, [0xab; 32])));
+        let e = AuditEvent {
+            link: Some(link),
+            ..e
+        };
+        let mut o = origin("h", "approvald", Facility::Daemon);
+        o.enterprise = 99999;
+        let p = parse(&format(&e, &o, 1)).unwrap();
+        let ids: Vec<&str> = p.elements.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["meta", "origin", "approvald@99999"]);
+        assert_eq!(p.param("meta", "sequenceId"), Some("42"));
+        assert_eq!(p.param("approvald@99999", "eventid"), Some("42"));
+        assert_eq!(
+            p.param("approvald@99999", "prev"),
+            Some("ab".repeat(32).as_str())
+        );
+        assert_eq!(
+            p.param("approvald@99999", "hash"),
+            Some(hex(&link.hash).as_str())
+        );
+    }
+
+    #[test]
+    fn sequence_id_wraps_as_rfc5424_requires() {
+        let cases = [
+            (1, "1"),
+            (2_147_483_647, "2147483647"),
+            (2_147_483_648, "1"),
+        ];
+        for (seq, want) in cases {
+            let e = AuditEvent::new(t0(), EventKind::Mailed, "sent", "m");
+            let e = AuditEvent {
+                link: Some(crate::records::audit_chain::link(
+                    &e,
+                    Some((seq - 1, [0; 32])),
+                )),
+                ..e
+            };
+            let p = parse(&format(&e, &origin("h", "a", Facility::Daemon), 1)).unwrap();
+            assert_eq!(p.param("meta", "sequenceId"), Some(want), "{seq}");
+            assert_eq!(param(&p, "eventid"), Some(seq.to_string().as_str()));
+        }
     }
 
     #[test]
     fn absent_fields_are_omitted() {
         let e = AuditEvent::new(t0(), EventKind::Mailed, "sent", "");
-        let p = parse(&format(&e, "h", "a", 1, Facility::Authpriv)).unwrap();
-        let names: Vec<&str> = p.params.iter().map(|(n, _)| n.as_str()).collect();
+        let p = parse(&line(&e, "h", "a", 1, Facility::Authpriv)).unwrap();
+        let params = ours(&p);
+        let names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["outcome", "kind"]);
     }
 
@@ -518,8 +444,8 @@ mod tests {
         for (kind, facility, pri) in cases {
             let e = AuditEvent::new(t0(), kind, "x", "y");
             assert_eq!(
-                parse(&format(&e, "h", "a", 1, facility)).unwrap().pri,
-                pri,
+                parse(&line(&e, "h", "a", 1, facility)).unwrap().pri,
+                Some(pri),
                 "{kind:?}"
             );
         }
@@ -536,10 +462,10 @@ mod tests {
             (long.as_str(), &long[..255]),
         ];
         for (host, want) in cases {
-            let p = parse(&format(&full_event(), host, "app", 1, Facility::Authpriv)).unwrap();
+            let p = parse(&line(&full_event(), host, "app", 1, Facility::Authpriv)).unwrap();
             assert_eq!(p.host, want, "{host:?}");
         }
-        let p = parse(&format(
+        let p = parse(&line(
             &full_event(),
             "h",
             &"a".repeat(60),
@@ -548,7 +474,7 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(p.app.len(), 48);
-        let p = parse(&format(&full_event(), "h", "", 1, Facility::Authpriv)).unwrap();
+        let p = parse(&line(&full_event(), "h", "", 1, Facility::Authpriv)).unwrap();
         assert_eq!(p.app, "-");
     }
 
@@ -557,11 +483,11 @@ mod tests {
         let mut e = full_event();
         e.message = "ok\n<13>1 2026-01-01T00:00:00Z evil x - - - forged\r\n".into();
         e.reason = Some("a\nb".into());
-        let line = format(&e, "h", "a", 1, Facility::Authpriv);
+        let line = line(&e, "h", "a", 1, Facility::Authpriv);
         assert!(!line.contains(['\n', '\r']));
         let p = parse(&line).unwrap();
         assert!(p.msg.starts_with("ok <13>1"));
-        assert_eq!(p.param("reason"), Some("a b"));
+        assert_eq!(param(&p, "reason"), Some("a b"));
     }
 
     #[test]
@@ -578,7 +504,7 @@ mod tests {
             (DateTime::<Utc>::MAX_UTC, "-"),
         ];
         for (at, want) in cases {
-            assert_eq!(timestamp(at), want);
+            assert_eq!(crate::records::audit_chain::timestamp(at), want);
         }
     }
 
@@ -598,7 +524,7 @@ mod tests {
         .with_resource(quotes.clone())
         .with_level(255)
         .with_reason(quotes.clone());
-        let line = format(
+        let line = line(
             &e,
             &"h".repeat(400),
             &"a".repeat(100),
@@ -610,12 +536,12 @@ mod tests {
         assert!(sd_end + 5 <= 8 * 1024, "SD ends at {sd_end}");
         let p = parse(&line).unwrap();
         assert_eq!(
-            p.param("reason").unwrap().len(),
-            SD_REASON_MAX + ELLIPSIS.len_utf8()
+            param(&p, "reason").unwrap().len(),
+            REASON_MAX + ELLIPSIS.len_utf8()
         );
         assert_eq!(
-            p.param("actor").unwrap().len(),
-            SD_VALUE_MAX + ELLIPSIS.len_utf8()
+            param(&p, "actor").unwrap().len(),
+            VALUE_MAX + ELLIPSIS.len_utf8()
         );
     }
 
@@ -675,18 +601,18 @@ mod tests {
             e.actor = actor.clone();
             e.reason = reason.clone();
             e.level = level;
-            let line = format(&e, &host, &app, 7, Facility::Authpriv);
+            let line = line(&e, &host, &app, 7, Facility::Authpriv);
             let p = parse(&line).map_err(|err| TestCaseError::fail(format!("{err}: {line:?}")))?;
             prop_assert_eq!(p.msgid.as_str(), kind.msgid());
-            let got = |name: &str| p.param(name).map(str::to_string);
-            prop_assert_eq!(got("request"), request.as_deref().map(|s| sanitized(s, SD_VALUE_MAX)));
-            prop_assert_eq!(got("actor"), actor.as_deref().map(|s| sanitized(s, SD_VALUE_MAX)));
-            prop_assert_eq!(got("reason"), reason.as_deref().map(|s| sanitized(s, SD_REASON_MAX)));
-            prop_assert_eq!(got("outcome"), Some(sanitized(&outcome, SD_VALUE_MAX)));
+            let got = |name: &str| param(&p, name).map(str::to_string);
+            prop_assert_eq!(got("request"), request.as_deref().map(|s| sanitized(s, VALUE_MAX)));
+            prop_assert_eq!(got("actor"), actor.as_deref().map(|s| sanitized(s, VALUE_MAX)));
+            prop_assert_eq!(got("reason"), reason.as_deref().map(|s| sanitized(s, REASON_MAX)));
+            prop_assert_eq!(got("outcome"), Some(sanitized(&outcome, VALUE_MAX)));
             prop_assert_eq!(got("level"), level.map(|l| l.to_string()));
             prop_assert_eq!(got("kind"), Some(kind.msgid().to_string()));
             let flat: String = message.chars().map(flatten_control).collect();
-            prop_assert_eq!(p.msg, flat);
+            prop_assert_eq!(p.msg.as_str(), flat.trim_end());
         }
     }
 }

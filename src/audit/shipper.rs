@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
-use super::rfc5424::{self, Facility};
-use super::transport::{SyslogSender, SyslogTarget};
+use super::format::{self, Origin};
+use super::transport::SyslogSender;
 use crate::backoff::Backoff;
+use crate::config::AuditConfig;
 use crate::records::AuditEvent;
 use crate::shutdown::Shutdown;
 use crate::store::Spool;
@@ -22,22 +23,15 @@ const RETRY: Backoff = Backoff {
     jitter: false,
 };
 
-/// Identifies this process in every line.
-pub(crate) struct Origin {
-    pub(crate) host: String,
-    pub(crate) app: String,
-    pub(crate) facility: Facility,
-}
-
 /// Sends spooled events until `shutdown`, then makes one last attempt to
 /// empty the spool so that the stop event itself is shipped.
 pub(crate) async fn run_shipper(
     spool: Spool<AuditEvent>,
-    target: SyslogTarget,
+    settings: AuditConfig,
     origin: Origin,
     shutdown: Shutdown,
 ) {
-    let mut sender = SyslogSender::new(target);
+    let mut sender = SyslogSender::new(settings.target, settings.tls);
     let ready = spool.ready();
     let mut failures: u32 = 0;
     loop {
@@ -87,10 +81,9 @@ async fn ship(
     let batch = spool.durable(BATCH).await.map_err(|e| e.to_string())?;
     let pid = std::process::id();
     let mut sent = 0;
-    for (seq, mut event) in batch {
-        event.id = Some(seq);
+    for (seq, event) in batch {
         let procid = event.pid.unwrap_or(pid);
-        let line = rfc5424::format(&event, &origin.host, &origin.app, procid, origin.facility);
+        let line = format::line(&event, origin, procid);
         sender
             .send(&line)
             .await

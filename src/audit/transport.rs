@@ -1,5 +1,6 @@
-//! Delivers formatted syslog lines over UDP, TCP (RFC 6587 octet counting)
-//! or a local datagram socket such as `/dev/log`.
+//! Delivers formatted syslog lines over UDP, TCP (RFC 6587 octet counting),
+//! TLS (RFC 5425, octet counting) or a local datagram socket such as
+//! `/dev/log`.
 //!
 //! Delivery errors are returned, never swallowed: the caller keeps the
 //! event in its durable spool and retries, so the sender only has to drop a
@@ -11,10 +12,15 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use rustls::pki_types::ServerName;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpStream, UdpSocket, UnixDatagram};
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
 
-use super::rfc5424::cap_bytes;
+use crate::records::audit_chain::cap_bytes;
 
 /// Largest datagram we send. RFC 5424 receivers must accept 480 bytes and
 /// should accept 2048; rsyslog and syslog-ng take 8 KiB by default, and
@@ -24,6 +30,9 @@ pub(crate) const MAX_DATAGRAM: usize = 8 * 1024;
 /// Port used when a `udp://` or `tcp://` target names none (RFC 5426, and
 /// the de-facto port for plain TCP syslog).
 const DEFAULT_PORT: u16 = 514;
+
+/// Port used when a `tls://` target names none (RFC 5425).
+const DEFAULT_TLS_PORT: u16 = 6514;
 
 /// Bound on connecting and on each send, so a stalled collector makes the
 /// caller retry later instead of hanging the audit pipeline.
@@ -37,6 +46,10 @@ pub(crate) enum SyslogTarget {
     Udp(String),
     /// `tcp://host:port`: RFC 6587 octet-counted frames on one connection.
     Tcp(String),
+    /// `tls://host:port`: RFC 5425, octet-counted frames over TLS, the
+    /// collector's certificate checked against `[audit] ca_file` or the
+    /// system's roots.
+    Tls(String),
     /// `unix:///dev/log`: local datagram socket (journald, rsyslog).
     Unix(PathBuf),
 }
@@ -46,11 +59,11 @@ pub(crate) enum SyslogTarget {
 pub(crate) enum TargetError {
     /// No `scheme://` at all.
     #[error(
-        "syslog target {0:?} needs a scheme: udp://host:port, tcp://host:port or unix:///path"
+        "syslog target {0:?} needs a scheme: tcp://host:port, tls://host:port, udp://host:port or unix:///path"
     )]
     MissingScheme(String),
     /// A scheme we do not implement.
-    #[error("syslog scheme {0}:// is not supported (use udp://, tcp:// or unix://)")]
+    #[error("syslog scheme {0}:// is not supported (use tcp://, tls://, udp:// or unix://)")]
     UnsupportedScheme(String),
     /// `udp://` or `tcp://` without a host, or with a malformed port.
     #[error("syslog target {0:?}: expected host:port (IPv6 as [addr]:port)")]
@@ -69,8 +82,9 @@ impl FromStr for SyslogTarget {
             .split_once("://")
             .ok_or_else(|| TargetError::MissingScheme(s.to_string()))?;
         match scheme.to_ascii_lowercase().as_str() {
-            "udp" => host_port(s, rest).map(SyslogTarget::Udp),
-            "tcp" => host_port(s, rest).map(SyslogTarget::Tcp),
+            "udp" => host_port(s, rest, DEFAULT_PORT).map(SyslogTarget::Udp),
+            "tcp" => host_port(s, rest, DEFAULT_PORT).map(SyslogTarget::Tcp),
+            "tls" => host_port(s, rest, DEFAULT_TLS_PORT).map(SyslogTarget::Tls),
             "unix" => {
                 if rest.starts_with('/') && rest.len() > 1 {
                     Ok(SyslogTarget::Unix(PathBuf::from(rest)))
@@ -96,6 +110,7 @@ impl fmt::Display for SyslogTarget {
         match self {
             SyslogTarget::Udp(addr) => write!(f, "udp://{addr}"),
             SyslogTarget::Tcp(addr) => write!(f, "tcp://{addr}"),
+            SyslogTarget::Tls(addr) => write!(f, "tls://{addr}"),
             SyslogTarget::Unix(path) => write!(f, "unix://{}", path.display()),
         }
     }
@@ -103,7 +118,7 @@ impl fmt::Display for SyslogTarget {
 
 /// Validates `host[:port]` / `[v6][:port]` and returns `host:port` with
 /// the default port filled in, ready for tokio's resolver.
-fn host_port(whole: &str, rest: &str) -> Result<String, TargetError> {
+fn host_port(whole: &str, rest: &str, default_port: u16) -> Result<String, TargetError> {
     let bad = || TargetError::BadAddress(whole.to_string());
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
@@ -127,7 +142,7 @@ fn host_port(whole: &str, rest: &str) -> Result<String, TargetError> {
         return Err(bad());
     }
     let port = match port {
-        None => DEFAULT_PORT,
+        None => default_port,
         Some(p) => match p.parse::<u16>() {
             Ok(port) if port != 0 => port,
             _ => return Err(bad()),
@@ -144,6 +159,8 @@ enum Conn {
     Unix(UnixDatagram),
     /// Stream carrying octet-counted frames.
     Tcp(TcpStream),
+    /// The same frames inside TLS.
+    Tls(Box<TlsStream<TcpStream>>),
 }
 
 /// Sends lines to one target, connecting lazily and reconnecting after any
@@ -155,6 +172,8 @@ pub(crate) struct SyslogSender {
     conn: Option<Conn>,
     /// Bound on connect and on each send.
     timeout: Duration,
+    /// TLS settings for a `tls://` target.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl fmt::Debug for SyslogSender {
@@ -169,11 +188,15 @@ impl fmt::Debug for SyslogSender {
 impl SyslogSender {
     /// A sender for `target`; nothing is opened until the first send, so
     /// the daemon can start while the collector is down.
-    pub(crate) fn new(target: SyslogTarget) -> SyslogSender {
+    pub(crate) fn new(
+        target: SyslogTarget,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> SyslogSender {
         SyslogSender {
             target,
             conn: None,
             timeout: DEFAULT_TIMEOUT,
+            tls,
         }
     }
 
@@ -200,14 +223,17 @@ impl SyslogSender {
     }
 
     async fn send_inner(&mut self, line: &str) -> io::Result<()> {
-        if let Some(Conn::Tcp(stream)) = &self.conn {
-            if peer_closed(stream) {
-                self.conn = None;
-            }
+        let closed = match &self.conn {
+            Some(Conn::Tcp(stream)) => peer_closed(stream),
+            Some(Conn::Tls(stream)) => peer_closed(stream.get_ref().0),
+            _ => false,
+        };
+        if closed {
+            self.conn = None;
         }
         let conn = match self.conn.take() {
             Some(c) => c,
-            None => connect(&self.target).await?,
+            None => connect(&self.target, self.tls.as_ref()).await?,
         };
         let conn = self.conn.insert(conn);
         match conn {
@@ -226,11 +252,21 @@ impl SyslogSender {
                 stream.write_all(frame.as_bytes()).await?;
                 stream.flush().await
             }
+            Conn::Tls(stream) => {
+                // The flush hands the record to the kernel; as with plain
+                // TCP, that is as far as syslog's one-way protocol can tell.
+                let frame = format!("{} {}", line.len(), line);
+                stream.write_all(frame.as_bytes()).await?;
+                stream.flush().await
+            }
         }
     }
 }
 
-async fn connect(target: &SyslogTarget) -> io::Result<Conn> {
+async fn connect(
+    target: &SyslogTarget,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> io::Result<Conn> {
     match target {
         SyslogTarget::Udp(addr) => {
             let remote = tokio::net::lookup_host(addr.as_str())
@@ -253,6 +289,24 @@ async fn connect(target: &SyslogTarget) -> io::Result<Conn> {
             // Audit lines are small and should leave promptly.
             stream.set_nodelay(true)?;
             Ok(Conn::Tcp(stream))
+        }
+        SyslogTarget::Tls(addr) => {
+            let config = tls.ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "no TLS settings for tls://")
+            })?;
+            let host = addr
+                .rsplit_once(':')
+                .map_or(addr.as_str(), |(h, _)| h)
+                .trim_start_matches('[')
+                .trim_end_matches(']');
+            let name = ServerName::try_from(host.to_string())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{host}: {e}")))?;
+            let stream = TcpStream::connect(addr.as_str()).await?;
+            stream.set_nodelay(true)?;
+            let stream = TlsConnector::from(config.clone())
+                .connect(name, stream)
+                .await?;
+            Ok(Conn::Tls(Box::new(stream)))
         }
         SyslogTarget::Unix(path) => {
             let sock = UnixDatagram::unbound()?;
@@ -301,6 +355,11 @@ mod tests {
             ),
             ("unix:///dev/log", SyslogTarget::Unix("/dev/log".into())),
             (
+                "tls://logs.example.com",
+                SyslogTarget::Tls("logs.example.com:6514".into()),
+            ),
+            ("tls://[::1]:7514", SyslogTarget::Tls("[::1]:7514".into())),
+            (
                 " unix:///run/systemd/journal/syslog ",
                 SyslogTarget::Unix("/run/systemd/journal/syslog".into()),
             ),
@@ -313,7 +372,6 @@ mod tests {
                 "127.0.0.1:514",
                 TargetError::MissingScheme("127.0.0.1:514".into()),
             ),
-            ("tls://h:6514", TargetError::UnsupportedScheme("tls".into())),
             ("http://h", TargetError::UnsupportedScheme("http".into())),
             ("udp://", TargetError::BadAddress("udp://".into())),
             ("udp://h:", TargetError::BadAddress("udp://h:".into())),
@@ -337,14 +395,19 @@ mod tests {
         for (input, want) in bad {
             assert_eq!(input.parse::<SyslogTarget>(), Err(want), "{input}");
         }
-        assert!(TargetError::UnsupportedScheme("tls".into())
+        assert!(TargetError::UnsupportedScheme("relp".into())
             .to_string()
-            .contains("tls:// is not supported"));
+            .contains("relp:// is not supported"));
     }
 
     #[test]
     fn display_roundtrips_through_parse() {
-        for s in ["udp://127.0.0.1:514", "tcp://[::1]:601", "unix:///dev/log"] {
+        for s in [
+            "udp://127.0.0.1:514",
+            "tcp://[::1]:601",
+            "tls://logs.example.com:6514",
+            "unix:///dev/log",
+        ] {
             let t: SyslogTarget = s.parse().unwrap();
             assert_eq!(t.to_string(), s);
             assert_eq!(t.to_string().parse::<SyslogTarget>().unwrap(), t);
@@ -355,7 +418,7 @@ mod tests {
     fn deserializes_from_config_string() {
         let t: SyslogTarget = serde_json::from_str("\"unix:///dev/log\"").unwrap();
         assert_eq!(t, SyslogTarget::Unix("/dev/log".into()));
-        let err = serde_json::from_str::<SyslogTarget>("\"tls://x\"").unwrap_err();
+        let err = serde_json::from_str::<SyslogTarget>("\"relp://x\"").unwrap_err();
         assert!(err.to_string().contains("not supported"), "{err}");
     }
 
@@ -365,7 +428,7 @@ mod tests {
     async fn udp_line_arrives_intact() {
         let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let target = SyslogTarget::Udp(server.local_addr().unwrap().to_string());
-        let mut sender = SyslogSender::new(target);
+        let mut sender = SyslogSender::new(target, None);
         for _ in 0..2 {
             sender.send(LINE).await.unwrap();
             let mut buf = vec![0u8; 65536];
@@ -377,8 +440,10 @@ mod tests {
     #[tokio::test]
     async fn regression_oversized_udp_line_is_cut_at_char_boundary() {
         let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let mut sender =
-            SyslogSender::new(SyslogTarget::Udp(server.local_addr().unwrap().to_string()));
+        let mut sender = SyslogSender::new(
+            SyslogTarget::Udp(server.local_addr().unwrap().to_string()),
+            None,
+        );
         // 3-byte chars, so 8192 falls inside a character.
         let line = format!("x{}", "€".repeat(4000));
         sender.send(&line).await.unwrap();
@@ -408,9 +473,10 @@ mod tests {
     #[tokio::test]
     async fn tcp_uses_octet_counting_frames() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut sender = SyslogSender::new(SyslogTarget::Tcp(
-            listener.local_addr().unwrap().to_string(),
-        ));
+        let mut sender = SyslogSender::new(
+            SyslogTarget::Tcp(listener.local_addr().unwrap().to_string()),
+            None,
+        );
         sender.send(LINE).await.unwrap();
         sender.send("second").await.unwrap();
         let (mut stream, _) = listener.accept().await.unwrap();
@@ -433,9 +499,10 @@ mod tests {
     #[tokio::test]
     async fn regression_tcp_reconnects_after_collector_closes() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut sender = SyslogSender::new(SyslogTarget::Tcp(
-            listener.local_addr().unwrap().to_string(),
-        ));
+        let mut sender = SyslogSender::new(
+            SyslogTarget::Tcp(listener.local_addr().unwrap().to_string()),
+            None,
+        );
         sender.send("one").await.unwrap();
         let (mut first, _) = listener.accept().await.unwrap();
         assert_eq!(read_frame(&mut first).await, "one");
@@ -455,7 +522,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         drop(listener);
-        let mut sender = SyslogSender::new(SyslogTarget::Tcp(addr.to_string()));
+        let mut sender = SyslogSender::new(SyslogTarget::Tcp(addr.to_string()), None);
         assert!(sender.send("lost").await.is_err());
         let listener = match TcpListener::bind(addr).await {
             Ok(l) => l,
@@ -472,7 +539,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log");
         let server = UnixDatagram::bind(&path).unwrap();
-        let mut sender = SyslogSender::new(SyslogTarget::Unix(path));
+        let mut sender = SyslogSender::new(SyslogTarget::Unix(path), None);
         sender.send(LINE).await.unwrap();
         let mut buf = vec![0u8; 65536];
         let n = server.recv(&mut buf).await.unwrap();
@@ -486,7 +553,7 @@ mod tests {
         drop(UnixDatagram::bind(&closed).unwrap());
         assert!(closed.exists(), "socket file stays after close");
         for path in [closed, dir.path().join("missing")] {
-            let mut sender = SyslogSender::new(SyslogTarget::Unix(path.clone()));
+            let mut sender = SyslogSender::new(SyslogTarget::Unix(path.clone()), None);
             assert!(sender.send(LINE).await.is_err(), "{}", path.display());
         }
     }
@@ -496,7 +563,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log");
         let server = UnixDatagram::bind(&path).unwrap();
-        let mut sender = SyslogSender::new(SyslogTarget::Unix(path.clone()));
+        let mut sender = SyslogSender::new(SyslogTarget::Unix(path.clone()), None);
         sender.send("a").await.unwrap();
         drop(server);
         std::fs::remove_file(&path).unwrap();

@@ -54,6 +54,40 @@ pub(crate) enum Command {
     /// Make API keys for the HTTP listener.
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Export and verify the audit trail (sequence numbers, hash chain).
+    Audit(AuditCommand),
+}
+
+/// `approvald audit ...`.
+#[derive(Debug, Args)]
+pub(crate) struct AuditCommand {
+    /// Which daemon to talk to.
+    #[command(flatten)]
+    pub(crate) target: Target,
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) action: AuditAction,
+}
+
+/// The audit commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditAction {
+    /// Write the daemon's recorded events as JSON lines, oldest first.
+    Export {
+        /// The first sequence number to write.
+        #[arg(long, value_name = "SEQ", default_value_t = 1)]
+        since: u64,
+    },
+    /// Check the hash chain and numbering: of the events the daemon still
+    /// holds, or of FILEs (a collector's file of approvald's lines, in
+    /// RFC 5424 or JSON format, or an export), read in the order given.
+    /// Exit 0 when intact, 1 when anything is missing or altered.
+    Verify {
+        /// A file to check instead of the daemon's copy; repeat for
+        /// rotated files, oldest first.
+        #[arg(long = "file", value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
 }
 
 /// `approvald api-key ...`.

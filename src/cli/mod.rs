@@ -5,6 +5,7 @@
 //! the API client, `render` turns answers into text for people.
 
 mod args;
+mod audit;
 mod grants;
 mod render;
 mod requests;
@@ -18,7 +19,9 @@ use crate::system_clock::SystemClock;
 use render::clean;
 use requests::execute;
 
-pub(crate) use args::{ApiKeyCommand, Cli, Command, GrantsCommand, LogFormat, RequestCommand};
+pub(crate) use args::{
+    ApiKeyCommand, AuditCommand, Cli, Command, GrantsCommand, LogFormat, RequestCommand,
+};
 
 /// Where the API socket is when neither `--socket` nor `--config` says.
 pub(crate) const DEFAULT_SOCKET: &str = "/run/approvald/api.sock";
@@ -64,6 +67,21 @@ pub(crate) async fn run_grants_command(cmd: GrantsCommand) -> ExitCode {
                 ExitCode::from(EXIT_API_ERROR)
             }
         }
+        Err(f) => {
+            std::io::stderr()
+                .lock()
+                .write_all(f.message.as_bytes())
+                .ok();
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// `audit export` and `audit verify`: 0 when done and intact, 1 when the
+/// chain is broken or the daemon refused, 69 when it cannot be reached.
+pub(crate) async fn run_audit_command(cmd: AuditCommand) -> ExitCode {
+    match audit::execute(cmd, &mut std::io::stdout().lock()).await {
+        Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             std::io::stderr()
                 .lock()

@@ -3,6 +3,7 @@
 //! [`Config`], reporting every problem at once.
 
 mod accounts;
+mod audit;
 pub(crate) mod endpoint;
 mod groups;
 mod raw;
@@ -12,7 +13,6 @@ mod secrets;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::audit::SyslogTarget;
 use crate::domain::ids::Address;
 use crate::domain::policy::Policy;
 use crate::domain::sender_rule::SenderRule;
@@ -22,6 +22,7 @@ use crate::secret::{Secret, SecretBytes};
 use endpoint::{endpoint, private_file};
 use groups::policy;
 
+pub(crate) use audit::AuditConfig;
 pub(crate) use secrets::read_secret;
 
 /// How a connection to a mail server is protected.
@@ -129,8 +130,8 @@ pub(crate) struct Config {
     pub(crate) token_keys: (SecretBytes, Vec<SecretBytes>),
     /// The API's Unix socket; its file mode is the access control.
     pub(crate) api_socket: PathBuf,
-    /// Where audit lines go.
-    pub(crate) syslog: SyslogTarget,
+    /// Where audit lines go, and how.
+    pub(crate) audit: AuditConfig,
     /// How replies are read.
     pub(crate) inbound: InboundConfig,
     /// Reasons and groups: who may ask for what, and who approves.
@@ -277,7 +278,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
             );
         }
     }
-    let syslog = p.check("audit.syslog", raw.audit.syslog.parse::<SyslogTarget>());
+    let syslog = audit::audit(&mut p, raw.audit);
     let sender_policy = match (
         raw.inbound.sender_policy.as_deref(),
         raw.inbound.authserv_id,
@@ -408,7 +409,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
         },
         token_keys: (current_key, previous_keys),
         api_socket: PathBuf::from(raw.api.socket),
-        syslog,
+        audit: syslog,
         inbound: InboundConfig {
             sender_rule: sender_policy,
             max_message_size,

@@ -182,6 +182,18 @@ pub(crate) struct RawSubmitter {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAudit {
     pub(crate) syslog: String,
+    #[serde(default)]
+    pub(crate) format: Option<String>,
+    #[serde(default)]
+    pub(crate) enterprise_number: Option<u32>,
+    #[serde(default)]
+    pub(crate) facility: Option<String>,
+    #[serde(default)]
+    pub(crate) ca_file: Option<String>,
+    #[serde(default)]
+    pub(crate) client_cert_file: Option<String>,
+    #[serde(default)]
+    pub(crate) client_key_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -11,8 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::approvals::{Approvals, InboundSettings, Settings, SettingsHandle};
-use crate::audit::rfc5424::{self, Facility};
-use crate::audit::shipper::{run_shipper, Origin};
+use crate::audit::format::Origin;
+use crate::audit::rfc5424;
+use crate::audit::shipper::run_shipper;
 use crate::config::Config;
 use crate::domain::clock::Clock;
 use crate::domain::token::Keyring;
@@ -63,12 +64,14 @@ pub(crate) async fn run(mut config: Config, path: &Path) -> Result<(), String> {
     let origin = Origin {
         host: rfc5424::local_hostname(),
         app: "approvald".into(),
-        facility: Facility::Authpriv,
+        facility: config.audit.facility,
+        enterprise: config.audit.enterprise,
+        format: config.audit.format,
     };
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(run_shipper(
         store.audit().clone(),
-        config.syslog.clone(),
+        config.audit.clone(),
         origin,
         shutdown.clone(),
     ));

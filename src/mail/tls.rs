@@ -15,6 +15,15 @@ use rustls::{ClientConfig, RootCertStore};
 /// Client settings for IMAP (tokio-rustls): Mozilla roots plus every
 /// certificate in `ca_file`, TLS 1.2 and 1.3, no client certificate.
 pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
+    let config = builder()?
+        .with_root_certificates(roots(ca_file)?)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// The trusted roots: the default roots plus every certificate in
+/// `ca_file`.
+pub(crate) fn roots(ca_file: Option<&Path>) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = ca_file {
@@ -24,13 +33,15 @@ pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>,
                 .map_err(|e| format!("{}: not a usable CA certificate: {e}", path.display()))?;
         }
     }
-    let config =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS settings: {e}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-    Ok(Arc::new(config))
+    Ok(roots)
+}
+
+/// A client configuration builder with the ring provider and TLS 1.2/1.3.
+pub(crate) fn builder() -> Result<rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>, String>
+{
+    ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS settings: {e}"))
 }
 
 /// The certificates in the PEM file `path`.

@@ -8,6 +8,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::audit_chain::Link;
+
 /// One audited occurrence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct AuditEvent {
@@ -41,11 +43,12 @@ pub(crate) struct AuditEvent {
     /// Human-readable sentence for people reading the raw log.
     #[serde(default)]
     pub(crate) message: String,
-    /// The event's sequence number in this daemon's spool, set when it is
-    /// shipped: a line sent again after a crash carries the same id, so a
-    /// SIEM can drop the repeat (together with the host name).
-    #[serde(skip)]
-    pub(crate) id: Option<u64>,
+    /// Its place in the audit trail (sequence number and hash chain),
+    /// assigned by the store in the transaction that records it; `None`
+    /// only for events not recorded yet, or spooled by a build without
+    /// the chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) link: Option<Link>,
     /// The process that recorded the event: a line shipped after a restart
     /// still names the process it happened in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,7 +75,7 @@ impl AuditEvent {
             outcome: outcome.into(),
             reason: None,
             message: message.into(),
-            id: None,
+            link: None,
             pid: Some(std::process::id()),
         }
     }
@@ -212,6 +215,20 @@ impl Severity {
     /// The numeric code that goes into PRI.
     pub(crate) fn code(self) -> u8 {
         self as u8
+    }
+
+    /// The keyword syslog tools print for it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Severity::Emergency => "emerg",
+            Severity::Alert => "alert",
+            Severity::Critical => "crit",
+            Severity::Error => "err",
+            Severity::Warning => "warning",
+            Severity::Notice => "notice",
+            Severity::Informational => "info",
+            Severity::Debug => "debug",
+        }
     }
 }
 

@@ -4,14 +4,13 @@
 //! flows one way: the store imports nothing from `audit/` or `mail/`, and
 //! the adapters share these types without reaching through each other.
 
+pub(crate) mod audit_chain;
 mod audit_event;
 mod inbox;
 mod outbound_mail;
 mod webhook;
 
-#[cfg(test)]
-pub(crate) use audit_event::Severity;
-pub(crate) use audit_event::{AuditEvent, EventKind};
+pub(crate) use audit_event::{AuditEvent, EventKind, Severity};
 pub(crate) use inbox::{Disposition, Explained, MessageKey, Seen};
 pub(crate) use outbound_mail::{MailPurpose, OutboundMail};
 pub(crate) use webhook::OutboundWebhook;

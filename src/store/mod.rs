@@ -21,6 +21,7 @@ use tokio::sync::Notify;
 
 use crate::domain::ids::{RequestId, RequestNonce};
 use crate::domain::request::Request;
+use crate::records::audit_chain;
 use crate::records::{AuditEvent, Explained, OutboundMail, OutboundWebhook, Seen};
 use codec::{decode, encode, RECORD_VERSION};
 use spool::{Flusher, Signal};
@@ -107,6 +108,9 @@ pub(crate) struct Store {
     outbox: Spool<OutboundMail>,
     /// Audit events waiting for the syslog shipper, in commit order.
     audit: Spool<AuditEvent>,
+    /// Every audit event by sequence number, kept after shipping: what
+    /// `audit verify` and `audit export` read.
+    audit_log: sled::Tree,
     /// Webhook calls waiting for the webhook worker, in commit order.
     webhooks: Spool<OutboundWebhook>,
     /// Handled messages by UIDVALIDITY+UID.
@@ -175,6 +179,7 @@ impl Store {
                 hook_signal,
                 flusher.clone(),
             ),
+            audit_log: db.open_tree("audit_log")?,
             seen_uid: db.open_tree("seen_uid")?,
             seen_message_id: db.open_tree("seen_message_id")?,
             explained: db.open_tree("explained")?,
@@ -264,6 +269,8 @@ impl Store {
             &self.seen_uid,
             &self.seen_message_id,
             &self.explained,
+            &self.meta,
+            &self.audit_log,
         );
         let read = |requests: &TransactionalTree, id: RequestId| {
             requests
@@ -284,6 +291,8 @@ impl Store {
                 seen_uid,
                 seen_mid,
                 explained,
+                meta,
+                audit_log,
             )| {
                 let current = match id {
                     Some(id) => read(requests, id)?,
@@ -318,8 +327,35 @@ impl Store {
                 for m in &change.mails {
                     outbox.insert(&seq_key(outbox)?, encode(m).map_err(abort)?)?;
                 }
-                for e in &change.audit {
-                    audit.insert(&seq_key(audit)?, encode(e).map_err(abort)?)?;
+                if !change.audit.is_empty() {
+                    // Numbered and linked here, in the transaction that
+                    // records them: a crash can lose neither a number nor
+                    // an event, so the trail has no gaps.
+                    let mut head = match meta.get(AUDIT_HEAD)? {
+                        None => None,
+                        // Never restart the numbering over a damaged head:
+                        // that would overwrite the trail.
+                        Some(v) => Some(
+                            audit_head(&v)
+                                .ok_or_else(|| abort("the audit trail's head record is damaged"))?,
+                        ),
+                    };
+                    for e in &change.audit {
+                        let link = audit_chain::link(e, head);
+                        let sealed = AuditEvent {
+                            link: Some(link),
+                            ..e.clone()
+                        };
+                        let bytes = encode(&sealed).map_err(abort)?;
+                        audit.insert(&seq_key(audit)?, bytes.clone())?;
+                        audit_log.insert(&link.seq.to_be_bytes(), bytes)?;
+                        head = Some((link.seq, link.hash));
+                    }
+                    if let Some((seq, hash)) = head {
+                        let mut v = seq.to_be_bytes().to_vec();
+                        v.extend_from_slice(&hash);
+                        meta.insert(AUDIT_HEAD, v)?;
+                    }
                 }
                 for h in &change.webhooks {
                     hooks.insert(&seq_key(hooks)?, encode(h).map_err(abort)?)?;
@@ -396,6 +432,37 @@ impl Store {
         &self.audit
     }
 
+    /// Recorded audit events from sequence number `since` on, at most
+    /// `limit`, oldest first.
+    pub(crate) fn audit_log(
+        &self,
+        since: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.audit_log
+            .range(since.to_be_bytes()..)
+            .take(limit)
+            .map(|item| {
+                let (k, v) = item?;
+                decode(&k, &v)
+            })
+            .collect()
+    }
+
+    /// The last recorded audit event's sequence number and hash.
+    #[cfg(test)]
+    pub(crate) fn audit_head(&self) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+        self.meta
+            .get(AUDIT_HEAD)?
+            .map(|v| {
+                audit_head(&v).ok_or_else(|| StoreError::Corrupt {
+                    key: "meta/audit_head".into(),
+                    why: "not a sequence number and hash".into(),
+                })
+            })
+            .transpose()
+    }
+
     /// Webhook calls not yet delivered.
     pub(crate) fn webhooks(&self) -> &Spool<OutboundWebhook> {
         &self.webhooks
@@ -417,6 +484,16 @@ impl Store {
             ..Change::nothing(())
         })
     }
+}
+
+/// The meta key of the last audit event's sequence number and hash.
+const AUDIT_HEAD: &[u8] = b"audit_head";
+
+/// The sequence number and hash stored under [`AUDIT_HEAD`].
+fn audit_head(v: &[u8]) -> Option<(u64, [u8; 32])> {
+    let seq = <[u8; 8]>::try_from(v.get(..8)?).ok()?;
+    let hash = <[u8; 32]>::try_from(v.get(8..)?).ok()?;
+    Some((u64::from_be_bytes(seq), hash))
 }
 
 fn count_of(v: &[u8]) -> u32 {

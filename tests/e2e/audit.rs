@@ -22,8 +22,9 @@ const DRAIN: Duration = Duration::from_secs(90);
 const SD_ID: &str = "approvald@32473";
 
 /// Parameter names in the order the daemon writes them; each is optional.
-const PARAM_ORDER: [&str; 9] = [
+const PARAM_ORDER: [&str; 11] = [
     "eventid", "request", "actor", "action", "resource", "level", "outcome", "reason", "kind",
+    "prev", "hash",
 ];
 
 /// `authpriv`, the daemon's facility.
@@ -43,7 +44,7 @@ const SEVERITIES: [(&str, u16); 7] = [
 
 /// One audit line, parsed strictly by the grammar of RFC 5424 §6.
 #[derive(Debug, Clone)]
-struct Line {
+pub(crate) struct Line {
     /// `<PRI>`: facility × 8 + severity.
     pri: u16,
     timestamp: DateTime<FixedOffset>,
@@ -53,8 +54,11 @@ struct Line {
     msgid: String,
     /// The structured data exactly as written, to compare with rsyslog's.
     sd_text: String,
-    sd_id: String,
-    /// Unescaped, in order.
+    /// Every SD element's id, in order.
+    sd_ids: Vec<String>,
+    /// The other elements' parameters (meta, origin), unescaped.
+    others: Vec<(String, Vec<(String, String)>)>,
+    /// approvald's own element's parameters, unescaped, in order.
     params: Vec<(String, String)>,
     /// MSG without its BOM.
     msg: String,
@@ -65,6 +69,15 @@ impl Line {
         self.params
             .iter()
             .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Parameter `name` of element `id` (not approvald's own).
+    fn other(&self, id: &str, name: &str) -> Option<&str> {
+        self.others
+            .iter()
+            .find(|(i, _)| i == id)
+            .and_then(|(_, ps)| ps.iter().find(|(n, _)| n == name))
             .map(|(_, v)| v.as_str())
     }
 
@@ -80,8 +93,8 @@ impl Line {
     }
 }
 
-/// Parses `SYSLOG-MSG` with a version-1 header, exactly one SD-ELEMENT and
-/// a UTF-8 MSG starting with the BOM; anything else is an error naming the
+/// Parses `SYSLOG-MSG` with a version-1 header, SD-ELEMENTs and a UTF-8
+/// MSG starting with the BOM; anything else is an error naming the
 /// part that is wrong.
 fn parse(line: &str) -> Result<Line, String> {
     let rest = line.strip_prefix('<').ok_or("no '<' before PRI")?;
@@ -124,11 +137,27 @@ fn parse(line: &str) -> Result<Line, String> {
     let timestamp = DateTime::parse_from_rfc3339(&timestamp)
         .map_err(|e| format!("TIMESTAMP {timestamp:?}: {e}"))?;
 
-    let (sd_id, params, after) = parse_sd_element(rest)?;
-    let sd_text = rest[..rest.len() - after.len()].to_owned();
-    if after.starts_with('[') {
-        return Err(format!("more than one SD-ELEMENT: {after:?}"));
+    let mut after = rest;
+    let mut sd_ids = Vec::new();
+    let mut others = Vec::new();
+    let mut params = Vec::new();
+    while after.starts_with('[') {
+        let (id, ps, next) = parse_sd_element(after)?;
+        after = next;
+        if sd_ids.contains(&id) {
+            return Err(format!("SD-ID {id} twice"));
+        }
+        sd_ids.push(id.clone());
+        if id == SD_ID {
+            params = ps;
+        } else {
+            others.push((id, ps));
+        }
     }
+    if sd_ids.is_empty() {
+        return Err("no SD-ELEMENT".into());
+    }
+    let sd_text = rest[..rest.len() - after.len()].to_owned();
     let msg = after
         .strip_prefix(' ')
         .ok_or("no SP before MSG")?
@@ -146,7 +175,8 @@ fn parse(line: &str) -> Result<Line, String> {
         procid,
         msgid,
         sd_text,
-        sd_id,
+        sd_ids,
+        others,
         params,
         msg,
     })
@@ -240,7 +270,14 @@ fn check_shape(line: &Line, raw: &str) {
         "two messages merged into one: {raw}"
     );
     assert_eq!(line.app, "approvald", "{raw}");
-    assert_eq!(line.sd_id, SD_ID, "{raw}");
+    assert_eq!(line.sd_ids, ["meta", "origin", SD_ID], "{raw}");
+    assert_eq!(
+        line.other("meta", "sequenceId"),
+        line.param("eventid"),
+        "{raw}"
+    );
+    assert_eq!(line.other("origin", "software"), Some("approvald"), "{raw}");
+    assert!(line.param("hash").is_some_and(|h| h.len() == 64), "{raw}");
     assert_eq!(line.host, hostname(), "{raw}");
     let names: Vec<&str> = line.params.iter().map(|(n, _)| n.as_str()).collect();
     let mut expected = PARAM_ORDER.iter().filter(|p| names.contains(p));
@@ -348,7 +385,7 @@ async fn mails_about(s: &Setup, people: &[&str], id: &str) -> usize {
 /// until every mail about it (request, receipt, outcome) was delivered, so
 /// that all its audit events have been recorded. Returns the request id
 /// and how many mails were sent about it.
-async fn approved_request(s: &Setup, p: &People) -> (String, usize) {
+pub(crate) async fn approved_request(s: &Setup, p: &People) -> (String, usize) {
     let id = s.submit(&p.dave).await;
     let ask = s.approval_mail(&p.alice, &id).await;
     s.reply(&ask, &p.alice, "APPROVE").await;
@@ -363,7 +400,7 @@ async fn approved_request(s: &Setup, p: &People) -> (String, usize) {
 
 /// Waits until every event of the approved request `id` has arrived:
 /// submitted, decision-accepted, approved, and one `mailed` per mail.
-async fn wait_for_request_events(server: &Rsyslog, id: &str, mails: usize) -> Vec<Line> {
+pub(crate) async fn wait_for_request_events(server: &Rsyslog, id: &str, mails: usize) -> Vec<Line> {
     let lines = server
         .wait_until(
             &format!("every event of {id}"),
@@ -612,8 +649,8 @@ fn rfc5424_parser_refuses_split_merged_and_malformed_lines() {
         ("lower-case z", good.replacen("456Z", "456z", 1)),
         ("no BOM", good.replacen('\u{feff}', "", 1)),
         (
-            "two SD elements",
-            good.replacen("] \u{feff}", "][x@1 a=\"b\"] \u{feff}", 1),
+            "the same SD element twice",
+            good.replacen("] \u{feff}", "][approvald@32473 a=\"b\"] \u{feff}", 1),
         ),
         ("unescaped ]", good.replacen("\\]", "]", 1)),
         (

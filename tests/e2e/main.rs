@@ -24,6 +24,7 @@
 )]
 
 mod audit;
+mod audit_trail;
 mod cli;
 mod fail_closed;
 mod flow;

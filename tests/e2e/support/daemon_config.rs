@@ -91,6 +91,9 @@ pub(crate) struct DaemonConfig {
     pub(crate) smtp_login: bool,
     /// `[audit] syslog`.
     pub(crate) syslog: String,
+    /// More `[audit]` lines, written as given (`format = "json"`,
+    /// `ca_file = …`).
+    pub(crate) audit_lines: Vec<String>,
     /// `[mail] templates`: a directory of template overrides.
     pub(crate) templates: Option<PathBuf>,
     /// The contents of `[tokens] key_file`.
@@ -128,6 +131,7 @@ impl DaemonConfig {
             smtp_tls: TlsMode::None,
             smtp_login: false,
             syslog: syslog.url(),
+            audit_lines: Vec::new(),
             templates: None,
             token_key,
             previous_token_keys: Vec::new(),
@@ -206,6 +210,9 @@ impl DaemonConfig {
             writeln!(t, "{line}").unwrap();
         }
         writeln!(t, "\n[audit]\nsyslog = {}", s(&self.syslog)).unwrap();
+        for line in &self.audit_lines {
+            writeln!(t, "{line}").unwrap();
+        }
         for g in &self.groups {
             writeln!(t, "\n[[groups]]\nname = {}", s(&g.name)).unwrap();
             writeln!(t, "members = {}", list(&g.members)).unwrap();

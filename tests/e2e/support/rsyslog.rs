@@ -66,6 +66,21 @@ pub(crate) struct Rsyslog {
     child: Option<Child>,
     /// Distinguishes the probe lines of successive starts.
     starts: u32,
+    /// For a TLS collector: its certificate files, whether it demands a
+    /// client certificate, and the plain TCP port its probes use (a probe
+    /// proves rsyslogd writes; the TLS port is then checked to accept).
+    tls: Option<(TlsFiles, bool, u16)>,
+}
+
+/// A TLS collector's files.
+#[derive(Debug, Clone)]
+pub(crate) struct TlsFiles {
+    /// The CA that signed the server's (and the client's) certificate.
+    pub(crate) ca: PathBuf,
+    /// The server's certificate.
+    pub(crate) cert: PathBuf,
+    /// The server's key.
+    pub(crate) key: PathBuf,
 }
 
 impl Rsyslog {
@@ -79,9 +94,43 @@ impl Rsyslog {
             dir,
             child: None,
             starts: 0,
+            tls: None,
         };
         rsyslog.spawn().await;
         rsyslog
+    }
+
+    /// Starts rsyslogd receiving RFC 5425 (syslog over TLS, OpenSSL stream
+    /// driver) on 127.0.0.1:`port`; with `client_auth` it accepts only
+    /// senders whose certificate `files.ca` signed.
+    pub(crate) async fn start_tls(port: u16, files: TlsFiles, client_auth: bool) -> Rsyslog {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("rsyslog tempdir: {e}"));
+        let mut rsyslog = Rsyslog {
+            proto: Proto::Tcp,
+            port,
+            dir,
+            child: None,
+            starts: 0,
+            tls: Some((files, client_auth, Rsyslog::free_port())),
+        };
+        rsyslog.spawn().await;
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "rsyslogd's TLS input on {port} does not accept:\n{}",
+                rsyslog.own_output()
+            );
+            tokio::time::sleep(POLL).await;
+        }
+        rsyslog
+    }
+
+    /// Every message as written by rsyslog's own RFC 5424 file template
+    /// (RSYSLOG_SyslogProtocol23Format), the file an operator would hand
+    /// to `approvald audit verify`.
+    pub(crate) fn protocol23_path(&self) -> PathBuf {
+        self.dir.path().join("protocol23.log")
     }
 
     /// A port on 127.0.0.1 that nothing uses for TCP or UDP right now and
@@ -112,7 +161,10 @@ impl Rsyslog {
 
     /// `tcp://127.0.0.1:PORT` or `udp://…`, as `[audit] syslog` takes it.
     pub(crate) fn url(&self) -> String {
-        url(self.proto, self.port)
+        match self.tls {
+            Some(_) => format!("tls://127.0.0.1:{}", self.port),
+            None => url(self.proto, self.port),
+        }
     }
 
     /// Every message received so far, as received (the frame's payload for
@@ -248,7 +300,8 @@ impl Rsyslog {
                     );
                 }
             }
-            send_probe(self.proto, self.port, &probe);
+            let probe_port = self.tls.as_ref().map_or(self.port, |t| t.2);
+            send_probe(self.proto, probe_port, &probe);
             tokio::time::sleep(POLL).await;
             if complete_lines(&self.raw_path())
                 .iter()
@@ -275,10 +328,31 @@ impl Rsyslog {
             Proto::Tcp => ("imtcp", "imtcp"),
             Proto::Udp => ("imudp", "imudp"),
         };
+        let inputs = match &self.tls {
+            None => format!(
+                r#"input(type="{input}" address="127.0.0.1" port="{port}" ruleset="audit")"#,
+                port = self.port
+            ),
+            Some((files, client_auth, probe_port)) => format!(
+                r#"input(type="imtcp" address="127.0.0.1" port="{probe_port}" ruleset="audit")
+input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="audit"
+  streamDriver.name="ossl" streamDriver.mode="1" streamDriver.authMode="{auth}"
+  streamDriver.CAFile="{ca}" streamDriver.CertFile="{cert}" streamDriver.KeyFile="{key}")"#,
+                port = self.port,
+                auth = if *client_auth {
+                    "x509/certvalid"
+                } else {
+                    "anon"
+                },
+                ca = files.ca.display(),
+                cert = files.cert.display(),
+                key = files.key.display(),
+            ),
+        };
         format!(
             r#"global(workDirectory="{work}" maxMessageSize="64k")
 module(load="{module}")
-input(type="{input}" address="127.0.0.1" port="{port}" ruleset="audit")
+{inputs}
 template(name="raw" type="string" string="%rawmsg%\n")
 template(name="parsed" type="list") {{
   constant(value="{{\"pri\":\"") property(name="pri" format="json")
@@ -295,10 +369,11 @@ template(name="parsed" type="list") {{
 ruleset(name="audit") {{
   action(type="omfile" file="{raw}" template="raw")
   action(type="omfile" file="{parsed}" template="parsed")
+  action(type="omfile" file="{p23}" template="RSYSLOG_SyslogProtocol23Format")
 }}
 "#,
             work = dir.display(),
-            port = self.port,
+            p23 = self.protocol23_path().display(),
             raw = self.raw_path().display(),
             parsed = self.parsed_path().display(),
         )

@@ -95,6 +95,7 @@ pub fn run() -> ExitCode {
         Command::Request(cmd) => runtime.block_on(cli::run_request_command(cmd)),
         Command::Grants(cmd) => runtime.block_on(cli::run_grants_command(cmd)),
         Command::Audit(cmd) => runtime.block_on(cli::run_audit_command(cmd)),
+        Command::Store(cmd) => runtime.block_on(cli::run_store_command(cmd)),
         Command::ApiKey(cmd) => cli::run_api_key_command(cmd),
     }
 }

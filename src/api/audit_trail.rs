@@ -1,6 +1,7 @@
 //! `GET /v1/audit`: the recorded audit events, chained, in pages — what
 //! `approvald audit export` and `audit verify` read from a running daemon
-//! (the store is the daemon's alone while it runs).
+//! (the store is the daemon's alone while it runs) — and
+//! `GET /v1/store/export`, the whole store for a backup.
 
 use std::sync::Arc;
 
@@ -75,4 +76,24 @@ pub(super) async fn list<S: RequestService>(
         })
         .collect();
     Ok((StatusCode::OK, Json(AuditPage { events, next })).into_response())
+}
+
+/// `GET /v1/store/export`: every record, for a backup; administrators only
+/// (it holds every request, address and comment).
+pub(super) async fn export<S: RequestService>(
+    State(service): State<Arc<S>>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Response, ApiError> {
+    let admin = service.is_admin(&caller);
+    forbid_unless(&*service, &caller, admin, "export the store")?;
+    let bytes = tokio::task::spawn_blocking(move || service.export_store())
+        .await
+        .map_err(|e| ApiError::internal("store export failed", &e))?
+        .map_err(|e| ApiError::internal("store export failed", &e))?;
+    Ok((
+        StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")],
+        bytes,
+    )
+        .into_response())
 }

@@ -90,7 +90,6 @@ impl ApiClient {
         }
     }
 
-    #[cfg(test)]
     /// The same client with another time limit per call.
     pub(crate) fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;

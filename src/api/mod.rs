@@ -56,6 +56,10 @@ pub(crate) trait RequestService: Send + Sync + 'static {
     fn record_refusal(&self, caller: &Caller, why: &str);
     /// Recorded audit events from number `since`, at most `limit`.
     fn audit_log(&self, since: u64, limit: usize) -> Result<Vec<AuditEvent>, StoreError>;
+    /// The whole store as an export file (blocking: writers wait).
+    fn export_store(&self) -> Result<Vec<u8>, StoreError>;
+    /// Whether `caller` is an administrator.
+    fn is_admin(&self, caller: &Caller) -> bool;
     /// Whether `requester` may run `action` on `resource` now.
     fn check_grant(
         &self,
@@ -110,6 +114,14 @@ impl RequestService for Approvals {
 
     fn audit_log(&self, since: u64, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
         Approvals::audit_log(self, since, limit)
+    }
+
+    fn export_store(&self) -> Result<Vec<u8>, StoreError> {
+        Approvals::export_store(self)
+    }
+
+    fn is_admin(&self, caller: &Caller) -> bool {
+        Approvals::is_admin(self, caller)
     }
 }
 
@@ -363,6 +375,14 @@ pub(crate) mod testkit {
 
         fn audit_log(&self, _since: u64, _limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
             Ok(Vec::new())
+        }
+
+        fn export_store(&self) -> Result<Vec<u8>, StoreError> {
+            Ok(Vec::new())
+        }
+
+        fn is_admin(&self, _caller: &Caller) -> bool {
+            false
         }
 
         /// Denies everything, naming the pending request when there is one.

@@ -36,6 +36,7 @@ pub(crate) fn router<S: RequestService>(service: Arc<S>) -> Router {
         .route("/v1/requests/{id}/override", post(override_::<S>))
         .route("/v1/grants", get(grants::<S>))
         .route("/v1/audit", get(super::audit_trail::list::<S>))
+        .route("/v1/store/export", get(super::audit_trail::export::<S>))
         .route(
             "/v1/openapi.json",
             get(|| async { Json(super::openapi::document()) }),

@@ -76,6 +76,18 @@ impl Approvals {
         &self.store
     }
 
+    /// Whether `caller` may cancel, revoke, override and export.
+    pub(crate) fn is_admin(&self, caller: &Caller) -> bool {
+        caller.is_admin(&self.settings.current())
+    }
+
+    /// The whole store as an export file.
+    pub(crate) fn export_store(&self) -> Result<Vec<u8>, crate::store::StoreError> {
+        let mut out = Vec::new();
+        self.store.export(self.clock.now(), &mut out)?;
+        Ok(out)
+    }
+
     /// Recorded audit events from number `since` on, at most `limit`.
     pub(crate) fn audit_log(
         &self,

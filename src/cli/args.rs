@@ -56,6 +56,45 @@ pub(crate) enum Command {
     ApiKey(ApiKeyCommand),
     /// Export and verify the audit trail (sequence numbers, hash chain).
     Audit(AuditCommand),
+    /// Create, back up, restore and check the store.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+/// `approvald store ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum StoreCommand {
+    /// Create a new, empty store at `[store] path` (serve never creates
+    /// one: a mistyped path must not start numbering again at AR-1).
+    Init {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Write the running daemon's whole store to standard output as
+    /// versioned JSON lines, one consistent moment.
+    Export {
+        /// Which daemon to talk to.
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Create the store at `[store] path` from an export (the daemon
+    /// stopped, no store there yet); the restored store gets a new
+    /// identity.
+    Import {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The export to restore.
+        file: PathBuf,
+    },
+    /// Read every record of the store at `[store] path` (the daemon
+    /// stopped) and check the audit chain: exit 0 when all is readable.
+    Check {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
 }
 
 /// `approvald audit ...`.

@@ -9,6 +9,7 @@ mod audit;
 mod grants;
 mod render;
 mod requests;
+mod store;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -21,6 +22,7 @@ use requests::execute;
 
 pub(crate) use args::{
     ApiKeyCommand, AuditCommand, Cli, Command, GrantsCommand, LogFormat, RequestCommand,
+    StoreCommand,
 };
 
 /// Where the API socket is when neither `--socket` nor `--config` says.
@@ -81,6 +83,21 @@ pub(crate) async fn run_grants_command(cmd: GrantsCommand) -> ExitCode {
 /// chain is broken or the daemon refused, 69 when it cannot be reached.
 pub(crate) async fn run_audit_command(cmd: AuditCommand) -> ExitCode {
     match audit::execute(cmd, &mut std::io::stdout().lock()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            std::io::stderr()
+                .lock()
+                .write_all(f.message.as_bytes())
+                .ok();
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// `store …`: 0 when done, 1 on failure (or problems found), 69 when the
+/// daemon cannot be reached, 78 when the configuration cannot be read.
+pub(crate) async fn run_store_command(cmd: StoreCommand) -> ExitCode {
+    match store::execute(cmd, &mut std::io::stdout().lock()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             std::io::stderr()

@@ -41,7 +41,7 @@ pub(crate) async fn run(mut config: Config, path: &Path) -> Result<(), String> {
     let store = Store::open(&config.store_path)
         .map_err(|e| format!("{}: {e}", config.store_path.display()))?;
     let keys = take_keys(&mut config);
-    let settings = SettingsHandle::new(settings(&config, keys)?);
+    let settings = SettingsHandle::new(settings(&config, keys, store.id())?);
     let imap_tls = tls::client_config(config.imap.endpoint.ca_file.as_deref())?;
     let hook_tls = tls::client_config(config.webhook_ca_file.as_deref())
         .map_err(|e| format!("webhooks.ca_file: {e}"))?;
@@ -202,7 +202,7 @@ pub(crate) async fn run(mut config: Config, path: &Path) -> Result<(), String> {
 /// files — so that a configuration `check-config` passes also starts.
 pub(crate) fn check(mut config: Config) -> Result<(), String> {
     let keys = take_keys(&mut config);
-    settings(&config, keys)?;
+    settings(&config, keys, "")?;
     tls::client_config(config.imap.endpoint.ca_file.as_deref())?;
     tls::client_config(config.webhook_ca_file.as_deref())
         .map_err(|e| format!("webhooks.ca_file: {e}"))?;
@@ -219,6 +219,7 @@ pub(crate) fn check(mut config: Config) -> Result<(), String> {
 fn settings(
     config: &Config,
     (current, previous): (SecretBytes, Vec<SecretBytes>),
+    store_id: &str,
 ) -> Result<Settings, String> {
     let keyring = Keyring::new(current, previous).map_err(|e| format!("tokens: {e}"))?;
     let templates = Templates::load(config.templates.as_deref())
@@ -229,7 +230,8 @@ fn settings(
         config.from_name.clone(),
         config.mail_address.clone(),
     )?
-    .with_decision_links(config.http.as_ref().map(|h| h.public_url.clone()));
+    .with_decision_links(config.http.as_ref().map(|h| h.public_url.clone()))
+    .with_store_id(store_id);
     let inbox = InboxAddress::new(config.mail_address.as_str())
         .map_err(|e| format!("mail.address: {e}"))?;
     Ok(Settings {
@@ -259,7 +261,7 @@ async fn reload(path: &Path, handle: &SettingsHandle, store: &Store, clock: &dyn
         .map_err(|problems| problems.to_string())
         .and_then(|mut c| {
             let keys = take_keys(&mut c);
-            settings(&c, keys)
+            settings(&c, keys, store.id())
         });
     let event = match loaded {
         Ok(new) => {

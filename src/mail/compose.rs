@@ -43,6 +43,10 @@ pub(crate) struct Composer {
     /// `[http] public_url`, when decision pages are served: approval mails
     /// then link to `{public_url}/d/{token}`.
     decision_links: Option<String>,
+    /// The store's identity, in every Message-ID: a restored or second
+    /// store numbers requests again from where it stands, and must not
+    /// repeat a Message-ID that providers have seen (they drop repeats).
+    store_id: String,
 }
 
 /// Why a mail could not be composed. Each is either a template problem the
@@ -109,7 +113,19 @@ impl Composer {
             from_name: from_name.into(),
             address,
             decision_links: None,
+            store_id: String::new(),
         })
+    }
+
+    /// The same composer naming Message-IDs after store `id`.
+    pub(crate) fn with_store_id(mut self, id: &str) -> Self {
+        // Only what a Message-ID may hold, whatever the store says.
+        self.store_id = id
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(32)
+            .collect();
+        self
     }
 
     /// The mail asking `approver` (approver number `approver_index` of
@@ -373,7 +389,14 @@ impl Composer {
     }
 
     fn message_id(&self, what: &str) -> String {
-        format!("approvald.{what}@{}", self.address.domain())
+        if self.store_id.is_empty() {
+            return format!("approvald.{what}@{}", self.address.domain());
+        }
+        format!(
+            "approvald.{what}.{}@{}",
+            self.store_id,
+            self.address.domain()
+        )
     }
 }
 
@@ -596,6 +619,31 @@ mod tests {
         for (name, got, want) in cases {
             assert_eq!(got, want, "{name}");
         }
+    }
+
+    #[test]
+    fn message_ids_name_the_store_so_a_restored_one_never_repeats_them() {
+        let r = request();
+        let mid = |store: &str| {
+            composer()
+                .with_store_id(store)
+                .approval_request(
+                    &r,
+                    1,
+                    0,
+                    &addr("alice@example.test"),
+                    &token(1, 0, "alice@example.test"),
+                )
+                .unwrap()
+                .message_id
+        };
+        let (a, b) = (mid("0123456789abcdef"), mid("fedcba9876543210"));
+        assert_ne!(a, b);
+        assert!(a.contains(".0123456789abcdef@"), "{a}");
+        assert!(
+            mid("<evil>@x y").contains(".evilxy@"),
+            "only letters and digits"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! decision, the mail it causes and its audit record are written together or
 //! not at all. Workers deliver from the outbox and the audit spool later.
 
+mod backup;
 mod codec;
 mod inbox;
 mod index;
@@ -39,8 +40,14 @@ pub(crate) enum StoreError {
     Flush(String),
     #[error("store record {key} has version {found}; this build reads version {RECORD_VERSION}")]
     UnknownVersion { key: String, found: u32 },
-    #[error("store: no randomness for a new request's nonce: {0}")]
+    #[error("store: no randomness: {0}")]
     Randomness(String),
+    #[error("no store in {0} (create one with `approvald store init`, or restore one with `approvald store import`)")]
+    Missing(String),
+    #[error("{0} already holds a store; refusing to overwrite it")]
+    Exists(String),
+    #[error("store import: {0}")]
+    Import(String),
 }
 
 impl StoreError {
@@ -126,25 +133,89 @@ pub(crate) struct Store {
     flusher: Flusher,
     /// Wakes the timer when a change may have moved the next due instant.
     due_changed: Arc<Notify>,
+    /// This store's random identity, made at init: it goes into every
+    /// Message-ID, so a restored or second store never repeats one that
+    /// mail providers have seen (they drop repeats).
+    id: Arc<str>,
+    /// Taken shared by every commit and exclusively by an export, so that
+    /// an export is one consistent moment of the store.
+    writers: Arc<std::sync::RwLock<()>>,
 }
 
 fn abort<E: std::fmt::Display>(e: E) -> ConflictableTransactionError<String> {
     ConflictableTransactionError::Abort(e.to_string())
 }
 
-fn seq_key(tree: &TransactionalTree) -> Result<[u8; 8], ConflictableTransactionError<String>> {
-    Ok(tree.generate_id()?.to_be_bytes())
+/// The next key of spool `name`, from its counter in `meta`. Kept in the
+/// store (not sled's id generator) so that it is exported and restored
+/// with the entries: a restored store never reuses a key or sorts a new
+/// entry before an old one.
+fn seq_key(
+    meta: &TransactionalTree,
+    name: &str,
+) -> Result<[u8; 8], ConflictableTransactionError<String>> {
+    let key = spool_counter(name);
+    let next = meta
+        .get(&key)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0);
+    meta.insert(key, &next.saturating_add(1).to_be_bytes())?;
+    Ok(next.to_be_bytes())
 }
 
+/// The meta key of spool `name`'s next key.
+fn spool_counter(name: &str) -> Vec<u8> {
+    format!("next_key/{name}").into_bytes()
+}
+
+/// Spools whose keys come from [`seq_key`].
+const SPOOLS: [&str; 3] = ["outbox", "audit", "webhooks"];
+
 impl Store {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens the existing store in `dir`. A missing store is an error, not
+    /// a new empty one: a mistyped path must not silently start numbering
+    /// again at AR-1.
     pub(crate) fn open(dir: &Path) -> Result<Store, StoreError> {
+        if !exists(dir) {
+            return Err(StoreError::Missing(dir.display().to_string()));
+        }
+        Store::open_db(dir)
+    }
+
+    /// Creates a new, empty store in `dir` with a fresh identity.
+    pub(crate) fn init(dir: &Path) -> Result<Store, StoreError> {
+        if exists(dir) {
+            return Err(StoreError::Exists(dir.display().to_string()));
+        }
+        Store::open_db(dir)
+    }
+
+    /// Opens the store in `dir`, creating it the first time: for tests that
+    /// reopen a store they made.
+    #[cfg(test)]
+    pub(crate) fn open_or_init(dir: &Path) -> Result<Store, StoreError> {
+        Store::open_db(dir)
+    }
+
+    fn open_db(dir: &Path) -> Result<Store, StoreError> {
         let db = sled::Config::new()
             .path(dir)
             // A daemon with a small working set: sled's default 1 GiB cache
             // would be wasted memory.
             .cache_capacity(64 * 1024 * 1024)
             .open()?;
+        let meta = db.open_tree("meta")?;
+        let id = match meta.get(STORE_ID)? {
+            Some(id) => String::from_utf8_lossy(&id).into_owned(),
+            // A new store, or one made before stores had an identity.
+            None => {
+                let id = new_store_id()?;
+                meta.insert(STORE_ID, id.as_bytes())?;
+                db.flush()?;
+                id
+            }
+        };
         let mail_signal = Arc::new(Signal::default());
         let audit_signal = Arc::new(Signal::default());
         let hook_signal = Arc::new(Signal::default());
@@ -183,13 +254,36 @@ impl Store {
             seen_uid: db.open_tree("seen_uid")?,
             seen_message_id: db.open_tree("seen_message_id")?,
             explained: db.open_tree("explained")?,
-            meta: db.open_tree("meta")?,
+            meta,
             db,
             flusher,
             due_changed: Arc::new(Notify::new()),
+            id: id.into(),
+            writers: Arc::default(),
         };
         store.reindex_if_needed()?;
+        store.start_spool_counters()?;
         Ok(store)
+    }
+
+    /// Starts each spool's key counter above its last key, for a store
+    /// whose keys came from sled's id generator (made by an older build).
+    fn start_spool_counters(&self) -> Result<(), StoreError> {
+        for name in SPOOLS {
+            let counter = spool_counter(name);
+            if self.meta.get(&counter)?.is_some() {
+                continue;
+            }
+            let next = match self.db.open_tree(name)?.last()? {
+                Some((k, _)) => <[u8; 8]>::try_from(k.as_ref())
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(0)
+                    .saturating_add(1),
+                None => 0,
+            };
+            self.meta.insert(counter, &next.to_be_bytes())?;
+        }
+        Ok(())
     }
 
     /// Builds the indexes from the requests when they were written by
@@ -258,6 +352,9 @@ impl Store {
         id: Option<RequestId>,
         f: impl Fn(Option<Request>) -> Change<R>,
     ) -> Result<R, StoreError> {
+        // A poisoned lock only means another writer panicked; the store's
+        // own transactions keep it consistent.
+        let _writing = self.writers.read().unwrap_or_else(|e| e.into_inner());
         let trees = (
             &self.requests,
             &self.by_status,
@@ -325,7 +422,7 @@ impl Store {
                     moved_due = old.and_then(|o| o.next_due()) != r.next_due();
                 }
                 for m in &change.mails {
-                    outbox.insert(&seq_key(outbox)?, encode(m).map_err(abort)?)?;
+                    outbox.insert(&seq_key(meta, "outbox")?, encode(m).map_err(abort)?)?;
                 }
                 if !change.audit.is_empty() {
                     // Numbered and linked here, in the transaction that
@@ -347,7 +444,7 @@ impl Store {
                             ..e.clone()
                         };
                         let bytes = encode(&sealed).map_err(abort)?;
-                        audit.insert(&seq_key(audit)?, bytes.clone())?;
+                        audit.insert(&seq_key(meta, "audit")?, bytes.clone())?;
                         audit_log.insert(&link.seq.to_be_bytes(), bytes)?;
                         head = Some((link.seq, link.hash));
                     }
@@ -358,7 +455,7 @@ impl Store {
                     }
                 }
                 for h in &change.webhooks {
-                    hooks.insert(&seq_key(hooks)?, encode(h).map_err(abort)?)?;
+                    hooks.insert(&seq_key(meta, "webhooks")?, encode(h).map_err(abort)?)?;
                 }
                 if let Some(s) = &change.seen {
                     let v = encode(s).map_err(abort)?;
@@ -420,6 +517,11 @@ impl Store {
     /// Wakes the mail and audit workers for what the flush made durable.
     pub(crate) async fn flush(&self) -> Result<(), StoreError> {
         self.flusher.flush().await
+    }
+
+    /// This store's identity.
+    pub(crate) fn id(&self) -> &str {
+        &self.id
     }
 
     /// Mails waiting to be sent.
@@ -484,6 +586,22 @@ impl Store {
             ..Change::nothing(())
         })
     }
+}
+
+/// The meta key of the store's identity.
+const STORE_ID: &[u8] = b"store_id";
+
+/// Whether `dir` holds a sled database (its `db` file and `conf`).
+fn exists(dir: &Path) -> bool {
+    dir.join("db").is_file() && dir.join("conf").is_file()
+}
+
+/// 64 random bits in hex: short enough for a Message-ID, unique enough
+/// that two stores never share one.
+fn new_store_id() -> Result<String, StoreError> {
+    let mut bytes = [0u8; 8];
+    getrandom::getrandom(&mut bytes).map_err(|e| StoreError::Randomness(e.to_string()))?;
+    Ok(data_encoding::HEXLOWER.encode(&bytes))
 }
 
 /// The meta key of the last audit event's sequence number and hash.

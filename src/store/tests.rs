@@ -50,7 +50,7 @@ fn seen(uid: u32, mid: Option<&str>) -> Seen {
 #[test]
 fn a_change_writes_request_mail_audit_and_seen_together() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open_or_init(dir.path()).unwrap();
     let r = two_level_request();
     store
         .commit(Some(r.id), |current| {
@@ -96,7 +96,7 @@ fn a_change_writes_request_mail_audit_and_seen_together() {
 #[test]
 fn message_seen_under_new_uidvalidity_is_recognised_by_message_id() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open_or_init(dir.path()).unwrap();
     store
         .commit(None, |_| Change {
             seen: Some(seen(10, Some("reply-1@mail.example.test"))),
@@ -121,7 +121,7 @@ fn message_seen_under_new_uidvalidity_is_recognised_by_message_id() {
 #[test]
 fn spooled_entries_leave_only_when_marked() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open_or_init(dir.path()).unwrap();
     store
         .commit(None, |_| Change {
             mails: vec![mail(1), mail(2), mail(3)],
@@ -157,14 +157,14 @@ fn state_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let r = two_level_request();
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open_or_init(dir.path()).unwrap();
         put(&store, &r);
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
         rt.block_on(store.flush()).unwrap();
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open_or_init(dir.path()).unwrap();
     assert_eq!(store.request(r.id).unwrap(), Some(r));
     let a = store.new_request_id().unwrap();
     assert_eq!(a, RequestId::new(1), "the first request is AR-1");
@@ -188,7 +188,7 @@ fn record_of_unknown_version_is_refused_not_misread() {
 #[test]
 fn unreadable_spool_entry_is_quarantined_not_blocking() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open_or_init(dir.path()).unwrap();
     store
         .outbox
         .tree
@@ -209,7 +209,7 @@ fn unreadable_spool_entry_is_quarantined_not_blocking() {
 #[test]
 fn explanations_are_counted_per_sender_and_day_and_all_together_per_hour() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open_or_init(dir.path()).unwrap();
     let at = t0();
     let explained = |sender: &str, at| {
         let x = Explained {
@@ -246,7 +246,7 @@ fn explanations_are_counted_per_sender_and_day_and_all_together_per_hour() {
 #[tokio::test]
 async fn workers_are_woken_only_after_the_flush() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open_or_init(dir.path()).unwrap();
     let ready = store.outbox().ready();
     store
         .commit(None, |_| Change {
@@ -265,7 +265,7 @@ async fn workers_are_woken_only_after_the_flush() {
 #[test]
 fn one_unreadable_request_does_not_hide_the_others() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open_or_init(dir.path()).unwrap();
     let r = two_level_request();
     put(&store, &r);
     store
@@ -282,7 +282,7 @@ fn one_unreadable_request_does_not_hide_the_others() {
 #[test]
 fn status_and_due_indexes_follow_the_request_through_its_transitions() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open_or_init(dir.path()).unwrap();
     let pending = two_level_request();
     let id = pending.id;
     let write = |r: &Request| {
@@ -342,7 +342,7 @@ fn a_store_written_without_indexes_is_indexed_when_opened() {
     let dir = tempfile::tempdir().unwrap();
     let r = two_level_request();
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open_or_init(dir.path()).unwrap();
         put(&store, &r);
         // As an older build left it: requests, and no indexes at all.
         store.by_status.clear().unwrap();
@@ -350,7 +350,7 @@ fn a_store_written_without_indexes_is_indexed_when_opened() {
         store.meta.remove(b"index_version").unwrap();
         store.db.flush().unwrap();
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open_or_init(dir.path()).unwrap();
     assert_eq!(
         store.requests_with_status(Status::Pending).unwrap(),
         vec![r.clone()]
@@ -361,7 +361,7 @@ fn a_store_written_without_indexes_is_indexed_when_opened() {
 #[tokio::test]
 async fn the_timer_is_woken_when_a_change_moves_the_next_due_instant() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open_or_init(dir.path()).unwrap();
     let wake = store.due_changed();
     let r = two_level_request();
     put(&store, &r);
@@ -377,7 +377,7 @@ async fn the_timer_is_woken_when_a_change_moves_the_next_due_instant() {
 #[test]
 fn prune_forgets_only_what_can_no_longer_matter() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open_or_init(dir.path()).unwrap();
     let now = t0() + chrono::Duration::days(100);
     let cutoff = now - chrono::Duration::days(30);
     let old = cutoff - chrono::Duration::days(1);
@@ -449,7 +449,7 @@ fn prune_forgets_only_what_can_no_longer_matter() {
 #[test]
 fn pages_follow_ids_and_the_status_index() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open_or_init(dir.path()).unwrap();
     for n in 1..=5u64 {
         let mut r = two_level_request();
         r.id = RequestId::new(n);
@@ -483,7 +483,7 @@ fn pages_follow_ids_and_the_status_index() {
 #[test]
 fn an_index_entry_that_disagrees_with_its_record_is_not_returned() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open_or_init(dir.path()).unwrap();
     let mut r = two_level_request();
     r.status = Status::Active;
     put(&store, &r);
@@ -519,13 +519,29 @@ fn verify_trail(store: &Store) -> crate::audit::verify::Verifier {
     v
 }
 
+/// Opens the store in `dir` again once the previous handle's background
+/// flusher let go of sled's file lock (it may take a moment on a busy
+/// machine).
+fn reopen(dir: &std::path::Path) -> Store {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Store::open_or_init(dir) {
+            Ok(s) => return s,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => panic!("reopen {}: {e}", dir.display()),
+        }
+    }
+}
+
 #[test]
 fn regression_audit_numbers_are_contiguous_across_reopening() {
     // Sequence numbers were sled ids shared with the outbox, jumping by a
     // million after a restart: a SIEM could not tell a lost line from one.
     let dir = tempfile::tempdir().unwrap();
     for round in 0..3 {
-        let store = Store::open(dir.path()).unwrap();
+        let store = reopen(dir.path());
         for n in 0..4 {
             store
                 .audit_only(ev(&format!("round {round} event {n}")))
@@ -539,7 +555,7 @@ fn regression_audit_numbers_are_contiguous_across_reopening() {
         }
         store.db.flush().unwrap();
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = reopen(dir.path());
     let v = verify_trail(&store);
     assert_eq!(v.findings, vec![]);
     assert_eq!(v.range(), Some((1, 12)));
@@ -561,7 +577,7 @@ fn regression_audit_numbers_are_contiguous_across_reopening() {
 #[test]
 fn concurrent_changes_keep_one_unbroken_chain() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open_or_init(dir.path()).unwrap();
     std::thread::scope(|s| {
         for t in 0..4 {
             let store = store.clone();
@@ -597,10 +613,141 @@ fn concurrent_changes_keep_one_unbroken_chain() {
 #[test]
 fn a_damaged_trail_head_refuses_to_record_rather_than_renumber() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open_or_init(dir.path()).unwrap();
     store.audit_only(ev("one")).unwrap();
     store.meta.insert(AUDIT_HEAD, b"short".to_vec()).unwrap();
     assert!(store.audit_only(ev("two")).is_err());
     assert!(store.audit_head().is_err());
     assert_eq!(store.audit_log(1, 10).unwrap().len(), 1, "event 1 kept");
+}
+
+/// A store with a request, a queued mail, audit events (one shipped) and
+/// a seen message, exported.
+fn exported_store(dir: &std::path::Path) -> (Store, Vec<u8>) {
+    let store = Store::init(dir).unwrap();
+    let r = two_level_request();
+    store
+        .commit(Some(r.id), |_| Change {
+            request: Some(r.clone()),
+            mails: vec![mail(1)],
+            audit: vec![ev("a"), ev("b")],
+            seen: Some(seen(9, Some("<m@x>"))),
+            ..Change::nothing(())
+        })
+        .unwrap();
+    let (first, _) = store.audit().peek(1).unwrap().remove(0);
+    store.audit().remove(first).unwrap();
+    let mut out = Vec::new();
+    store.export(t0(), &mut out).unwrap();
+    (store, out)
+}
+
+#[test]
+fn an_export_imports_into_a_new_store_that_carries_on() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let (old, file) = exported_store(a.path());
+    let target = b.path().join("restored");
+    let new = Store::import(&target, &mut file.as_slice()).unwrap();
+    assert_ne!(new.id(), old.id(), "a restored store has its own identity");
+    let r = two_level_request();
+    assert_eq!(new.request(r.id).unwrap(), Some(r.clone()));
+    assert_eq!(
+        new.requests_page(Some(r.status), None, 10, |_| true)
+            .unwrap()
+            .len(),
+        1,
+        "indexes rebuilt"
+    );
+    assert_eq!(new.outbox().peek(10).unwrap().len(), 1);
+    let other_uid = MessageKey {
+        uidvalidity: 6,
+        uid: 1,
+    };
+    assert!(new.seen(other_uid, Some("<m@x>")).unwrap().is_some());
+    // The unshipped event is still queued, and a new one follows it.
+    new.audit_only(ev("c")).unwrap();
+    let queued: Vec<u64> = new
+        .audit()
+        .peek(10)
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e.link.unwrap().seq)
+        .collect();
+    assert_eq!(queued, [2, 3]);
+    assert_eq!(verify_trail(&new).findings, vec![]);
+    assert_eq!(new.new_request_id().unwrap(), old.new_request_id().unwrap());
+    let report = new.check().unwrap();
+    assert_eq!(report.problems, Vec::<String>::new());
+}
+
+#[test]
+fn imports_that_must_be_refused() {
+    let a = tempfile::tempdir().unwrap();
+    let (_, file) = exported_store(a.path());
+    let text = String::from_utf8(file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let cut = lines[..lines.len() - 1].join("\n");
+    let newer = text.replacen("\"record_version\":1", "\"record_version\":2", 1);
+    let other_format = text.replacen("approvald-store-export", "something-else", 1);
+    let unknown_tree = text.replacen("\"tree\":\"outbox\"", "\"tree\":\"elsewhere\"", 1);
+    let miscounted = text.replacen("{\"end\":{\"entries\":", "{\"end\":{\"entries\":1", 1);
+    let cases = [
+        ("cut short", cut.as_str(), "cut short"),
+        ("newer records", newer.as_str(), "newer build"),
+        (
+            "another format",
+            other_format.as_str(),
+            "not one this build reads",
+        ),
+        ("unknown tree", unknown_tree.as_str(), "unknown tree"),
+        ("miscounted", miscounted.as_str(), "entries but holds"),
+        ("empty", "", "empty"),
+    ];
+    for (name, input, why) in cases {
+        let b = tempfile::tempdir().unwrap();
+        let err = Store::import(&b.path().join("s"), &mut input.as_bytes())
+            .err()
+            .unwrap_or_else(|| panic!("{name} imported"));
+        assert!(err.to_string().contains(why), "{name}: {err}");
+        assert!(
+            !b.path().join("s").join("db").exists(),
+            "{name}: no store left behind"
+        );
+    }
+    // Never over an existing store.
+    let err = Store::import(a.path(), &mut text.as_bytes()).err().unwrap();
+    assert!(err.to_string().contains("already holds a store"), "{err}");
+}
+
+#[test]
+fn open_refuses_where_there_is_no_store_and_init_where_there_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let err = Store::open(&path).err().unwrap();
+    assert!(err.to_string().contains("no store in"), "{err}");
+    assert!(!path.join("db").exists(), "open created nothing");
+    let id = Store::init(&path).unwrap().id().to_string();
+    assert_eq!(id.len(), 16);
+    let err = Store::init(&path).err().unwrap();
+    assert!(err.to_string().contains("already holds a store"), "{err}");
+    assert_eq!(reopen(&path).id(), id, "the identity is kept");
+}
+
+#[test]
+fn check_finds_an_unreadable_record_and_a_broken_chain() {
+    let a = tempfile::tempdir().unwrap();
+    let (store, _) = exported_store(a.path());
+    assert_eq!(store.check().unwrap().problems, Vec::<String>::new());
+    store.damage_request(two_level_request().id);
+    store
+        .audit_log
+        .insert(
+            2u64.to_be_bytes(),
+            store.audit_log.get(1u64.to_be_bytes()).unwrap().unwrap(),
+        )
+        .unwrap();
+    let problems = store.check().unwrap().problems.join("\n");
+    assert!(problems.contains("requests/"), "{problems}");
+    assert!(problems.contains("audit trail"), "{problems}");
 }

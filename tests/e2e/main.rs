@@ -25,6 +25,7 @@
 
 mod audit;
 mod audit_trail;
+mod backup;
 mod cli;
 mod fail_closed;
 mod flow;

@@ -130,7 +130,7 @@ impl Fixture {
 
     fn build(policy: Policy, sender_policy: SenderRule, per_hour: u32) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open_or_init(dir.path()).unwrap();
         let composer = Composer::new(
             Templates::load(None).unwrap(),
             "Access approvals",

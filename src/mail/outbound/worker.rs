@@ -536,7 +536,7 @@ mod tests {
     #[tokio::test]
     async fn sent_mails_leave_the_outbox_and_are_audited() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open_or_init(dir.path()).unwrap();
         queue(&store, vec![mail(1), mail(2)]);
         let d = Scripted::default();
         let events = run_until_empty(&store, d.clone()).await;
@@ -577,7 +577,7 @@ mod tests {
     #[tokio::test]
     async fn permanently_refused_mail_is_dropped_and_audited() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open_or_init(dir.path()).unwrap();
         queue(&store, vec![mail(1), mail(2)]);
         let d = Scripted::default();
         d.script(
@@ -610,7 +610,7 @@ mod tests {
     #[tokio::test]
     async fn transient_failures_are_retried_until_sent_and_audited_once() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open_or_init(dir.path()).unwrap();
         queue(&store, vec![mail(1)]);
         let d = Scripted::default();
         d.script(
@@ -640,7 +640,7 @@ mod tests {
     #[tokio::test]
     async fn an_outage_ends_the_pass_after_its_chunk_and_nothing_is_sent_twice() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open_or_init(dir.path()).unwrap();
         let n = SEND_CONCURRENCY as u64 + 2;
         queue(&store, (1..=n).map(mail).collect());
         let d = Scripted::default();
@@ -671,7 +671,7 @@ mod tests {
     #[tokio::test]
     async fn a_mail_that_keeps_failing_does_not_hold_up_the_others() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open_or_init(dir.path()).unwrap();
         queue(&store, vec![mail(1), mail(2)]);
         let d = Scripted::default();
         // Fails as an outage every time: the worst case for the queue head.
@@ -710,7 +710,7 @@ mod tests {
     #[tokio::test]
     async fn flushed_mail_wakes_the_idle_worker_and_shutdown_stops_it() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open_or_init(dir.path()).unwrap();
         let d = Scripted::default();
         let (stop, rx) = crate::shutdown::channel();
         let worker = tokio::spawn(run_outbox_with(
@@ -751,7 +751,7 @@ mod tests {
     #[tokio::test]
     async fn shutdown_interrupts_a_hanging_send_and_keeps_the_mail() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open_or_init(dir.path()).unwrap();
         queue(&store, vec![mail(1)]);
         let (stop, rx) = crate::shutdown::channel();
         let worker = tokio::spawn(run_outbox_with(
@@ -777,7 +777,7 @@ mod tests {
     #[tokio::test]
     async fn dropped_shutdown_sender_also_stops_the_worker() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open_or_init(dir.path()).unwrap();
         let (stop, rx) = crate::shutdown::channel();
         let worker = tokio::spawn(run_outbox_with(
             store,

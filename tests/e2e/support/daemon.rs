@@ -108,6 +108,14 @@ impl TestDaemon {
         let log_err = log
             .try_clone()
             .unwrap_or_else(|e| panic!("cannot open {}: {e}", self.log_path.display()));
+        if self.config.init_store && !self.dir.join("store").join("db").exists() {
+            let out = Command::new(env!("CARGO_BIN_EXE_approvald"))
+                .args(["store", "init", "--config"])
+                .arg(&config_path)
+                .output()
+                .unwrap_or_else(|e| panic!("store init: {e}"));
+            assert!(out.status.success(), "store init: {out:?}");
+        }
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_approvald"));
         cmd.arg("serve")
             .arg("--config")

@@ -91,6 +91,9 @@ pub(crate) struct DaemonConfig {
     pub(crate) smtp_login: bool,
     /// `[audit] syslog`.
     pub(crate) syslog: String,
+    /// Whether the daemon's first start is preceded by `approvald store
+    /// init`, as an operator's is (off to test that serve refuses).
+    pub(crate) init_store: bool,
     /// More `[audit]` lines, written as given (`format = "json"`,
     /// `ca_file = …`).
     pub(crate) audit_lines: Vec<String>,
@@ -132,6 +135,7 @@ impl DaemonConfig {
             smtp_login: false,
             syslog: syslog.url(),
             audit_lines: Vec::new(),
+            init_store: true,
             templates: None,
             token_key,
             previous_token_keys: Vec::new(),

@@ -119,3 +119,71 @@ async fn json_logs_are_one_object_per_line() {
         assert!(v["level"].is_string() && v["fields"].is_object(), "{line}");
     }
 }
+
+/// Waits until the daemon audited its `n`th successful reload.
+async fn reloaded(s: &crate::flow::Setup, n: usize) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while s
+        .syslog
+        .lines()
+        .iter()
+        .filter(|l| l.contains(" config-reloaded "))
+        .count()
+        < n
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "reload {n} not audited"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_key_rotation_new_mails_use_the_new_key_old_tokens_verify_until_the_old_key_goes() {
+    if skip_without_stack() {
+        return;
+    }
+    let p = People::new("rotate");
+    let mut s = start(vec![group(&p, vec![Level::new(&[&p.alice], 1)])]).await;
+    // Two requests asked under the first key.
+    let a1 = s.submit(&p.dave).await;
+    let a2 = s.submit(&p.dave).await;
+    let ask_a1 = s.approval_mail(&p.alice, &a1).await;
+    let ask_a2 = s.approval_mail(&p.alice, &a2).await;
+
+    // Step 1: a new key, the old one still accepted.
+    let old = s.daemon.config().token_key.clone();
+    let mut new = vec![0u8; 32];
+    getrandom::getrandom(&mut new).unwrap();
+    s.daemon.config_mut().token_key = new;
+    s.daemon.config_mut().previous_token_keys = vec![old];
+    s.daemon.reload();
+    reloaded(&s, 1).await;
+    let b = s.submit(&p.dave).await;
+    let ask_b = s.approval_mail(&p.alice, &b).await;
+    let token = |m: &crate::support::mailbox::Mail| m.reply_to().unwrap_or_default();
+    assert_ne!(token(&ask_b), token(&ask_a1));
+
+    // An old token still verifies.
+    s.reply(&ask_a1, &p.alice, "APPROVE").await;
+    s.daemon.wait_for_status(&a1, "approved", WAIT).await;
+
+    // Step 2: the old key removed; its tokens no longer verify, the new
+    // key's do.
+    s.daemon.config_mut().previous_token_keys.clear();
+    s.daemon.reload();
+    reloaded(&s, 2).await;
+    s.reply(&ask_a2, &p.alice, "APPROVE").await;
+    s.syslog
+        .wait_for(
+            // The token cannot be verified, so nothing it names (the
+            // request) is trusted into the audit line.
+            |l| l.contains(" reply-refused ") && l.contains("unknown key id"),
+            WAIT,
+        )
+        .await;
+    assert_eq!(s.get(&a2).await["status"], "pending");
+    s.reply(&ask_b, &p.alice, "APPROVE").await;
+    s.daemon.wait_for_status(&b, "approved", WAIT).await;
+}

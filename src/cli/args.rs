@@ -54,6 +54,22 @@ pub(crate) enum Command {
     /// Make API keys for the HTTP listener.
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `approvald config ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Print the effective configuration as TOML: the file with its
+    /// APPROVALD__* environment overrides applied and defaults filled in,
+    /// every secret redacted. Secret files are named, never read.
+    Show {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
 }
 
 /// `approvald api-key ...`.

@@ -5,6 +5,7 @@
 //! the API client, `render` turns answers into text for people.
 
 mod args;
+pub(crate) mod assets;
 mod grants;
 mod render;
 mod requests;
@@ -18,7 +19,9 @@ use crate::system_clock::SystemClock;
 use render::clean;
 use requests::execute;
 
-pub(crate) use args::{ApiKeyCommand, Cli, Command, GrantsCommand, LogFormat, RequestCommand};
+pub(crate) use args::{
+    ApiKeyCommand, Cli, Command, ConfigCommand, GrantsCommand, LogFormat, RequestCommand,
+};
 
 /// Where the API socket is when neither `--socket` nor `--config` says.
 pub(crate) const DEFAULT_SOCKET: &str = "/run/approvald/api.sock";

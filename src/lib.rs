@@ -24,7 +24,7 @@ mod webhooks;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Command, LogFormat};
 use crate::config::Config;
@@ -49,7 +49,25 @@ fn init_logging(format: LogFormat) {
 
 /// Runs the command line: what `main` does.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = cli::assets::with_generate_command(Cli::command()).get_matches();
+    if let Some(dir) = cli::assets::generate_requested(&matches) {
+        return match cli::assets::generate(&dir) {
+            Ok(files) => {
+                for f in files {
+                    println!("{}", f.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("approvald: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -97,5 +115,17 @@ pub fn run() -> ExitCode {
         Command::Audit(cmd) => runtime.block_on(cli::run_audit_command(cmd)),
         Command::Store(cmd) => runtime.block_on(cli::run_store_command(cmd)),
         Command::ApiKey(cmd) => cli::run_api_key_command(cmd),
+        Command::Config(cli::ConfigCommand::Show { config }) => match config::show(&config) {
+            Ok(text) => {
+                use std::io::Write as _;
+                // A closed pipe (`| head`) is not an error worth a panic.
+                std::io::stdout().lock().write_all(text.as_bytes()).ok();
+                ExitCode::SUCCESS
+            }
+            Err(problems) => {
+                eprint!("{problems}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+        },
     }
 }

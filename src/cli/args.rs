@@ -59,6 +59,22 @@ pub(crate) enum Command {
     /// Create, back up, restore and check the store.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `approvald config ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Print the effective configuration as TOML: the file with its
+    /// APPROVALD__* environment overrides applied and defaults filled in,
+    /// every secret redacted. Secret files are named, never read.
+    Show {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
 }
 
 /// `approvald store ...`.

@@ -5,6 +5,7 @@
 //! the API client, `render` turns answers into text for people.
 
 mod args;
+pub(crate) mod assets;
 mod audit;
 mod grants;
 mod render;
@@ -21,8 +22,8 @@ use render::clean;
 use requests::execute;
 
 pub(crate) use args::{
-    ApiKeyCommand, AuditCommand, Cli, Command, GrantsCommand, LogFormat, RequestCommand,
-    StoreCommand,
+    ApiKeyCommand, AuditCommand, Cli, Command, ConfigCommand, GrantsCommand, LogFormat,
+    RequestCommand, StoreCommand,
 };
 
 /// Where the API socket is when neither `--socket` nor `--config` says.

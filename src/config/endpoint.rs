@@ -71,6 +71,19 @@ pub(super) fn endpoint(
             return None;
         }
     };
+    // The name the certificate is checked against: a host that cannot be one
+    // would otherwise fail every connection, long after the start.
+    if tls != TlsMode::None
+        && !host.trim().is_empty()
+        && rustls::pki_types::ServerName::try_from(host.as_str()).is_err()
+    {
+        p.push(
+            &format!("{section}.host"),
+            format!(
+                "{host:?} is not a name a TLS certificate can carry (a DNS name or an IP address)"
+            ),
+        );
+    }
     if let Some(ca) = &ca_file {
         if !Path::new(ca).is_file() {
             p.push(

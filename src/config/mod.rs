@@ -9,6 +9,7 @@ mod groups;
 mod raw;
 mod required;
 mod secrets;
+mod show;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,6 +25,7 @@ use groups::policy;
 
 pub(crate) use audit::AuditConfig;
 pub(crate) use secrets::read_secret;
+pub(crate) use show::show;
 
 /// How a connection to a mail server is protected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,18 +156,7 @@ impl std::fmt::Display for ConfigErrors {
 impl Config {
     /// Reads and validates `path`, with environment overrides applied.
     pub(crate) fn load(path: &Path) -> Result<Config, ConfigErrors> {
-        let raw = ::config::Config::builder()
-            .add_source(::config::File::from(path).format(::config::FileFormat::Toml))
-            .add_source(
-                ::config::Environment::with_prefix("APPROVALD")
-                    .prefix_separator("__")
-                    .separator("__")
-                    .try_parsing(true),
-            )
-            .build()
-            .and_then(|c| c.try_deserialize::<serde_json::Value>())
-            .map_err(|e| ConfigErrors(vec![format!("{}: {e}", path.display())]))?;
-        let mut tree = raw;
+        let mut tree = merged(path, None)?;
         let missing = required::fill_missing(&mut tree);
         let mut problems: Vec<String> = missing
             .iter()
@@ -190,6 +181,27 @@ impl Config {
             }
         }
     }
+}
+
+/// The file at `path` with the `APPROVALD__SECTION__KEY` environment
+/// overrides applied, as one tree: what both `serve` and `config show`
+/// read. `env` replaces the process environment (for tests); `None` reads it.
+fn merged(
+    path: &Path,
+    env: Option<::config::Map<String, String>>,
+) -> Result<serde_json::Value, ConfigErrors> {
+    ::config::Config::builder()
+        .add_source(::config::File::from(path).format(::config::FileFormat::Toml))
+        .add_source(
+            ::config::Environment::with_prefix("APPROVALD")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(env),
+        )
+        .build()
+        .and_then(|c| c.try_deserialize::<serde_json::Value>())
+        .map_err(|e| ConfigErrors(vec![format!("{}: {e}", path.display())]))
 }
 
 fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {

@@ -1,9 +1,16 @@
 //! The configuration file as written: plain serde structs that reject unknown
 //! keys, so a typo is an error instead of a silently ignored setting.
+//!
+//! They serialize too, for `config show`: every value that may be a secret
+//! is marked here, next to its field, with a `serialize_with` from
+//! [`super::show`], so that a new secret field is redacted where it is
+//! declared.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Deserialize)]
+use super::show::{redacted, redacted_url};
+
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawConfig {
     #[serde(default)]
@@ -27,7 +34,7 @@ pub(crate) struct RawConfig {
     pub(crate) http: Option<RawHttp>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHttp {
     pub(crate) listen: String,
@@ -40,14 +47,14 @@ pub(crate) struct RawHttp {
     pub(crate) decide_by_link: bool,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawWebhooks {
     #[serde(default)]
     pub(crate) ca_file: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStore {
     pub(crate) path: String,
@@ -55,7 +62,7 @@ pub(crate) struct RawStore {
     pub(crate) retention: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawMail {
     pub(crate) address: String,
@@ -71,7 +78,7 @@ fn default_from_name() -> String {
     "Access approvals".into()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawImap {
     pub(crate) host: String,
@@ -114,7 +121,7 @@ fn default_poll() -> String {
     "30s".into()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSmtp {
     pub(crate) host: String,
@@ -130,7 +137,7 @@ pub(crate) struct RawSmtp {
     pub(crate) allow_plaintext: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTokens {
     pub(crate) key_file: String,
@@ -138,7 +145,7 @@ pub(crate) struct RawTokens {
     pub(crate) previous_key_files: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawApi {
     pub(crate) socket: String,
@@ -150,15 +157,17 @@ pub(crate) struct RawApi {
     pub(crate) keys: Vec<RawApiKey>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawApiKey {
     pub(crate) name: String,
+    /// Not the key, but enough to try guesses against offline.
+    #[serde(serialize_with = "redacted")]
     pub(crate) hash: String,
     pub(crate) role: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAccount {
     #[serde(default)]
@@ -167,7 +176,7 @@ pub(crate) struct RawAccount {
     pub(crate) uid: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSubmitter {
     #[serde(default)]
@@ -178,7 +187,7 @@ pub(crate) struct RawSubmitter {
     pub(crate) requesters: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAudit {
     pub(crate) syslog: String,
@@ -196,7 +205,7 @@ pub(crate) struct RawAudit {
     pub(crate) client_key_file: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawInbound {
     #[serde(default)]
@@ -209,7 +218,7 @@ pub(crate) struct RawInbound {
     pub(crate) explanations_per_hour: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawGroup {
     pub(crate) name: String,
@@ -229,11 +238,13 @@ pub(crate) struct RawGroup {
     pub(crate) notify: Vec<String>,
     #[serde(default)]
     pub(crate) reminders: Vec<String>,
-    #[serde(default)]
+    /// Webhook URLs often carry their secret in the path or query (or a
+    /// password in the user part): only the scheme and host are shown.
+    #[serde(default, serialize_with = "redacted_url")]
     pub(crate) on_end: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawLevel {
     pub(crate) approvers: Vec<String>,

@@ -328,3 +328,33 @@ fn http_listener_table() {
         }
     }
 }
+
+#[test]
+fn a_tls_host_must_be_a_name_a_certificate_can_carry() {
+    let f = Fixture::new();
+    // (host, TLS mode, accepted)
+    let cases = [
+        ("imap.example.test", "implicit", true),
+        ("127.0.0.1", "starttls", true),
+        ("::1", "implicit", true),
+        ("imap example.test", "implicit", false),
+        ("imap_example!", "starttls", false),
+        ("[::1]", "implicit", false),
+        // Without TLS no certificate is checked (loopback only, as above).
+        ("[::1]", "none", true),
+    ];
+    for (host, tls, accepted) in cases {
+        let config = VALID.replace(
+            "host = \"127.0.0.1\"\nport = 143\ntls = \"none\"",
+            &format!("host = \"{host}\"\nport = 143\ntls = \"{tls}\""),
+        );
+        let result = Config::load(&f.write(&config));
+        match result {
+            Ok(_) => assert!(accepted, "{host} with {tls} was accepted"),
+            Err(e) => {
+                assert!(!accepted, "{host} with {tls}: {e}");
+                assert!(e.to_string().contains("imap.host"), "{host}: {e}");
+            }
+        }
+    }
+}

@@ -209,9 +209,10 @@ pub(crate) fn check(mut config: Config) -> Result<(), String> {
     if let Some((cert, key)) = config.http.as_ref().and_then(|h| h.tls.as_ref()) {
         crate::http::tls_acceptor(cert, key).map_err(|e| format!("http: {e}"))?;
     }
-    if let Some(ca) = config.smtp.endpoint.ca_file.as_deref() {
-        crate::mail::tls::ca_certificates(ca).map_err(|e| format!("smtp.ca_file: {e}"))?;
-    }
+    // The SMTP settings as serve builds them (roots, CA file, From
+    // address), not only its CA file.
+    Mailer::check(&config.smtp, &config.from_name, &config.mail_address)
+        .map_err(|e| format!("smtp: {e}"))?;
     Ok(())
 }
 

@@ -1,5 +1,13 @@
-//! TLS client settings for the mail servers: the Mozilla root certificates
-//! plus, optionally, the certificates of a private CA.
+//! TLS client settings for the mail servers and webhook receivers: the
+//! system's trusted roots plus, optionally, the certificates of a private CA
+//! (`ca_file`, which adds to the system's roots and replaces none of them).
+//!
+//! The system's roots are read with rustls-native-certs: `SSL_CERT_FILE` or
+//! `SSL_CERT_DIR` when set, else the distribution's bundle (on Debian
+//! /etc/ssl/certs/ca-certificates.crt, which `update-ca-certificates`
+//! maintains), so a CA the operator adds or distrusts there is added or
+//! distrusted here too. They are read when the settings are built: at start
+//! (and by `check-config`), not on reload.
 //!
 //! The ring provider is named explicitly: tokio-rustls and lettre could each
 //! pull in a different default provider, and rustls refuses to guess when
@@ -12,26 +20,77 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 
-/// Client settings for IMAP (tokio-rustls): Mozilla roots plus every
-/// certificate in `ca_file`, TLS 1.2 and 1.3, no client certificate.
+/// What the system's trust store gave.
+pub(crate) struct SystemRoots {
+    /// The certificates found (none when the store is missing or empty).
+    pub(crate) certs: Vec<CertificateDer<'static>>,
+    /// Why some could not be read: the error message when none were found,
+    /// since an empty store is otherwise a mystery.
+    pub(crate) problems: Vec<String>,
+}
+
+impl SystemRoots {
+    /// Reads the system's trust store (see the module's documentation).
+    pub(crate) fn load() -> SystemRoots {
+        let found = rustls_native_certs::load_native_certs();
+        SystemRoots {
+            certs: found.certs,
+            problems: found.errors.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    /// The error when neither the system nor `ca_file` gives a root: every
+    /// server certificate would be refused, so it is refused at start.
+    pub(crate) fn none_trusted(&self) -> String {
+        let why = if self.problems.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", self.problems.join("; "))
+        };
+        format!(
+            "no trusted CA certificates: the system store has none{why} and no ca_file is set; install ca-certificates (or point SSL_CERT_FILE at a bundle), or set ca_file"
+        )
+    }
+}
+
+/// Client settings for IMAP and webhooks (tokio-rustls): the system's roots
+/// plus every certificate in `ca_file`, TLS 1.2 and 1.3, no client
+/// certificate.
 pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
+    client_config_with(SystemRoots::load(), ca_file)
+}
+
+/// [`client_config`] with the system's roots given.
+fn client_config_with(
+    system: SystemRoots,
+    ca_file: Option<&Path>,
+) -> Result<Arc<ClientConfig>, String> {
     let config = builder()?
-        .with_root_certificates(roots(ca_file)?)
+        .with_root_certificates(roots_with(system, ca_file)?)
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
 
-/// The trusted roots: the default roots plus every certificate in
-/// `ca_file`.
+/// The trusted roots: the system's plus every certificate in `ca_file`;
+/// none at all is an error.
 pub(crate) fn roots(ca_file: Option<&Path>) -> Result<RootCertStore, String> {
+    roots_with(SystemRoots::load(), ca_file)
+}
+
+fn roots_with(system: SystemRoots, ca_file: Option<&Path>) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    // Leniently: one odd certificate in a distribution's bundle must not
+    // stop the daemon, and it could not have verified anything anyway.
+    roots.add_parsable_certificates(system.certs.iter().cloned());
     if let Some(path) = ca_file {
         for cert in ca_certificates(path)? {
             roots
                 .add(cert)
                 .map_err(|e| format!("{}: not a usable CA certificate: {e}", path.display()))?;
         }
+    }
+    if roots.is_empty() {
+        return Err(system.none_trusted());
     }
     Ok(roots)
 }
@@ -146,21 +205,104 @@ eLCNHGbpzVP+SXXRbL4LKSgiflC+pW+MKOWBy9PV/YKjd4vGhNfQ2lSB
         panic!("handshake did not finish");
     }
 
-    #[test]
-    fn private_ca_in_ca_file_is_trusted() {
-        let ca = file(TEST_CA);
-        let config = client_config(Some(ca.path())).unwrap();
-        assert_eq!(handshake(config), Ok(()));
+    fn system(certs: &[&str], problems: &[&str]) -> SystemRoots {
+        SystemRoots {
+            certs: certs
+                .iter()
+                .map(|pem| CertificateDer::from_pem_slice(pem.as_bytes()).unwrap())
+                .collect(),
+            problems: problems.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    /// How a server certificate from `TEST_CA` fares.
+    #[derive(Debug, PartialEq)]
+    enum Outcome {
+        Trusted,
+        Refused,
+        NoRootsAtAll,
     }
 
     #[test]
-    fn server_from_unknown_ca_is_refused_without_ca_file() {
-        let config = client_config(None).unwrap();
-        let err = handshake(config).unwrap_err();
+    fn roots_come_from_the_system_store_and_ca_file_adds_to_them() {
+        let ca = file(TEST_CA);
+        let other_ca = file(TEST_LEAF);
+        let cases: [(&str, SystemRoots, Option<&Path>, Outcome); 6] = [
+            (
+                "CA only in the system store",
+                system(&[TEST_CA], &[]),
+                None,
+                Outcome::Trusted,
+            ),
+            (
+                "CA only in ca_file",
+                system(&[TEST_LEAF], &[]),
+                Some(ca.path()),
+                Outcome::Trusted,
+            ),
+            (
+                "empty system store, CA in ca_file",
+                system(&[], &[]),
+                Some(ca.path()),
+                Outcome::Trusted,
+            ),
+            (
+                "CA nowhere",
+                system(&[TEST_LEAF], &[]),
+                None,
+                Outcome::Refused,
+            ),
+            (
+                "CA nowhere, another in ca_file",
+                system(&[TEST_LEAF], &[]),
+                Some(other_ca.path()),
+                Outcome::Refused,
+            ),
+            (
+                "no roots at all",
+                system(&[], &[]),
+                None,
+                Outcome::NoRootsAtAll,
+            ),
+        ];
+        for (case, system, ca_file, want) in cases {
+            let got = match client_config_with(system, ca_file) {
+                Err(e) => {
+                    assert!(e.contains("no trusted CA certificates"), "{case}: {e}");
+                    Outcome::NoRootsAtAll
+                }
+                Ok(config) => match handshake(config) {
+                    Ok(()) => Outcome::Trusted,
+                    Err(rustls::Error::InvalidCertificate(_)) => Outcome::Refused,
+                    Err(e) => panic!("{case}: {e:?}"),
+                },
+            };
+            assert_eq!(got, want, "{case}");
+        }
+    }
+
+    #[test]
+    fn an_empty_system_store_is_explained() {
+        let err = client_config_with(system(&[], &["/etc/ssl/certs: Permission denied"]), None)
+            .err()
+            .unwrap_or_default();
+        for wanted in ["no ca_file is set", "Permission denied", "ca-certificates"] {
+            assert!(err.contains(wanted), "{wanted}: {err}");
+        }
+    }
+
+    /// The machine running the tests has a system store (ca-certificates,
+    /// installed by scripts/install-deps); this is the path production takes.
+    #[test]
+    fn the_system_store_of_this_machine_is_read() {
+        let roots = SystemRoots::load();
         assert!(
-            matches!(err, rustls::Error::InvalidCertificate(_)),
-            "{err:?}"
+            roots.certs.len() > 10,
+            "{} roots: {:?}",
+            roots.certs.len(),
+            roots.problems
         );
+        assert!(client_config(None).is_ok());
     }
 
     #[test]

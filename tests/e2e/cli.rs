@@ -168,3 +168,68 @@ levels = [ {{ approvers = ["alice@example.test"], quorum = 1 }} ]
         assert!(problems.contains(key), "{key} missing from:\n{problems}");
     }
 }
+
+#[test]
+fn config_show_prints_the_effective_configuration_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    std::fs::write(dir.path().join("pw"), "PASSWORD-IN-FILE\n").unwrap();
+    std::fs::write(dir.path().join("key"), "KEY-IN-FILE").unwrap();
+    let config = format!(
+        r#"reasons = ["Audit"]
+[store]
+path = "{d}/store"
+[mail]
+address = "approvals@example.test"
+[imap]
+host = "imap.example.test"
+port = 993
+tls = "implicit"
+username = "approvals@example.test"
+password_file = "{d}/pw"
+[smtp]
+host = "smtp.example.test"
+port = 465
+tls = "implicit"
+[tokens]
+key_file = "{d}/key"
+[api]
+socket = "{d}/api.sock"
+keys = [{{ name = "ci", role = "integrator", hash = "HASH-IN-CONFIG" }}]
+[audit]
+syslog = "udp://127.0.0.1:514"
+"#
+    );
+    let path = dir.path().join("approvald.toml");
+    std::fs::write(&path, &config).unwrap();
+    let show = |path: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_approvald"))
+            .args(["config", "show", "--config", path.to_str().unwrap()])
+            .env("APPROVALD__IMAP__PORT", "1993")
+            .output()
+            .unwrap()
+    };
+    let out = show(&path);
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    for wanted in [
+        "port = 1993",
+        "processed_mailbox = \"Processed\"",
+        "hash = \"<redacted>\"",
+    ] {
+        assert!(text.contains(wanted), "{wanted} missing from:\n{text}");
+    }
+    for secret in ["PASSWORD-IN-FILE", "KEY-IN-FILE", "HASH-IN-CONFIG"] {
+        assert!(!text.contains(secret), "{secret} shown:\n{text}");
+    }
+
+    let unknown = dir.path().join("unknown.toml");
+    std::fs::write(
+        &unknown,
+        config.replace("[smtp]\n", "[smtp]\npassword = \"x\"\n"),
+    )
+    .unwrap();
+    let refused = show(&unknown);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(stdout(&refused).is_empty(), "{refused:?}");
+}

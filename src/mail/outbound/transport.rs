@@ -18,7 +18,7 @@ use super::SEND_CONCURRENCY;
 use crate::config::{SmtpConfig, TlsMode};
 use crate::domain::clock::Clock;
 use crate::domain::ids::Address;
-use crate::mail::tls::ca_certificates;
+use crate::mail::tls::{ca_certificates, SystemRoots};
 use crate::records::OutboundMail;
 
 /// How long connecting (TCP, TLS, EHLO, AUTH) may take.
@@ -80,11 +80,7 @@ impl Mailer {
         clock: Arc<dyn Clock>,
     ) -> Result<Mailer, String> {
         let ep = &cfg.endpoint;
-        let tls = match ep.tls {
-            TlsMode::None => Tls::None,
-            TlsMode::Implicit => Tls::Wrapper(tls_parameters(&ep.host, ep.ca_file.as_deref())?),
-            TlsMode::StartTls => Tls::Required(tls_parameters(&ep.host, ep.ca_file.as_deref())?),
-        };
+        let (tls, from) = Mailer::parts(cfg, from_name, address)?;
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(ep.host.as_str())
             .port(ep.port)
             .tls(tls)
@@ -97,10 +93,36 @@ impl Mailer {
         Ok(Mailer {
             transport: Mutex::new(builder.clone().build()),
             builder,
-            from: from_mailbox(from_name, address)?,
+            from,
             send_timeout: SEND_TIMEOUT,
             clock,
         })
+    }
+
+    /// Builds what [`Mailer::new`] builds from the configuration — TLS
+    /// settings (roots, CA file, the host as a TLS name) and the From
+    /// address — without the connection pool, which needs a runtime: so
+    /// that `check-config` refuses what would stop `serve`.
+    pub(crate) fn check(
+        cfg: &SmtpConfig,
+        from_name: &str,
+        address: &Address,
+    ) -> Result<(), String> {
+        Mailer::parts(cfg, from_name, address).map(|_| ())
+    }
+
+    fn parts(
+        cfg: &SmtpConfig,
+        from_name: &str,
+        address: &Address,
+    ) -> Result<(Tls, Mailbox), String> {
+        let ep = &cfg.endpoint;
+        let tls = match ep.tls {
+            TlsMode::None => Tls::None,
+            TlsMode::Implicit => Tls::Wrapper(tls_parameters(&ep.host, ep.ca_file.as_deref())?),
+            TlsMode::StartTls => Tls::Required(tls_parameters(&ep.host, ep.ca_file.as_deref())?),
+        };
+        Ok((tls, from_mailbox(from_name, address)?))
     }
 
     /// Sends one mail and waits for the server's verdict.
@@ -129,14 +151,39 @@ impl Mailer {
     }
 }
 
-/// lettre's TLS settings: Mozilla roots plus the private CA, if any. lettre
-/// builds its own rustls configuration (with the ring provider), so the
-/// trust anchors are handed over rather than a `ClientConfig`.
+/// lettre's TLS settings: the system's roots plus the private CA, if any
+/// (as [`crate::mail::tls::client_config`] for IMAP). lettre builds its own
+/// rustls configuration (with the ring provider), so the trust anchors are
+/// handed over rather than a `ClientConfig`.
 fn tls_parameters(host: &str, ca_file: Option<&std::path::Path>) -> Result<TlsParameters, String> {
-    let mut builder =
-        TlsParameters::builder(host.to_string()).certificate_store(CertificateStore::WebpkiRoots);
+    tls_parameters_with(host, SystemRoots::load(), ca_file)
+}
+
+/// [`tls_parameters`] with the system's roots given.
+fn tls_parameters_with(
+    host: &str,
+    system: SystemRoots,
+    ca_file: Option<&std::path::Path>,
+) -> Result<TlsParameters, String> {
+    let mut private = Vec::new();
     if let Some(path) = ca_file {
-        for der in ca_certificates(path)? {
+        private = ca_certificates(path)?;
+    }
+    if system.certs.is_empty() && private.is_empty() {
+        return Err(system.none_trusted());
+    }
+    // None: lettre's own roots would be webpki-roots, which are not built
+    // in; every root it trusts is one of these.
+    let mut builder =
+        TlsParameters::builder(host.to_string()).certificate_store(CertificateStore::None);
+    for der in system.certs {
+        // From the system: an unreadable one is skipped, as for IMAP.
+        if let Ok(cert) = Certificate::from_der(der.to_vec()) {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    if let Some(path) = ca_file {
+        for der in private {
             let cert = Certificate::from_der(der.to_vec())
                 .map_err(|e| format!("{}: not a usable CA certificate: {e}", path.display()))?;
             builder = builder.add_root_certificate(cert);
@@ -534,5 +581,48 @@ mod tests {
         let mut cfg = smtp_config(465, TlsMode::Implicit, None);
         cfg.credentials = Some(("user".into(), Secret::new("hunter2".into())));
         assert!(Mailer::new(&cfg, "A", &from, Arc::new(SystemClock)).is_ok());
+    }
+
+    #[test]
+    fn smtp_settings_are_checked_as_serve_builds_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_pem = dir.path().join("ca.der");
+        std::fs::write(&not_pem, [0x30, 0x82, 0x01]).unwrap();
+        let with = |tls, ca: Option<&std::path::Path>, name: &str| {
+            let cfg = smtp_config(465, tls, ca.map(std::path::Path::to_path_buf));
+            Mailer::check(&cfg, name, &addr("approvals@example.test"))
+        };
+        // (case, the check's result, the error wanted or None)
+        let cases = [
+            ("plain", with(TlsMode::None, None, "A"), None),
+            ("system roots", with(TlsMode::Implicit, None, "A"), None),
+            ("no name", with(TlsMode::StartTls, None, ""), None),
+            (
+                "CA file without a certificate",
+                with(TlsMode::Implicit, Some(&not_pem), "A"),
+                Some("no PEM certificate"),
+            ),
+        ];
+        for (case, got, want) in cases {
+            match (got, want) {
+                (Ok(()), None) => {}
+                (Err(e), Some(w)) => assert!(e.contains(w), "{case}: {e}"),
+                (got, _) => panic!("{case}: {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn smtp_without_any_trusted_root_is_refused() {
+        let none = SystemRoots {
+            certs: Vec::new(),
+            problems: Vec::new(),
+        };
+        let err = tls_parameters_with("smtp.example.test", none, None)
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("no trusted CA certificates"), "{err}");
+        let system = SystemRoots::load();
+        assert!(tls_parameters_with("smtp.example.test", system, None).is_ok());
     }
 }

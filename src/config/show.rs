@@ -149,7 +149,13 @@ submitters = [{{ user = "deploy", uid = 1001, requesters = ["dave@example.test"]
 admins = [{{ user = "root", uid = 0 }}]
 keys = [{{ name = "ci", role = "integrator", hash = "INLINE-SECRET-hash" }}]
 [audit]
-syslog = "tcp://127.0.0.1:514"
+syslog = "tls://127.0.0.1:6514"
+format = "json"
+enterprise_number = 99999
+facility = "local3"
+ca_file = "/etc/approvald/syslog-ca.pem"
+client_cert_file = "/etc/approvald/syslog.pem"
+client_key_file = "/etc/approvald/syslog.key"
 [inbound]
 sender_policy = "dkim"
 authserv_id = "mx.example.test"
@@ -269,6 +275,12 @@ escalate_after = "2h"
             "api.submitters.uid",
             "api.submitters.user",
             "approver_groups.security",
+            "audit.ca_file",
+            "audit.client_cert_file",
+            "audit.client_key_file",
+            "audit.enterprise_number",
+            "audit.facility",
+            "audit.format",
             "audit.syslog",
             "groups.actions",
             "groups.approval",

@@ -10,7 +10,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::notify;
 use crate::health::imap_link::status_line;
-use crate::health::verdict::Verdict;
+use crate::health::verdict::{Verdict, WorkerState};
 use crate::health::{Health, LinkState};
 use crate::shutdown::Shutdown;
 
@@ -20,13 +20,20 @@ const TICK: Duration = Duration::from_secs(1);
 /// The status line for a verdict and an IMAP state.
 pub(super) fn status_for(verdict: &Verdict, imap: &LinkState) -> String {
     if verdict.alive {
-        status_line(imap)
-    } else {
-        format!(
-            "stalled, watchdog not pinged: {}",
-            verdict.problems.join("; ")
-        )
+        return status_line(imap);
     }
+    // Without the seconds of silence, so that the line changes (and is
+    // sent) only when what is wrong changes.
+    let wrong: Vec<String> = verdict
+        .workers
+        .iter()
+        .filter_map(|w| match w.state {
+            WorkerState::Ok => None,
+            WorkerState::Stalled { .. } => Some(format!("worker {} stalled", w.name)),
+            WorkerState::Stopped => Some(format!("worker {} stopped", w.name)),
+        })
+        .collect();
+    format!("stalled, watchdog not pinged: {}", wrong.join("; "))
 }
 
 /// Runs until `shutdown`. `watchdog` is systemd's interval: pings go out at

@@ -27,6 +27,7 @@ mod audit;
 mod cli;
 mod fail_closed;
 mod flow;
+mod health;
 mod pages;
 mod reload;
 mod replies;

@@ -8,8 +8,10 @@
 pub(crate) mod clients;
 pub(crate) mod daemon;
 pub(crate) mod daemon_config;
+pub(crate) mod hang_proxy;
 pub(crate) mod imap_ops;
 pub(crate) mod mailbox;
+pub(crate) mod notify;
 pub(crate) mod rsyslog;
 pub(crate) mod smtp;
 pub(crate) mod stack;

@@ -126,13 +126,21 @@ impl RequestService for Approvals {
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then lets
-/// requests in progress finish.
+/// requests in progress finish. `monitoring` (`/metrics`, `/v1/health`)
+/// is served beside it: any account that may connect to the socket may
+/// read them, as it may read requests.
 pub(crate) async fn serve(
     listener: UnixListener,
     approvals: Arc<Approvals>,
+    monitoring: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    serve_service(listener, approvals, shutdown).await
+    listener::serve(
+        listener,
+        routes::router(approvals).merge(monitoring),
+        shutdown,
+    )
+    .await
 }
 
 /// The same API for the HTTP listener: every call authenticated by an API
@@ -148,7 +156,9 @@ pub(crate) fn key_router(approvals: Arc<Approvals>) -> axum::Router {
     ))
 }
 
-/// [`serve`] for any implementation of the service (tests use a fake).
+/// [`serve`] for any implementation of the service, without the
+/// monitoring routes: the tests' fake.
+#[cfg(test)]
 pub(crate) async fn serve_service<S: RequestService>(
     listener: UnixListener,
     service: Arc<S>,

@@ -159,6 +159,29 @@ pub(crate) fn document() -> Value {
             }
         }}),
     );
+    let health = schema::<crate::health::HealthReport>(&mut g);
+    paths.insert(
+        "/v1/health".into(),
+        json!({ "get": {
+            "summary": "Is the daemon working? For load balancers and monitoring",
+            "description": "On the Unix socket, any account that may connect; on the [metrics] listener, anyone who reaches it (loopback unless configured otherwise). Not on the HTTP listener.",
+            "responses": {
+                "200": ok("status ok: every worker makes progress and IMAP is connected", health.clone()),
+                "503": ok("status degraded: a worker is stalled or stopped, or IMAP is not connected; problems says which", health),
+            }
+        }}),
+    );
+    paths.insert(
+        "/metrics".into(),
+        json!({ "get": {
+            "summary": "Metrics in the Prometheus text format (0.0.4)",
+            "description": "On the Unix socket, any account that may connect; on the [metrics] listener, anyone who reaches it. Counts and states only, no request's content. Not on the HTTP listener.",
+            "responses": {
+                "200": { "description": "the exposition", "content": { "text/plain; version=0.0.4": { "schema": { "type": "string" } } } },
+                "500": { "description": "the store could not be read", "content": { "text/plain": { "schema": { "type": "string" } } } },
+            }
+        }}),
+    );
     paths.insert("/v1/openapi.json".into(), json!({ "get": {
         "summary": "This description",
         "responses": { "200": { "description": "OpenAPI 3.1", "content": { "application/json": {} } } }
@@ -212,6 +235,8 @@ mod tests {
             "/v1/grants",
             "/v1/audit",
             "/v1/openapi.json",
+            "/v1/health",
+            "/metrics",
         ] {
             assert!(doc["paths"].get(path).is_some(), "{path}");
         }
@@ -222,6 +247,7 @@ mod tests {
             "GrantView",
             "SubmitBody",
             "ActBody",
+            "HealthReport",
         ] {
             assert!(
                 doc["components"]["schemas"].get(schema).is_some(),

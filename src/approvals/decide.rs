@@ -88,22 +88,37 @@ pub(super) struct Refused {
     /// answered: one of approvald's own sentences, never the answer's words.
     /// `None`: nobody is told anything.
     pub(super) tell: Option<(Address, &'static str)>,
+    /// The reason as the refusal metric counts it: a short, fixed word.
+    pub(super) kind: &'static str,
 }
 
 impl Refused {
     /// A refusal told to nobody.
     pub(super) fn new(request: Option<&Request>, why: String) -> Refused {
         Refused {
+            kind: if request.is_some() { "other" } else { "token" },
             request: request.map(|r| Box::new(r.clone())),
             why,
             tell: None,
         }
     }
 
+    /// The same refusal, counted under `kind`.
+    pub(super) fn counted_as(self, kind: &'static str) -> Refused {
+        Refused { kind, ..self }
+    }
+
     /// A refusal of `v`'s answer that its approver may be told about.
     pub(super) fn told(v: &Verified, why: String, tell: &'static str) -> Refused {
+        let kind = match tell {
+            why::NO_DECISION => "no-decision",
+            why::UNREADABLE => "unreadable",
+            why::WINDOW => "window",
+            _ => "other",
+        };
         Refused {
             tell: Some((v.approver.clone(), tell)),
+            kind,
             ..Refused::new(Some(&v.request), why)
         }
     }
@@ -214,6 +229,10 @@ impl Approvals {
             Origin::Email(reply) => self.is_verified_approver(s, reply, &v.approver),
             Origin::Link { .. } => false,
         } && self.may_explain_to(s, &v.approver, now)?;
+        // Set by the transaction when the request's state refuses the
+        // answer, for the refusal metric (the closure may run more than once;
+        // the last run is the one committed).
+        let state_refusal = std::cell::Cell::new("state");
         let committed = self.store.commit(Some(id), |current| {
             let Some(mut request) = current else {
                 return Change::nothing(Err(format!("request {id} vanished")));
@@ -260,6 +279,7 @@ impl Approvals {
                     change
                 }
                 Err(refusal) => {
+                    state_refusal.set(refusal_kind(&refusal));
                     let kind = match refusal {
                         AnswerRefusal::SelfApproval(_) => EventKind::SelfApprovalRefused,
                         _ => EventKind::ReplyRefused,
@@ -324,7 +344,15 @@ impl Approvals {
             other => other?,
         };
         match outcome {
-            Ok(decided) => Ok(decided),
+            Ok(decided) => {
+                match decided {
+                    Decided::Applied(_) | Decided::Revoked => {
+                        self.counters.decided(origin.channel());
+                    }
+                    Decided::Refused => self.counters.refused(state_refusal.get()),
+                }
+                Ok(decided)
+            }
             Err(why) => self.refuse(s, origin, Refused::new(Some(&v.request), why), now),
         }
     }
@@ -370,6 +398,7 @@ impl Approvals {
         refused: Refused,
         now: DateTime<Utc>,
     ) -> Result<Decided, StoreError> {
+        self.counters.refused(refused.kind);
         match origin {
             Origin::Email(reply) => {
                 let mut ev =
@@ -415,12 +444,27 @@ impl Approvals {
     }
 }
 
+/// The refusal metric's word for a refusal by the request's state.
+fn refusal_kind(r: &AnswerRefusal) -> &'static str {
+    match r {
+        AnswerRefusal::Closed(_) => "closed",
+        AnswerRefusal::PastDeadline => "past-deadline",
+        AnswerRefusal::WrongLevel { .. } => "wrong-level",
+        AnswerRefusal::NotAnApprover(_) => "not-an-approver",
+        AnswerRefusal::SelfApproval(_) => "self-approval",
+        AnswerRefusal::AlreadyAnswered(_) => "already-answered",
+        AnswerRefusal::WindowOutside => "window",
+        AnswerRefusal::NothingToRevoke(_) => "nothing-to-revoke",
+        AnswerRefusal::CommentRequired => "comment-required",
+    }
+}
+
 /// Whether the answerer is who the token's approver must be, by the rules
 /// of the channel the answer came through.
 pub(super) fn check_origin(s: &Settings, origin: &Origin<'_>, v: &Verified) -> Result<(), Refused> {
     match origin {
         Origin::Email(reply) => {
-            let refuse = |why: String| Refused::new(Some(&v.request), why);
+            let refuse = |why: String| Refused::new(Some(&v.request), why).counted_as("sender");
             match s
                 .inbound
                 .sender_rule

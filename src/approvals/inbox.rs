@@ -124,6 +124,7 @@ impl Approvals {
                 let ev =
                     AuditEvent::new(now, EventKind::ReplyRefused, "refused", "unusable message")
                         .with_reason(e.to_string());
+                self.counters.refused("unusable");
                 return self
                     .refuse_message(&s, key, None, ev, None, now)
                     .map(|()| rejected());
@@ -144,6 +145,7 @@ impl Approvals {
             )
             .with_actor(mail.from.clone().unwrap_or_else(|| "unknown sender".into()))
             .with_reason(format!("automated message: {auto}"));
+            self.counters.refused("automated");
             // Never answered: answering machines is how mail loops start.
             return self
                 .refuse_message(&s, key, Some(&mail), ev, None, now)

@@ -200,6 +200,9 @@ impl Approvals {
             out.into_change(Some(request.clone()), Ok(request))
         })?;
         self.store.flush().await?;
+        if outcome.is_ok() {
+            self.counters.decided(intervention.channel);
+        }
         outcome.map_err(ActionError::Conflict)
     }
 }

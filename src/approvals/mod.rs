@@ -27,6 +27,7 @@ use std::sync::Arc;
 use crate::domain::clock::Clock;
 use crate::domain::ids::{Address, RequestId};
 use crate::domain::request::{Request, Route, Status};
+use crate::metrics::Counters;
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 
@@ -58,6 +59,9 @@ pub(crate) struct Approvals {
     clock: Arc<dyn Clock>,
     /// Held from a submission's duplicate check to its commit.
     submitting: tokio::sync::Mutex<()>,
+    /// Decisions and refusals counted for the metrics: counted here, where
+    /// every channel's answer passes, rather than in each channel.
+    counters: Arc<Counters>,
 }
 
 impl Approvals {
@@ -67,7 +71,13 @@ impl Approvals {
             settings,
             clock,
             submitting: tokio::sync::Mutex::new(()),
+            counters: Arc::default(),
         }
+    }
+
+    /// The decision and refusal counters, for the metrics.
+    pub(crate) fn counters(&self) -> Arc<Counters> {
+        self.counters.clone()
     }
 
     /// The store, for tests that inspect what a use case wrote.

@@ -73,6 +73,10 @@ pub(crate) struct ImapConfig {
     /// Most bytes of messages fetched and held at once: a backlog of large
     /// messages cannot exhaust memory.
     pub(crate) max_batch_bytes: usize,
+    /// Bound on each IMAP step (connect, TLS, greeting, every command): a
+    /// silent server is given up on after this long and retried, and the
+    /// worker's heartbeat bound follows from it.
+    pub(crate) timeout: Duration,
 }
 
 /// The submission server outgoing mail goes through.
@@ -110,6 +114,9 @@ pub(crate) struct Config {
     pub(crate) webhook_ca_file: Option<PathBuf>,
     /// The HTTP listener for decision pages, when configured.
     pub(crate) http: Option<HttpConfig>,
+    /// Where `/metrics` and `/v1/health` are served over TCP, when
+    /// configured (they are always on the API socket).
+    pub(crate) metrics_listen: Option<std::net::SocketAddr>,
     /// Keys for the API on the HTTP listener.
     pub(crate) api_keys: crate::domain::api_keys::ApiKeys,
     /// How long the memory of handled messages and explanation counters is
@@ -232,6 +239,15 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
         "imap.poll_interval",
         duration(&raw.imap.poll_interval).and_then(|d| d.to_std().map_err(|e| e.to_string())),
     );
+    let imap_timeout = p
+        .check(
+            "imap.timeout",
+            duration(&raw.imap.timeout).and_then(|d| d.to_std().map_err(|e| e.to_string())),
+        )
+        .unwrap_or(Duration::from_secs(60));
+    if imap_timeout < Duration::from_secs(1) {
+        p.push("imap.timeout", "must be at least 1s");
+    }
     for (key, name) in [
         ("imap.mailbox", &raw.imap.mailbox),
         ("imap.processed_mailbox", &raw.imap.processed_mailbox),
@@ -324,6 +340,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
     let submitters = accounts::submitters(&mut p, raw.api.submitters);
     let admins = accounts::admins(&mut p, raw.api.admins);
     let http = raw.http.and_then(|h| http_config(&mut p, h));
+    let metrics_listen = raw.metrics.and_then(|m| metrics_listen(&mut p, m));
     let api_keys = api_keys(&mut p, raw.api.keys);
     let timezone = match raw.mail.timezone.as_deref() {
         None => chrono_tz::Tz::UTC,
@@ -398,6 +415,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
         admins,
         webhook_ca_file: raw.webhooks.ca_file.map(PathBuf::from),
         http,
+        metrics_listen,
         api_keys,
         retention,
         mail_address,
@@ -414,6 +432,7 @@ fn validate(raw: raw::RawConfig) -> Result<Config, ConfigErrors> {
             poll_interval,
             idle: raw.imap.idle,
             max_batch_bytes,
+            timeout: imap_timeout,
         },
         smtp: SmtpConfig {
             endpoint: smtp_endpoint,
@@ -538,6 +557,26 @@ fn http_config(p: &mut Problems, raw: raw::RawHttp) -> Option<HttpConfig> {
         tls,
         decide_by_link: raw.decide_by_link,
     })
+}
+
+/// `[metrics] listen`: an address:port on the loopback interface, or
+/// elsewhere only with `allow_non_loopback = true` — the listener has no
+/// authentication, so exposing it must be a decision, never a typo.
+fn metrics_listen(p: &mut Problems, raw: raw::RawMetrics) -> Option<std::net::SocketAddr> {
+    let addr = p.check(
+        "metrics.listen",
+        raw.listen
+            .parse::<std::net::SocketAddr>()
+            .map_err(|e| format!("{:?} is not an address:port: {e}", raw.listen)),
+    )?;
+    if !addr.ip().is_loopback() && !raw.allow_non_loopback {
+        p.push(
+            "metrics.listen",
+            format!("{addr} is not a loopback address: the metrics listener has no authentication and shows the daemon's state to whoever connects, so it listens on 127.0.0.1 or ::1 unless allow_non_loopback = true says that exposing it is intended (then restrict it with a firewall)"),
+        );
+        return None;
+    }
+    Some(addr)
 }
 
 /// `[[api.keys]]`: name, `sha256:HEX` hash and role of each key.

@@ -32,6 +32,16 @@ pub(crate) struct RawConfig {
     pub(crate) webhooks: RawWebhooks,
     #[serde(default)]
     pub(crate) http: Option<RawHttp>,
+    #[serde(default)]
+    pub(crate) metrics: Option<RawMetrics>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMetrics {
+    pub(crate) listen: String,
+    #[serde(default)]
+    pub(crate) allow_non_loopback: bool,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -102,6 +112,12 @@ pub(crate) struct RawImap {
     pub(crate) max_batch_bytes: Option<u64>,
     #[serde(default)]
     pub(crate) allow_plaintext: bool,
+    #[serde(default = "default_imap_timeout")]
+    pub(crate) timeout: String,
+}
+
+fn default_imap_timeout() -> String {
+    "60s".into()
 }
 
 fn default_true() -> bool {

@@ -156,6 +156,9 @@ facility = "local3"
 ca_file = "/etc/approvald/syslog-ca.pem"
 client_cert_file = "/etc/approvald/syslog.pem"
 client_key_file = "/etc/approvald/syslog.key"
+[metrics]
+listen = "127.0.0.1:9187"
+allow_non_loopback = false
 [inbound]
 sender_policy = "dkim"
 authserv_id = "mx.example.test"
@@ -312,6 +315,7 @@ escalate_after = "2h"
             "imap.port",
             "imap.processed_mailbox",
             "imap.rejected_mailbox",
+            "imap.timeout",
             "imap.tls",
             "imap.username",
             "inbound.authserv_id",
@@ -322,6 +326,8 @@ escalate_after = "2h"
             "mail.from_name",
             "mail.templates",
             "mail.timezone",
+            "metrics.allow_non_loopback",
+            "metrics.listen",
             "reasons",
             "smtp.allow_plaintext",
             "smtp.ca_file",

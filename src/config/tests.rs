@@ -358,3 +358,52 @@ fn a_tls_host_must_be_a_name_a_certificate_can_carry() {
         }
     }
 }
+
+/// `[metrics]`: loopback unless exposing it is said in so many words; the
+/// IMAP timeout has a floor.
+#[test]
+fn metrics_listener_and_imap_timeout_table() {
+    let rows = [
+        ("[metrics]\nlisten = \"127.0.0.1:9187\"", None),
+        ("[metrics]\nlisten = \"[::1]:9187\"", None),
+        (
+            "[metrics]\nlisten = \"0.0.0.0:9187\"",
+            Some("allow_non_loopback = true"),
+        ),
+        (
+            "[metrics]\nlisten = \"192.0.2.7:9187\"\nallow_non_loopback = true",
+            None,
+        ),
+        (
+            "[metrics]\nlisten = \"localhost:9187\"",
+            Some("metrics.listen"),
+        ),
+        (
+            "[metrics]\nlisten = \"127.0.0.1:9187\"\nopen = true",
+            Some("open"),
+        ),
+    ];
+    for (table, want) in rows {
+        let f = Fixture::new();
+        let cfg = format!("{VALID}\n{table}\n");
+        match (Config::load(&f.write(&cfg)), want) {
+            (Ok(c), None) => assert!(c.metrics_listen.is_some(), "{table}"),
+            (Err(e), Some(part)) => assert!(e.to_string().contains(part), "{table}: {e}"),
+            (got, want) => panic!("{table}: got {got:?}, want {want:?}"),
+        }
+    }
+    let f = Fixture::new();
+    let c = Config::load(&f.write(VALID)).unwrap();
+    assert_eq!(c.imap.timeout, Duration::from_secs(60));
+    assert!(c.metrics_listen.is_none());
+    let short = VALID.replace(
+        "tls = \"none\"\nusername",
+        "tls = \"none\"\ntimeout = \"100ms\"\nusername",
+    );
+    let err = Config::load(&f.write(&short)).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("imap.timeout: must be at least 1s"),
+        "{err}"
+    );
+}

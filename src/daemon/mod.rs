@@ -3,6 +3,7 @@
 //! (SIGTERM, SIGINT) and reload (SIGHUP) — until told to stop.
 
 mod control;
+mod monitor;
 mod notify;
 pub(crate) mod timers;
 
@@ -17,6 +18,8 @@ use crate::audit::shipper::run_shipper;
 use crate::config::Config;
 use crate::domain::clock::Clock;
 use crate::domain::token::Keyring;
+use crate::health::imap_link::status_line;
+use crate::health::{beating, supervised, Health, ImapLink, Spools, Workers};
 use crate::mail::compose::Composer;
 use crate::mail::inbound::run_inbox;
 use crate::mail::outbound::{run_outbox, Mailer};
@@ -32,6 +35,16 @@ use control::Control;
 
 /// How long running work gets to finish after a stop signal.
 const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Longest wait for the first IMAP login's outcome before `READY=1` is sent
+/// anyway (saying the login is still under way): well inside systemd's
+/// default start timeout of 90 s, since the API serves meanwhile.
+const LOGIN_WAIT: Duration = Duration::from_secs(30);
+
+/// The audit shipper's heartbeat bound. It cannot beat itself, so it is
+/// watched by how often the runtime polls it: at least every 60 s (its
+/// longest backoff) plus one bounded send of 10 s when it is alive.
+const AUDIT_STALL_BOUND: Duration = Duration::from_secs(120);
 
 /// Runs the daemon until a stop signal. `path` is where `config` came
 /// from, read again on reload.
@@ -59,6 +72,28 @@ pub(crate) async fn run(mut config: Config, path: &Path) -> Result<(), String> {
     ));
     let listener = crate::api::bind(&config.api_socket)
         .map_err(|e| format!("{}: {e}", config.api_socket.display()))?;
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("metrics.listen {addr}: {e}"))?,
+        ),
+        None => None,
+    };
+    notify::status("starting: store open, API listening; logging in to IMAP");
+    let health = Health {
+        workers: Workers::default(),
+        imap: ImapLink::new(clock.clone()),
+        spools: Spools::new(store.clone()),
+    };
+    let monitoring = crate::metrics::Monitor {
+        metrics: Arc::new(crate::metrics::Metrics::new(
+            store.clone(),
+            health.clone(),
+            &approvals.counters(),
+        )),
+        health: health.clone(),
+    };
 
     let (stopper, shutdown) = shutdown::channel();
     let origin = Origin {
@@ -69,39 +104,74 @@ pub(crate) async fn run(mut config: Config, path: &Path) -> Result<(), String> {
         format: config.audit.format,
     };
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(run_shipper(
-        store.audit().clone(),
-        config.audit.clone(),
-        origin,
-        shutdown.clone(),
+    let workers = &health.workers;
+    let heart = workers.register("audit", Some(AUDIT_STALL_BOUND));
+    tasks.spawn(supervised(
+        heart.clone(),
+        beating(
+            heart,
+            run_shipper(
+                store.audit().clone(),
+                config.audit.clone(),
+                origin,
+                shutdown.clone(),
+            ),
+        ),
     ));
-    tasks.spawn(run_outbox(
-        store.clone(),
-        mailer,
-        clock.clone(),
-        shutdown.clone(),
+    let heart = workers.register("outbox", Some(crate::mail::outbound::OUTBOX_STALL_BOUND));
+    tasks.spawn(supervised(
+        heart.clone(),
+        run_outbox(
+            store.clone(),
+            mailer,
+            clock.clone(),
+            heart,
+            shutdown.clone(),
+        ),
     ));
-    tasks.spawn(run_inbox(
-        Arc::new(config.imap),
-        imap_tls,
-        approvals.clone(),
-        shutdown.clone(),
+    let heart = workers.register(
+        "imap",
+        Some(crate::mail::inbound::stall_bound(config.imap.timeout)),
+    );
+    tasks.spawn(supervised(
+        heart.clone(),
+        run_inbox(
+            Arc::new(config.imap),
+            imap_tls,
+            approvals.clone(),
+            crate::mail::inbound::InboxReports {
+                heart,
+                link: health.imap.clone(),
+            },
+            shutdown.clone(),
+        ),
     ));
     {
         let approvals = approvals.clone();
         let shutdown = shutdown.clone();
-        tasks.spawn(async move {
-            if let Err(e) =
-                crate::api::serve(
-                    listener,
-                    approvals,
-                    async move { shutdown.requested().await },
-                )
-                .await
+        let routes = crate::metrics::routes::router(monitoring.clone());
+        tasks.spawn(supervised(workers.register("api", None), async move {
+            if let Err(e) = crate::api::serve(listener, approvals, routes, async move {
+                shutdown.requested().await
+            })
+            .await
             {
                 tracing::error!(error = %e, "API server failed");
             }
-        });
+        }));
+    }
+    if let Some(listener) = metrics_listener {
+        tracing::info!(listen = ?listener.local_addr().ok(), "serving /metrics and /v1/health over TCP");
+        let routes = crate::metrics::routes::router(monitoring.clone());
+        let shutdown = shutdown.clone();
+        tasks.spawn(supervised(
+            workers.register("metrics", None),
+            crate::metrics::listener::serve(
+                listener,
+                routes,
+                async move { shutdown.requested().await },
+            ),
+        ));
     }
     if let Some(http) = config.http.clone() {
         let tls = match &http.tls {
@@ -116,7 +186,7 @@ pub(crate) async fn run(mut config: Config, path: &Path) -> Result<(), String> {
         tracing::info!(listen = %http.listen, public_url = %http.public_url, tls = tls.is_some(), "serving decision pages");
         let approvals = approvals.clone();
         let shutdown = shutdown.clone();
-        tasks.spawn(async move {
+        tasks.spawn(supervised(workers.register("http", None), async move {
             if let Err(e) = crate::http::serve(
                 listener,
                 tls,
@@ -129,18 +199,23 @@ pub(crate) async fn run(mut config: Config, path: &Path) -> Result<(), String> {
             {
                 tracing::error!(error = %e, "HTTP listener failed");
             }
-        });
+        }));
     }
-    tasks.spawn(crate::webhooks::run_webhooks(
-        store.clone(),
-        crate::webhooks::HookClient::new(hook_tls),
-        clock.clone(),
-        shutdown.clone(),
+    let heart = workers.register("webhooks", Some(crate::webhooks::WEBHOOK_STALL_BOUND));
+    tasks.spawn(supervised(
+        heart.clone(),
+        crate::webhooks::run_webhooks(
+            store.clone(),
+            crate::webhooks::HookClient::new(hook_tls),
+            clock.clone(),
+            heart,
+            shutdown.clone(),
+        ),
     ));
-    tasks.spawn(timers::run_timers(
-        approvals.clone(),
-        clock.clone(),
-        shutdown.clone(),
+    let heart = workers.register("timers", Some(timers::STALL_BOUND));
+    tasks.spawn(supervised(
+        heart.clone(),
+        timers::run_timers(approvals.clone(), clock.clone(), heart, shutdown.clone()),
     ));
     record(
         &store,
@@ -153,17 +228,43 @@ pub(crate) async fn run(mut config: Config, path: &Path) -> Result<(), String> {
     )
     .await;
     tracing::info!(socket = %config.api_socket.display(), "approvald running");
-    notify::ready("serving the API; watching the inbox");
-
-    while let Some(request) = control.recv().await {
+    // Ready once the first login is settled either way: a failing server
+    // is retried in the background while the API serves, and says so.
+    let early = tokio::select! {
+        settled = tokio::time::timeout(LOGIN_WAIT, health.imap.settled()) => {
+            if settled.is_err() {
+                tracing::warn!(wait = ?LOGIN_WAIT, "no IMAP login outcome yet; ready anyway");
+            }
+            None
+        }
+        request = control.recv() => Some(request),
+    };
+    let status = status_line(&health.imap.state().0);
+    notify::ready(&status);
+    tasks.spawn(monitor::run_monitor(
+        health.clone(),
+        notify::watchdog_interval(),
+        status,
+        shutdown.clone(),
+    ));
+    let mut next = match early {
+        Some(request) => request,
+        None => control.recv().await,
+    };
+    while let Some(request) = next {
         match request {
             Control::Stop => break,
             Control::Reload => {
                 notify::reloading();
                 reload(path, &settings, &store, clock.as_ref()).await;
-                notify::ready("serving the API; watching the inbox");
+                let now = tokio::time::Instant::now();
+                notify::ready(&monitor::status_for(
+                    &health.verdict(now),
+                    &health.imap.state().0,
+                ));
             }
         }
+        next = control.recv().await;
     }
     tracing::info!("stopping");
     notify::stopping();

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::approvals::Approvals;
 use crate::domain::clock::Clock;
+use crate::health::Heartbeat;
 use crate::shutdown::Shutdown;
 
 /// Longest sleep without looking again: the index is read by wall-clock
@@ -21,15 +22,21 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// applied (an unreadable record), so the worker never spins.
 const STUCK: Duration = Duration::from_secs(30);
 
+/// The timer worker's heartbeat bound: it beats before each pass, and a
+/// pass is store work only (no network), seconds at worst.
+pub(crate) const STALL_BOUND: Duration = Duration::from_secs(120);
+
 /// Runs until `shutdown`.
 pub(crate) async fn run_timers(
     approvals: Arc<Approvals>,
     clock: Arc<dyn Clock>,
+    heart: Heartbeat,
     shutdown: Shutdown,
 ) {
     let wake = approvals.due_changed();
     let mut pruned_at: Option<tokio::time::Instant> = None;
     loop {
+        heart.beat();
         if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
             match approvals.prune_history().await {
                 Ok(0) => {}
@@ -68,6 +75,7 @@ pub(crate) async fn run_timers(
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
             _ = wake.notified() => {}
+            never = heart.pulse() => match never {},
             _ = shutdown.requested() => return,
         }
     }

@@ -100,6 +100,21 @@ impl Store {
         Ok(out)
     }
 
+    /// How many requests have `status`, counted from the status index's
+    /// keys alone: no record is read or decoded.
+    pub(crate) fn count_with_status(&self, status: Status) -> Result<usize, StoreError> {
+        let mut n = 0usize;
+        for item in self
+            .by_status
+            .scan_prefix(index::status_prefix(status))
+            .keys()
+        {
+            item?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Every request with `status`, oldest first, read through the status
     /// index. Unreadable records are logged and left out, as in
     /// [`Store::requests`].

@@ -168,6 +168,21 @@ impl<T: DeserializeOwned> Spool<T> {
         self.flusher.flush().await
     }
 
+    /// How many entries wait (committed, durable or not yet). Counts keys:
+    /// nothing is decoded.
+    pub(crate) fn len(&self) -> usize {
+        self.tree.len()
+    }
+
+    /// The sequence number of the oldest waiting entry, without decoding it.
+    pub(crate) fn first_seq(&self) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .tree
+            .first()?
+            .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok())
+            .map(u64::from_be_bytes))
+    }
+
     /// Notified when the spool gains durable entries.
     pub(crate) fn ready(&self) -> Arc<Notify> {
         self.signal.ready.clone()

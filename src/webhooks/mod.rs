@@ -14,7 +14,7 @@ use crate::domain::request::{Request, Route};
 use crate::records::OutboundWebhook;
 
 pub(crate) use client::HookClient;
-pub(crate) use worker::run_webhooks;
+pub(crate) use worker::{run_webhooks, STALL_BOUND as WEBHOOK_STALL_BOUND};
 
 /// Whether `url` may receive webhooks: `https://`, or `http://` only to a
 /// loopback address (a local agent), since the body says who may no longer

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use super::client::{HookClient, HookError};
 use crate::backoff::Backoff;
 use crate::domain::clock::Clock;
+use crate::health::Heartbeat;
 use crate::records::{AuditEvent, EventKind, OutboundWebhook};
 use crate::shutdown::Shutdown;
 use crate::store::Store;
@@ -34,11 +35,16 @@ struct Retry {
     due: Instant,
 }
 
+/// The webhook worker's heartbeat bound: it beats before each call, and a
+/// call is bounded by the client's timeout.
+pub(crate) const STALL_BOUND: Duration = Duration::from_secs(60);
+
 /// Delivers queued webhook calls until `shutdown`.
 pub(crate) async fn run_webhooks(
     store: Store,
     client: HookClient,
     clock: Arc<dyn Clock>,
+    heart: Heartbeat,
     shutdown: Shutdown,
 ) {
     let ready = store.webhooks().ready();
@@ -47,6 +53,7 @@ pub(crate) async fn run_webhooks(
         if shutdown.is_requested() {
             return;
         }
+        heart.beat();
         let mut sleep = IDLE;
         match store.webhooks().durable(BATCH + retries.len()).await {
             Err(e) => {
@@ -63,6 +70,7 @@ pub(crate) async fn run_webhooks(
                         sleep = sleep.min(r.due - now);
                         continue;
                     }
+                    heart.beat();
                     let outcome = tokio::select! {
                         _ = shutdown.requested() => return,
                         outcome = client.post(&hook.url, &hook.body) => outcome,
@@ -125,6 +133,7 @@ pub(crate) async fn run_webhooks(
             _ = shutdown.requested() => return,
             _ = tokio::time::sleep(sleep) => {}
             _ = ready.notified() => {}
+            never = heart.pulse() => match never {},
         }
     }
 }

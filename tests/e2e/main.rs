@@ -29,6 +29,7 @@ mod backup;
 mod cli;
 mod fail_closed;
 mod flow;
+mod health;
 mod pages;
 mod reload;
 mod replies;

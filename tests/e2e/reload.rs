@@ -3,6 +3,7 @@
 
 use crate::flow::{group, start, submission, People, WAIT};
 use crate::support::daemon_config::Level;
+use crate::support::notify::{has_line, statuses, NotifyListener};
 use crate::support::stack::skip_without_stack;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -47,48 +48,50 @@ async fn sighup_puts_new_rules_in_force_and_a_broken_config_changes_nothing() {
     assert!(s.daemon.terminate().await.success(), "{}", s.daemon.log());
 }
 
-/// The sd_notify protocol as systemd's `Type=notify` sees it, against a
-/// `NOTIFY_SOCKET` this test listens on: READY=1 once the daemon serves,
-/// RELOADING=1 then READY=1 around a SIGHUP, STOPPING=1 on SIGTERM.
+/// The sd_notify protocol as systemd's `Type=notify` with `WatchdogSec=`
+/// sees it, against a `NOTIFY_SOCKET` this test listens on: a status while
+/// starting, READY=1 once the first IMAP login is done (the status says
+/// so), WATCHDOG=1 at half of `WATCHDOG_USEC`, RELOADING=1 then READY=1
+/// around a SIGHUP, STOPPING=1 on SIGTERM.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_daemon_tells_the_service_manager_ready_reloading_and_stopping() {
     if skip_without_stack() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let socket_path = dir.path().join("notify.sock");
-    let socket = tokio::net::UnixDatagram::bind(&socket_path).unwrap();
+    let notify = NotifyListener::bind(dir.path());
     let p = People::new("notify");
-    let notify = socket_path.display().to_string();
     let mut s = crate::flow::start_with(vec![group(&p, vec![Level::new(&[&p.alice], 1)])], |c| {
-        c.env.push(("NOTIFY_SOCKET".into(), notify));
+        c.env.push(notify.env());
+        c.env.push(("WATCHDOG_USEC".into(), "2000000".into()));
     })
     .await;
-    let next = || async {
-        let mut buf = vec![0u8; 4096];
-        let n = tokio::time::timeout(WAIT, socket.recv(&mut buf))
-            .await
-            .expect("a notification")
-            .unwrap();
-        String::from_utf8_lossy(&buf[..n]).into_owned()
-    };
-    let first = next().await;
-    assert!(first.lines().any(|l| l == "READY=1"), "{first:?}");
-    s.daemon.reload();
-    let reloading = next().await;
-    assert!(
-        reloading.lines().any(|l| l == "RELOADING=1"),
-        "{reloading:?}"
+    let started = notify.until(|l| l == "READY=1", WAIT).await;
+    assert_eq!(
+        statuses(&started),
+        [
+            "starting: store open, API listening; logging in to IMAP",
+            "ready; IMAP connected"
+        ],
+        "{started:?}"
     );
+    // Pings at half the interval: two in a row, whatever else comes.
+    notify.until(|l| l == "WATCHDOG=1", WAIT).await;
+    notify.until(|l| l == "WATCHDOG=1", WAIT).await;
+    s.daemon.reload();
+    let reloading = notify.until(|l| l == "RELOADING=1", WAIT).await;
+    let reloading = reloading.last().unwrap();
     assert!(
         reloading.lines().any(|l| l.starts_with("MONOTONIC_USEC=")),
         "{reloading:?}"
     );
-    let again = next().await;
-    assert!(again.lines().any(|l| l == "READY=1"), "{again:?}");
+    let again = notify.until(|l| l == "READY=1", WAIT).await;
+    assert!(
+        has_line(&again, "STATUS=ready; IMAP connected"),
+        "{again:?}"
+    );
     assert!(s.daemon.terminate().await.success());
-    let stopping = next().await;
-    assert!(stopping.lines().any(|l| l == "STOPPING=1"), "{stopping:?}");
+    notify.until(|l| l == "STOPPING=1", WAIT).await;
     // Standard error is a file here, as under systemd: no colour codes.
     let log = s.daemon.log();
     assert!(log.contains("approvald running"), "{log}");

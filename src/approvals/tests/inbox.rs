@@ -2,6 +2,7 @@
 //! explanations and hostile input.
 
 use super::*;
+use crate::domain::request::Channel;
 
 // ---- exactly once ------------------------------------------------------------
 
@@ -865,5 +866,42 @@ async fn text_and_html_parts_that_disagree_decide_nothing() {
             "{text} / {html}"
         );
         assert_eq!(f.request(r.id), r, "{text} / {html}");
+    }
+}
+
+// ---- metrics -------------------------------------------------------------------
+
+/// Every refusal is counted under its reason, every applied answer under its
+/// channel: what `/metrics` exposes.
+#[tokio::test]
+async fn decisions_and_refusals_are_counted_by_channel_and_reason() {
+    let f = Fixture::standard();
+    let (_, mails) = f.submit().await;
+    let c = f.svc.counters();
+    assert_eq!(f.answer(ask(&mails, ALICE), MALLORY, "APPROVE"), rejected());
+    assert_eq!(
+        f.answer(ask(&mails, ALICE), ALICE, "maybe later"),
+        rejected()
+    );
+    let automated = f.answer_with(
+        ask(&mails, ALICE),
+        ALICE,
+        "APPROVE",
+        &["Auto-Submitted: auto-replied"],
+    );
+    assert_eq!(automated, rejected());
+    assert_eq!(c.decisions(Channel::Email), 0);
+    assert_eq!(f.answer(ask(&mails, ALICE), ALICE, "APPROVE"), processed());
+    assert_eq!(f.answer(ask(&mails, BOB), BOB, "APPROVE"), rejected());
+    assert_eq!(c.decisions(Channel::Email), 1);
+    assert_eq!(c.decisions(Channel::Link), 0);
+    for (reason, n) in [
+        ("sender", 1),
+        ("no-decision", 1),
+        ("automated", 1),
+        ("wrong-level", 1),
+        ("token", 0),
+    ] {
+        assert_eq!(c.refusals(reason), n, "{reason}");
     }
 }

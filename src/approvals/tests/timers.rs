@@ -72,6 +72,7 @@ fn spawn_worker(f: &Fixture) -> (crate::shutdown::Stopper, tokio::task::JoinHand
     let worker = tokio::spawn(crate::daemon::timers::run_timers(
         f.svc.clone(),
         clock,
+        crate::health::Heartbeat::detached(),
         shutdown,
     ));
     (stopper, worker)
@@ -155,6 +156,7 @@ async fn regression_a_deadline_coming_due_during_a_pass_is_not_left_for_the_stuc
     let worker = tokio::spawn(crate::daemon::timers::run_timers(
         f.svc.clone(),
         clock,
+        crate::health::Heartbeat::detached(),
         shutdown,
     ));
     for _ in 0..100 {

@@ -14,10 +14,8 @@ use tokio::net::TcpStream;
 
 use super::{collect, uid_set};
 use crate::config::{ImapConfig, TlsMode};
+use crate::health::Heartbeat;
 use crate::store::StoreError;
-
-/// Bound on any single command round trip.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A byte stream IMAP can run over: plain TCP or TLS.
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
@@ -38,16 +36,31 @@ pub(crate) enum InboxError {
     Store(#[from] StoreError),
 }
 
-async fn bounded<T, E>(
-    what: &'static str,
-    f: impl Future<Output = Result<T, E>>,
-) -> Result<T, InboxError>
-where
-    InboxError: From<E>,
-{
-    match tokio::time::timeout(COMMAND_TIMEOUT, f).await {
-        Ok(r) => r.map_err(InboxError::from),
-        Err(_) => Err(InboxError::Timeout(what)),
+/// Bounds every step of the conversation and beats before each, so the
+/// worker's silence never exceeds one step: the heartbeat bound follows
+/// from `timeout`.
+#[derive(Clone, Debug)]
+pub(crate) struct Guard {
+    /// Bound on any single step (`[imap] timeout`).
+    pub(crate) timeout: Duration,
+    /// The IMAP worker's heartbeat.
+    pub(crate) heart: Heartbeat,
+}
+
+impl Guard {
+    async fn run<T, E>(
+        &self,
+        what: &'static str,
+        f: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, InboxError>
+    where
+        InboxError: From<E>,
+    {
+        self.heart.beat();
+        match tokio::time::timeout(self.timeout, f).await {
+            Ok(r) => r.map_err(InboxError::from),
+            Err(_) => Err(InboxError::Timeout(what)),
+        }
     }
 }
 
@@ -71,9 +84,12 @@ pub(crate) struct ImapSession {
     /// The server supports UID EXPUNGE (RFC 4315), so the COPY fallback
     /// expunges only our messages.
     has_uidplus: bool,
+    /// Bounds each command and beats the worker's heartbeat.
+    guard: Guard,
 }
 
 async fn tls_wrap(
+    guard: &Guard,
     tcp: TcpStream,
     host: &str,
     tls: &Arc<rustls::ClientConfig>,
@@ -82,50 +98,62 @@ async fn tls_wrap(
         InboxError::Protocol(format!("{host:?} is not a valid TLS server name: {e}"))
     })?;
     let connector = tokio_rustls::TlsConnector::from(tls.clone());
-    bounded("TLS handshake", connector.connect(name, tcp)).await
+    guard
+        .run("TLS handshake", connector.connect(name, tcp))
+        .await
 }
 
 /// Connects, secures and logs in as configured.
 pub(crate) async fn connect(
     cfg: &ImapConfig,
     tls: &Arc<rustls::ClientConfig>,
+    guard: Guard,
 ) -> Result<ImapSession, InboxError> {
     let ep = &cfg.endpoint;
-    let tcp = bounded("connect", TcpStream::connect((ep.host.as_str(), ep.port))).await?;
+    let tcp = guard
+        .run("connect", TcpStream::connect((ep.host.as_str(), ep.port)))
+        .await?;
     tcp.set_nodelay(true)?;
     let mut client: Client<Box<dyn Io>> = match ep.tls {
         TlsMode::None => Client::new(Box::new(tcp)),
-        TlsMode::Implicit => Client::new(Box::new(tls_wrap(tcp, &ep.host, tls).await?)),
+        TlsMode::Implicit => Client::new(Box::new(tls_wrap(&guard, tcp, &ep.host, tls).await?)),
         TlsMode::StartTls => {
             let mut plain = Client::new(tcp);
-            greeting(&mut plain).await?;
-            bounded("STARTTLS", plain.run_command_and_check_ok("STARTTLS", None)).await?;
-            Client::new(Box::new(tls_wrap(plain.into_inner(), &ep.host, tls).await?))
+            greeting(&guard, &mut plain).await?;
+            guard
+                .run("STARTTLS", plain.run_command_and_check_ok("STARTTLS", None))
+                .await?;
+            Client::new(Box::new(
+                tls_wrap(&guard, plain.into_inner(), &ep.host, tls).await?,
+            ))
         }
     };
     if ep.tls != TlsMode::StartTls {
-        greeting(&mut client).await?;
+        greeting(&guard, &mut client).await?;
     }
     let login = client.login(&cfg.username, cfg.password.expose());
-    let mut session = match tokio::time::timeout(COMMAND_TIMEOUT, login).await {
+    guard.heart.beat();
+    let mut session = match tokio::time::timeout(guard.timeout, login).await {
         Err(_) => return Err(InboxError::Timeout("LOGIN")),
         Ok(Err((e, _))) => return Err(e.into()),
         Ok(Ok(s)) => s,
     };
     // Capabilities can change after login (Dovecot lists MOVE only then).
-    let caps = bounded("CAPABILITY", session.capabilities()).await?;
+    let caps = guard.run("CAPABILITY", session.capabilities()).await?;
     Ok(ImapSession {
         idle: cfg.idle && caps.has_str("IDLE"),
         has_move: caps.has_str("MOVE"),
         has_uidplus: caps.has_str("UIDPLUS"),
         session,
+        guard,
     })
 }
 
 async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug>(
+    guard: &Guard,
     c: &mut Client<T>,
 ) -> Result<(), InboxError> {
-    match bounded("greeting", c.read_response()).await? {
+    match guard.run("greeting", c.read_response()).await? {
         Some(_) => Ok(()),
         None => Err(InboxError::Protocol(
             "the server closed the connection before its greeting".into(),
@@ -137,26 +165,35 @@ impl ImapSession {
     /// Creates `name` unless it exists.
     pub(crate) async fn ensure_mailbox(&mut self, name: &str) -> Result<(), InboxError> {
         let existing = {
-            let list = bounded("LIST", self.session.list(Some(""), Some(name))).await?;
-            bounded("LIST", collect(list)).await?
+            let list = self
+                .guard
+                .run("LIST", self.session.list(Some(""), Some(name)))
+                .await?;
+            self.guard.run("LIST", collect(list)).await?
         };
         if existing.iter().any(|n| n.name() == name) {
             return Ok(());
         }
         tracing::info!(mailbox = name, "creating mailbox");
-        bounded("CREATE", self.session.create(name)).await
+        self.guard.run("CREATE", self.session.create(name)).await
     }
 
     /// Selects `mailbox` and returns its UIDVALIDITY.
     pub(crate) async fn select(&mut self, mailbox: &str) -> Result<u32, InboxError> {
-        let mb = bounded("SELECT", self.session.select(mailbox)).await?;
+        let mb = self
+            .guard
+            .run("SELECT", self.session.select(mailbox))
+            .await?;
         mb.uid_validity
             .ok_or_else(|| InboxError::Protocol(format!("{mailbox} has no UIDVALIDITY")))
     }
 
     /// UIDs of every message in the selected mailbox.
     pub(crate) async fn search_all(&mut self) -> Result<Vec<u32>, InboxError> {
-        let uids = bounded("UID SEARCH", self.session.uid_search("ALL")).await?;
+        let uids = self
+            .guard
+            .run("UID SEARCH", self.session.uid_search("ALL"))
+            .await?;
         Ok(uids.into_iter().collect())
     }
 
@@ -172,12 +209,14 @@ impl ImapSession {
     ) -> Result<(Vec<Fetched>, Vec<u32>), InboxError> {
         let set = uid_set(uids);
         let sizes = {
-            let s = bounded(
-                "UID FETCH",
-                self.session.uid_fetch(&set, "(UID RFC822.SIZE)"),
-            )
-            .await?;
-            bounded("UID FETCH", collect(s)).await?
+            let s = self
+                .guard
+                .run(
+                    "UID FETCH",
+                    self.session.uid_fetch(&set, "(UID RFC822.SIZE)"),
+                )
+                .await?;
+            self.guard.run("UID FETCH", collect(s)).await?
         };
         let listed: Vec<(u32, u32)> = sizes
             .iter()
@@ -201,8 +240,11 @@ impl ImapSession {
                 continue;
             }
             let fetched = {
-                let s = bounded("UID FETCH", self.session.uid_fetch(uid_set(part), query)).await?;
-                bounded("UID FETCH", collect(s)).await?
+                let s = self
+                    .guard
+                    .run("UID FETCH", self.session.uid_fetch(uid_set(part), query))
+                    .await?;
+                self.guard.run("UID FETCH", collect(s)).await?
             };
             for f in fetched {
                 let bytes = f.body().or_else(|| f.header());
@@ -231,23 +273,33 @@ impl ImapSession {
         }
         let set = uid_set(uids);
         if self.has_move {
-            return bounded("UID MOVE", self.session.uid_mv(&set, mailbox)).await;
+            return self
+                .guard
+                .run("UID MOVE", self.session.uid_mv(&set, mailbox))
+                .await;
         }
-        bounded("UID COPY", self.session.uid_copy(&set, mailbox)).await?;
-        {
-            let s = bounded(
-                "UID STORE",
-                self.session.uid_store(&set, "+FLAGS.SILENT (\\Deleted)"),
-            )
+        self.guard
+            .run("UID COPY", self.session.uid_copy(&set, mailbox))
             .await?;
-            bounded("UID STORE", collect(s)).await?;
+        {
+            let s = self
+                .guard
+                .run(
+                    "UID STORE",
+                    self.session.uid_store(&set, "+FLAGS.SILENT (\\Deleted)"),
+                )
+                .await?;
+            self.guard.run("UID STORE", collect(s)).await?;
         }
         if self.has_uidplus {
-            let s = bounded("UID EXPUNGE", self.session.uid_expunge(&set)).await?;
-            bounded("UID EXPUNGE", collect(s)).await?;
+            let s = self
+                .guard
+                .run("UID EXPUNGE", self.session.uid_expunge(&set))
+                .await?;
+            self.guard.run("UID EXPUNGE", collect(s)).await?;
         } else {
-            let s = bounded("EXPUNGE", self.session.expunge()).await?;
-            bounded("EXPUNGE", collect(s)).await?;
+            let s = self.guard.run("EXPUNGE", self.session.expunge()).await?;
+            self.guard.run("EXPUNGE", collect(s)).await?;
         }
         Ok(())
     }
@@ -261,10 +313,14 @@ impl ImapSession {
         renew: Duration,
     ) -> Result<ImapSession, InboxError> {
         if !self.idle {
-            tokio::time::sleep(poll).await;
+            // A wait by design: the worker pulses through it.
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                never = self.guard.heart.pulse() => match never {},
+            }
             // A NOOP keeps the connection alive and proves it still is.
             let mut me = self;
-            bounded("NOOP", me.session.noop()).await?;
+            me.guard.run("NOOP", me.session.noop()).await?;
             return Ok(me);
         }
         // Mail that arrived while we were busy is announced as EXISTS in the
@@ -285,21 +341,29 @@ impl ImapSession {
             idle,
             has_move,
             has_uidplus,
+            guard,
         } = me;
         let mut handle = session.idle();
-        bounded("IDLE", handle.init()).await?;
+        guard.run("IDLE", handle.init()).await?;
         let (wait, _stop) = handle.wait_with_timeout(renew);
-        match wait.await? {
+        // IDLE may last until `renew`, minutes: the worker pulses through
+        // it, the wait itself being bounded by `renew`.
+        let idled = tokio::select! {
+            r = wait => r?,
+            never = guard.heart.pulse() => match never {},
+        };
+        match idled {
             IdleResponse::NewData(_) => tracing::debug!("IDLE: mailbox changed"),
             IdleResponse::Timeout => tracing::debug!("IDLE: renewing"),
             IdleResponse::ManualInterrupt => {}
         }
-        let session = bounded("DONE", handle.done()).await?;
+        let session = guard.run("DONE", handle.done()).await?;
         Ok(ImapSession {
             session,
             idle,
             has_move,
             has_uidplus,
+            guard,
         })
     }
 }

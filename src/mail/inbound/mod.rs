@@ -21,7 +21,7 @@ use crate::config::ImapConfig;
 use crate::records::{Disposition, MessageKey};
 use crate::shutdown::Shutdown;
 
-pub(crate) use connection::{connect, Fetched, ImapSession, InboxError};
+pub(crate) use connection::{connect, Fetched, Guard, ImapSession, InboxError};
 
 /// Messages fetched and moved per round trip: large enough that a backlog of
 /// thousands drains in seconds, small enough to bound memory.
@@ -40,26 +40,45 @@ const RECONNECT: Backoff = Backoff {
     jitter: true,
 };
 
+/// The IMAP worker's heartbeat bound for a step timeout of `timeout`: it
+/// beats before every step, so a working worker is silent for at most one
+/// step and the handling of one batch between steps.
+pub(crate) fn stall_bound(timeout: Duration) -> Duration {
+    timeout.saturating_mul(2).max(Duration::from_secs(10))
+}
+
+/// What the worker reports as it goes.
+#[derive(Clone)]
+pub(crate) struct InboxReports {
+    /// Beats as the worker progresses and while it waits.
+    pub(crate) heart: crate::health::Heartbeat,
+    /// The connection's state and the last complete read.
+    pub(crate) link: crate::health::ImapLink,
+}
+
 /// Runs until `shutdown` fires, reconnecting with capped exponential backoff
 /// and jitter whenever the server goes away.
 pub(crate) async fn run_inbox(
     cfg: Arc<ImapConfig>,
     tls: Arc<rustls::ClientConfig>,
     approvals: Arc<Approvals>,
+    reports: InboxReports,
     shutdown: Shutdown,
 ) {
     let mut failures: u32 = 0;
     loop {
         let outcome = tokio::select! {
-            r = watch(&cfg, &tls, &approvals, &mut failures) => r,
+            r = watch(&cfg, &tls, &approvals, &reports, &mut failures) => r,
             _ = shutdown.requested() => return,
         };
         if let Err(e) = outcome {
+            reports.link.failing(e.to_string());
             failures = failures.saturating_add(1);
             let delay = RECONNECT.delay(failures);
             tracing::warn!(error = %e, retry_in = ?delay, "IMAP connection lost");
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
+                never = reports.heart.pulse() => match never {},
                 _ = shutdown.requested() => return,
             }
         }
@@ -71,17 +90,41 @@ async fn watch(
     cfg: &ImapConfig,
     tls: &Arc<rustls::ClientConfig>,
     approvals: &Approvals,
+    reports: &InboxReports,
     failures: &mut u32,
 ) -> Result<(), InboxError> {
-    let mut session = connect(cfg, tls).await?;
+    let guard = Guard {
+        timeout: cfg.timeout,
+        heart: reports.heart.clone(),
+    };
+    let mut session = connect(cfg, tls, guard).await?;
     tracing::info!(host = %cfg.endpoint.host, mailbox = %cfg.mailbox, idle = session.idle, "watching inbox");
     session.ensure_mailbox(&cfg.processed_mailbox).await?;
     session.ensure_mailbox(&cfg.rejected_mailbox).await?;
     loop {
         let uidvalidity = session.select(&cfg.mailbox).await?;
+        reports.link.connected();
         drain(&mut session, cfg, uidvalidity, approvals).await?;
+        reports.link.polled();
+        reports.heart.beat();
         *failures = 0;
+        stall_point().await;
         session = session.wait(cfg.poll_interval, IDLE_RENEW).await?;
+    }
+}
+
+/// Test builds only: when the file `APPROVALD_TEST_STALL_FILE` names
+/// exists, the worker blocks here for good without beating, as it would in
+/// a read nothing bounds. The end-to-end tests use it to prove that a
+/// stalled worker stops the watchdog's pings and turns the health check
+/// to 503. Compiled out of release builds.
+async fn stall_point() {
+    #[cfg(debug_assertions)]
+    if let Some(path) = std::env::var_os("APPROVALD_TEST_STALL_FILE") {
+        if std::path::Path::new(&path).exists() {
+            tracing::error!("APPROVALD_TEST_STALL_FILE exists: the IMAP worker stalls");
+            std::future::pending::<()>().await;
+        }
     }
 }
 

@@ -34,7 +34,7 @@ mod transport;
 mod worker;
 
 pub(crate) use transport::Mailer;
-pub(crate) use worker::run_outbox;
+pub(crate) use worker::{run_outbox, STALL_BOUND as OUTBOX_STALL_BOUND};
 
 /// Mails in flight at once (and pooled SMTP connections). lettre 0.11 leaves
 /// Nagle's algorithm on, so one mail costs about one delayed-ACK period

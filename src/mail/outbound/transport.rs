@@ -27,7 +27,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one whole send may take. lettre's own timeout covers only
 /// connecting; a server that stalls mid-transaction must not stall the
 /// outbox forever.
-const SEND_TIMEOUT: Duration = Duration::from_secs(120);
+pub(super) const SEND_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Why a mail was not sent.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -14,6 +14,7 @@ use super::transport::{Mailer, SendError};
 use super::SEND_CONCURRENCY;
 use crate::backoff::Backoff;
 use crate::domain::clock::Clock;
+use crate::health::Heartbeat;
 use crate::records::{AuditEvent, EventKind, MailPurpose, OutboundMail};
 use crate::shutdown::Shutdown;
 use crate::store::Store;
@@ -96,10 +97,23 @@ pub(crate) async fn run_outbox(
     store: Store,
     mailer: Mailer,
     clock: Arc<dyn Clock>,
+    heart: Heartbeat,
     shutdown: Shutdown,
 ) {
-    run_outbox_with(store, mailer, OutboxPacing::default(), clock, shutdown).await;
+    run_outbox_with(
+        store,
+        mailer,
+        OutboxPacing::default(),
+        clock,
+        heart,
+        shutdown,
+    )
+    .await;
 }
+
+/// The outbox worker's heartbeat bound: it beats before each chunk of
+/// sends, and a chunk lasts at most one whole send.
+pub(crate) const STALL_BOUND: Duration = super::transport::SEND_TIMEOUT.saturating_mul(2);
 
 /// [`run_outbox`] with any [`Deliver`] and pacing, for tests.
 pub(crate) async fn run_outbox_with<D: Deliver>(
@@ -107,6 +121,7 @@ pub(crate) async fn run_outbox_with<D: Deliver>(
     deliver: D,
     pacing: OutboxPacing,
     clock: Arc<dyn Clock>,
+    heart: Heartbeat,
     shutdown: Shutdown,
 ) {
     let ready = store.outbox().ready();
@@ -118,11 +133,13 @@ pub(crate) async fn run_outbox_with<D: Deliver>(
         delivered: HashSet::new(),
         outages: 0,
         clock,
+        heart: heart.clone(),
     };
     loop {
         if shutdown.is_requested() {
             return;
         }
+        heart.beat();
         let next = worker.pass(&shutdown).await;
         // One flush per pass makes the removals and `mailed` records durable
         // (and wakes the audit shipper for them).
@@ -131,8 +148,8 @@ pub(crate) async fn run_outbox_with<D: Deliver>(
         }
         let stop = match next {
             Next::Again => false,
-            Next::Idle(d) => wait(&shutdown, &ready, d, true).await,
-            Next::Pause(d) => wait(&shutdown, &ready, d, false).await,
+            Next::Idle(d) => wait(&shutdown, &ready, &heart, d, true).await,
+            Next::Pause(d) => wait(&shutdown, &ready, &heart, d, false).await,
             Next::Stop => true,
         };
         if stop {
@@ -158,6 +175,8 @@ struct Worker<D> {
     outages: u32,
     /// Dates the audit records of deliveries.
     clock: Arc<dyn Clock>,
+    /// Beaten before each chunk of sends.
+    heart: Heartbeat,
 }
 
 impl<D: Deliver> Worker<D> {
@@ -211,6 +230,7 @@ impl<D: Deliver> Worker<D> {
             if shutdown.is_requested() {
                 return Next::Stop;
             }
+            self.heart.beat();
             let sends =
                 futures::future::join_all(chunk.iter().map(|(_, m)| self.deliver.deliver(m)));
             let results = tokio::select! {
@@ -356,6 +376,7 @@ impl<D: Deliver> Worker<D> {
 async fn wait(
     shutdown: &Shutdown,
     ready: &tokio::sync::Notify,
+    heart: &Heartbeat,
     d: Duration,
     wake_on_mail: bool,
 ) -> bool {
@@ -363,6 +384,7 @@ async fn wait(
         _ = shutdown.requested() => true,
         _ = tokio::time::sleep(d) => false,
         _ = ready.notified(), if wake_on_mail => false,
+        never = heart.pulse() => match never {},
     }
 }
 
@@ -500,6 +522,7 @@ mod tests {
             deliver,
             pacing(),
             Arc::new(SystemClock),
+            crate::health::Heartbeat::detached(),
             rx,
         ));
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -685,6 +708,7 @@ mod tests {
             d.clone(),
             pacing(),
             Arc::new(SystemClock),
+            crate::health::Heartbeat::detached(),
             rx,
         ));
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -718,6 +742,7 @@ mod tests {
             d.clone(),
             pacing(),
             Arc::new(SystemClock),
+            crate::health::Heartbeat::detached(),
             rx,
         ));
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -759,6 +784,7 @@ mod tests {
             Hangs,
             pacing(),
             Arc::new(SystemClock),
+            crate::health::Heartbeat::detached(),
             rx,
         ));
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -784,6 +810,7 @@ mod tests {
             Scripted::default(),
             pacing(),
             Arc::new(SystemClock),
+            crate::health::Heartbeat::detached(),
             rx,
         ));
         drop(stop);

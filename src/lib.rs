@@ -34,12 +34,25 @@ use crate::config::Config;
 /// Exit code for an invalid configuration (as `check-config` documents).
 const EXIT_CONFIG: u8 = 2;
 
-/// Log lines to standard error: coloured only when it is a terminal (a
-/// journal or a log file must not fill with escape codes), or JSON.
+/// Log lines: to journald with structured fields when systemd connected
+/// standard error to the journal (`JOURNAL_STREAM` names it), else to
+/// standard error, coloured only when it is a terminal (a log file must not
+/// fill with escape codes), or JSON.
 fn init_logging(format: LogFormat) {
     use std::io::IsTerminal;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("APPROVALD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if format == LogFormat::Text && stderr_is_the_journal() {
+        if let Ok(journal) = tracing_journald::layer() {
+            tracing_subscriber::registry()
+                .with(filter)
+                .with(journal.with_syslog_identifier("approvald".into()))
+                .init();
+            return;
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -47,6 +60,28 @@ fn init_logging(format: LogFormat) {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
     }
+}
+
+/// Whether standard error is the journal stream systemd set up: its
+/// device and inode are the ones `JOURNAL_STREAM` names (a child whose
+/// stderr was redirected inherits the variable but not the stream).
+fn stderr_is_the_journal() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Ok(meta) = std::fs::metadata("/proc/self/fd/2") else {
+        return false;
+    };
+    names_stream(&stream.to_string_lossy(), meta.dev(), meta.ino())
+}
+
+/// Whether `JOURNAL_STREAM`'s `DEVICE:INODE` is `dev`:`ino`.
+fn names_stream(journal_stream: &str, dev: u64, ino: u64) -> bool {
+    journal_stream
+        .split_once(':')
+        .and_then(|(d, i)| Some((d.parse::<u64>().ok()?, i.parse::<u64>().ok()?)))
+        == Some((dev, ino))
 }
 
 /// Runs the command line: what `main` does.
@@ -129,5 +164,25 @@ pub fn run() -> ExitCode {
                 ExitCode::from(EXIT_CONFIG)
             }
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_stream;
+
+    #[test]
+    fn journal_stream_must_name_this_very_stream() {
+        let cases = [
+            ("8:12345", 8, 12345, true),
+            ("8:12345", 8, 12346, false),
+            ("9:12345", 8, 12345, false),
+            ("8:12345:1", 8, 12345, false),
+            ("", 8, 12345, false),
+            ("x:y", 8, 12345, false),
+        ];
+        for (var, dev, ino, want) in cases {
+            assert_eq!(names_stream(var, dev, ino), want, "{var}");
+        }
     }
 }

@@ -519,6 +519,13 @@ impl Store {
         self.flusher.flush().await
     }
 
+    /// Forces everything to disk from a thread that is not the runtime's
+    /// (the command line, the benchmark's loader).
+    pub(crate) fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
     /// This store's identity.
     pub(crate) fn id(&self) -> &str {
         &self.id

@@ -57,7 +57,7 @@ impl Metrics {
             .get_or_create(&[("version", env!("CARGO_PKG_VERSION"))])
             .set(1);
         registry.register("build_info", "The running build; always 1", build);
-        let m = Metrics {
+        let mut m = Metrics {
             registry,
             requests: Family::default(),
             spool_depth: Family::default(),
@@ -69,7 +69,6 @@ impl Metrics {
             store,
             health,
         };
-        let mut m = m;
         let r = &mut m.registry;
         r.register(
             "requests",
@@ -152,7 +151,7 @@ impl Metrics {
         self.last_poll
             .set(self.health.imap.last_poll().unwrap_or(0));
         let verdict = self.health.verdict(now);
-        for w in &verdict.workers {
+        for w in verdict.workers.iter().filter(|w| w.beats) {
             self.heartbeat_age
                 .get_or_create(&[("worker", w.name)])
                 .set(w.silent.as_secs_f64());

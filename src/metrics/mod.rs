@@ -188,7 +188,10 @@ mod tests {
             imap: ImapLink::new(Arc::new(SystemClock)),
             spools: Spools::new(store.clone()),
         };
-        let _imap = health.workers.register("imap", None);
+        let _imap = health
+            .workers
+            .register("imap", Some(std::time::Duration::from_secs(10)));
+        let _api = health.workers.register("api", None);
         health.imap.failing("IMAP: LOGIN refused".into());
         let counters = Counters::default();
         counters.decided(Channel::Email);
@@ -214,6 +217,10 @@ mod tests {
         assert!(
             text.contains("approvald_worker_heartbeat_age_seconds{worker=\"imap\"}"),
             "{text}"
+        );
+        assert!(
+            !text.contains("worker=\"api\""),
+            "an accept loop has no heartbeat to show: {text}"
         );
     }
 }

@@ -46,7 +46,8 @@ fn main() {
         .ok()
         .map(|v| v.parse().expect("APPROVALD_BENCH_SCALE is a number"))
         .unwrap_or(1_000_000);
-    let base = std::env::var_os("APPROVALD_BENCH_DIR").map_or_else(std::env::temp_dir, PathBuf::from);
+    let base =
+        std::env::var_os("APPROVALD_BENCH_DIR").map_or_else(std::env::temp_dir, PathBuf::from);
     let dir = tempfile::tempdir_in(base).unwrap();
     let mut out = String::new();
     let load = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -72,7 +73,8 @@ fn main() {
     let big = dir.path().join("big");
     std::fs::create_dir_all(&big).unwrap();
     let t = Instant::now();
-    approvald::entry::populate_store(&big.join("store"), total, PENDING, chrono::Utc::now()).unwrap();
+    approvald::entry::populate_store(&big.join("store"), total, PENDING, chrono::Utc::now())
+        .unwrap();
     let fill = t.elapsed();
     let size = du(&big.join("store"));
     eprintln!("store_scale: {total} requests written in {fill:?}, {size:.0} MB on disk");
@@ -118,7 +120,11 @@ fn du(path: &Path) -> f64 {
     let mut total = 0u64;
     for e in std::fs::read_dir(path).unwrap().flatten() {
         let m = e.metadata().unwrap();
-        total += if m.is_dir() { (du(&e.path()) * 1e6) as u64 } else { m.len() };
+        total += if m.is_dir() {
+            (du(&e.path()) * 1e6) as u64
+        } else {
+            m.len()
+        };
     }
     total as f64 / 1e6
 }
@@ -213,27 +219,38 @@ levels = [{{ approvers = ["alice@example.test", "bob@example.test"], quorum = 1 
     fn wait_ready(&mut self) -> Duration {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if self.try_get("/v1/requests?status=pending&limit=1").is_some() {
+            if self
+                .try_get("/v1/requests?status=pending&limit=1")
+                .is_some()
+            {
                 return self.started.elapsed();
             }
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("the daemon exited: {status}");
             }
-            assert!(Instant::now() < deadline, "the API did not answer within 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "the API did not answer within 60 s"
+            );
             std::thread::sleep(Duration::from_millis(2));
         }
     }
 
     fn try_get(&self, path: &str) -> Option<String> {
         let mut s = UnixStream::connect(&self.socket).ok()?;
-        write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
         let mut text = String::new();
         s.read_to_string(&mut text).ok()?;
         text.starts_with("HTTP/1.1 200").then_some(text)
     }
 
     fn get(&self, path: &str) -> String {
-        self.try_get(path).unwrap_or_else(|| panic!("GET {path} failed"))
+        self.try_get(path)
+            .unwrap_or_else(|| panic!("GET {path} failed"))
     }
 
     /// VmRSS and VmHWM in MB.

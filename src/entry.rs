@@ -58,13 +58,15 @@ pub fn populate_store(
         let age = if open {
             Duration::minutes(5)
         } else {
-            Duration::seconds(i64::try_from((closed_count - n) * 31_536_000 / closed_count.max(1)).unwrap_or(0))
-                + Duration::days(1)
+            Duration::seconds(
+                i64::try_from((closed_count - n) * 31_536_000 / closed_count.max(1)).unwrap_or(0),
+            ) + Duration::days(1)
         };
         let created = now - age;
         let window = AccessWindow::new(created + Duration::hours(1), created + Duration::hours(3))
             .map_err(|e| e.to_string())?;
-        let requester = address(format!("user{}@example.test", n % 5000)).map_err(|e| e.to_string())?;
+        let requester =
+            address(format!("user{}@example.test", n % 5000)).map_err(|e| e.to_string())?;
         let (status, decisions, closed_at) = if open {
             (Status::Pending, vec![], None)
         } else {
@@ -108,7 +110,11 @@ pub fn populate_store(
             level: 1,
             decisions,
             created_at: created,
-            deadline: if open { now + Duration::days(30) } else { created + Duration::hours(24) },
+            deadline: if open {
+                now + Duration::days(30)
+            } else {
+                created + Duration::hours(24)
+            },
             closed_at,
             route: Route::Approvers,
             interventions: vec![],

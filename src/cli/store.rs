@@ -112,7 +112,5 @@ fn fail(e: crate::store::StoreError) -> Failure {
 
 /// `[store] path` of the configuration file.
 fn store_path(config: &Path) -> Result<std::path::PathBuf, Failure> {
-    Config::load(config)
-        .map(|c| c.store_path)
-        .map_err(|problems| Failure::new(EXIT_CONFIG, problems))
+    Config::store_path(config).map_err(|problems| Failure::new(EXIT_CONFIG, problems))
 }

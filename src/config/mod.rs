@@ -161,6 +161,19 @@ impl std::fmt::Display for ConfigErrors {
 }
 
 impl Config {
+    /// Only `[store] path` of `path` (with environment overrides), for the
+    /// store commands: they must work outside the unit, where secrets given
+    /// as systemd credentials cannot be read.
+    pub(crate) fn store_path(path: &Path) -> Result<PathBuf, ConfigErrors> {
+        let tree = merged(path, None)?;
+        tree.get("store")
+            .and_then(|s| s.get("path"))
+            .and_then(|p| p.as_str())
+            .filter(|p| !p.trim().is_empty())
+            .map(PathBuf::from)
+            .ok_or_else(|| ConfigErrors(vec!["store.path: is required".into()]))
+    }
+
     /// Reads and validates `path`, with environment overrides applied.
     pub(crate) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         let mut tree = merged(path, None)?;

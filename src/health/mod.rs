@@ -51,7 +51,7 @@ impl Health {
                         WorkerState::Stalled { .. } => "stalled",
                         WorkerState::Stopped => "stopped",
                     },
-                    last_heartbeat_seconds: w.silent.as_secs_f64(),
+                    last_heartbeat_seconds: w.beats.then_some(w.silent.as_secs_f64()),
                 })
                 .collect(),
             imap: ImapView {
@@ -101,12 +101,14 @@ pub(crate) struct HealthReport {
 /// One worker in the health report.
 #[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct WorkerView {
-    /// `imap`, `outbox`, `audit`, `webhooks`, `timers` or `api`.
+    /// `imap`, `outbox`, `audit`, `webhooks`, `timers`, `api`, and `http`
+    /// and `metrics` when those listeners are configured.
     pub(crate) name: &'static str,
     /// `ok`, `stalled` (no heartbeat within its bound) or `stopped`.
     pub(crate) state: &'static str,
-    /// Seconds since its last heartbeat.
-    pub(crate) last_heartbeat_seconds: f64,
+    /// Seconds since its last heartbeat; absent for a task judged by its
+    /// life alone (`api`, `http`, `metrics`: accept loops).
+    pub(crate) last_heartbeat_seconds: Option<f64>,
 }
 
 /// The IMAP connection in the health report.

@@ -37,6 +37,9 @@ pub(crate) struct WorkerHealth {
     pub(crate) name: &'static str,
     /// Time since its last beat.
     pub(crate) silent: Duration,
+    /// Whether it beats at all (has a bound): a task judged by its life
+    /// alone has no heartbeat worth showing.
+    pub(crate) beats: bool,
     /// The verdict.
     pub(crate) state: WorkerState,
 }
@@ -57,6 +60,7 @@ pub(crate) fn judge(now: Instant, workers: &[WorkerSnapshot]) -> Vec<WorkerHealt
             WorkerHealth {
                 name: w.name,
                 silent,
+                beats: w.stall_after.is_some(),
                 state,
             }
         })

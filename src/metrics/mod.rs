@@ -57,7 +57,7 @@ impl Metrics {
             .get_or_create(&[("version", env!("CARGO_PKG_VERSION"))])
             .set(1);
         registry.register("build_info", "The running build; always 1", build);
-        let m = Metrics {
+        let mut m = Metrics {
             registry,
             requests: Family::default(),
             spool_depth: Family::default(),
@@ -69,7 +69,6 @@ impl Metrics {
             store,
             health,
         };
-        let mut m = m;
         let r = &mut m.registry;
         r.register(
             "requests",
@@ -152,7 +151,7 @@ impl Metrics {
         self.last_poll
             .set(self.health.imap.last_poll().unwrap_or(0));
         let verdict = self.health.verdict(now);
-        for w in &verdict.workers {
+        for w in verdict.workers.iter().filter(|w| w.beats) {
             self.heartbeat_age
                 .get_or_create(&[("worker", w.name)])
                 .set(w.silent.as_secs_f64());
@@ -189,7 +188,10 @@ mod tests {
             imap: ImapLink::new(Arc::new(SystemClock)),
             spools: Spools::new(store.clone()),
         };
-        let _imap = health.workers.register("imap", None);
+        let _imap = health
+            .workers
+            .register("imap", Some(std::time::Duration::from_secs(10)));
+        let _api = health.workers.register("api", None);
         health.imap.failing("IMAP: LOGIN refused".into());
         let counters = Counters::default();
         counters.decided(Channel::Email);
@@ -215,6 +217,10 @@ mod tests {
         assert!(
             text.contains("approvald_worker_heartbeat_age_seconds{worker=\"imap\"}"),
             "{text}"
+        );
+        assert!(
+            !text.contains("worker=\"api\""),
+            "an accept loop has no heartbeat to show: {text}"
         );
     }
 }

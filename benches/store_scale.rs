@@ -268,9 +268,10 @@ levels = [{{ approvers = ["alice@example.test", "bob@example.test"], quorum = 1 
     }
 
     fn stop(mut self) {
-        let _ = Command::new("kill")
+        Command::new("kill")
             .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
+            .status()
+            .expect("kill the daemon");
+        self.child.wait().expect("the daemon's exit");
     }
 }

@@ -12,6 +12,8 @@
 //! - `APPROVALD_BENCH_SCALE`: requests in the big store (default 1,000,000).
 //! - `APPROVALD_BENCH_DIR`: where the stores go (a real disk).
 //! - `APPROVALD_BENCH_OUT`: a directory for `scale.md`.
+//! - `APPROVALD_BENCH_SCALE_KEEP`: a directory to keep the big store in and
+//!   reuse on the next run (writing a million requests takes minutes).
 
 #![expect(
     clippy::unwrap_used,
@@ -202,10 +204,10 @@ levels = [{{ approvers = ["alice@example.test", "bob@example.test"], quorum = 1 
         let child = Command::new(env!("CARGO_BIN_EXE_approvald"))
             .args(["serve", "--config"])
             .arg(&config)
-            .env("APPROVALD_LOG", "warn")
+            .env("APPROVALD_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("approvald.log")).unwrap())
             .spawn()
             .unwrap();
         Daemon {

@@ -143,7 +143,12 @@ impl Store {
             let tree = self.db.open_tree(name)?;
             for item in tree.iter() {
                 let (k, v) = item?;
-                if name == "meta" && (k.as_ref() == STORE_ID || k.as_ref() == b"index_version") {
+                if name == "meta"
+                    && (k.as_ref() == STORE_ID
+                        || k.as_ref() == b"index_version"
+                        || k.as_ref() == super::COUNTS_KEPT
+                        || k.starts_with(b"count/"))
+                {
                     continue;
                 }
                 let json = match kind {
@@ -245,10 +250,15 @@ impl Store {
             }
             store.meta.remove(b"index_version")?;
             store.reindex_if_needed()?;
+            // Counts are derived: made again from the rebuilt index.
+            for status in crate::domain::request::Status::ALL {
+                store.meta.remove(super::count_key(status))?;
+            }
             // An export from a build whose spool keys came from sled.
             store.start_spool_counters()?;
             store.db.flush()?;
         }
+        store.count_statuses_if_needed()?;
         let report = store.check()?;
         if !report.problems.is_empty() {
             return Err(bad(format!(
@@ -328,7 +338,7 @@ fn meta_problem(k: &[u8], v: &[u8]) -> Option<String> {
     let want = match k {
         b"request_seq" => 8,
         b"index_version" => 4,
-        k if k.starts_with(b"next_key/") => 8,
+        k if k.starts_with(b"next_key/") || k.starts_with(b"count/") => 8,
         AUDIT_HEAD => 40,
         STORE_ID => return v.is_empty().then(|| "empty store id".to_string()),
         _ => return None,

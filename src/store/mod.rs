@@ -262,6 +262,7 @@ impl Store {
             writers: Arc::default(),
         };
         store.reindex_if_needed()?;
+        store.count_statuses_if_needed()?;
         store.start_spool_counters()?;
         Ok(store)
     }
@@ -314,8 +315,29 @@ impl Store {
         }
         self.meta
             .insert(b"index_version", &index::INDEX_VERSION.to_be_bytes())?;
+        self.meta.remove(COUNTS_KEPT)?;
         self.db.flush()?;
         tracing::info!(requests = indexed, "request indexes rebuilt");
+        Ok(())
+    }
+
+    /// Counts the requests of each status once from the status index, for
+    /// a store whose counts are not kept yet (new, rebuilt, or older).
+    fn count_statuses_if_needed(&self) -> Result<(), StoreError> {
+        if self.meta.get(COUNTS_KEPT)?.is_some() {
+            return Ok(());
+        }
+        let _alone = self.writers.write().unwrap_or_else(|e| e.into_inner());
+        for status in crate::domain::request::Status::ALL {
+            let n = self
+                .by_status
+                .scan_prefix(index::status_prefix(status))
+                .keys()
+                .try_fold(0u64, |n, k| k.map(|_| n + 1))?;
+            self.meta.insert(count_key(status), &n.to_be_bytes())?;
+        }
+        self.meta.insert(COUNTS_KEPT, &[1])?;
+        self.db.flush()?;
         Ok(())
     }
 
@@ -418,6 +440,13 @@ impl Store {
                     }
                     if let Some(k) = index::subject_key(r) {
                         by_subject.insert(k, &[])?;
+                    }
+                    let before = old.as_ref().map(|o| o.status);
+                    if before != Some(r.status) {
+                        if let Some(b) = before {
+                            add_to_count(meta, b, -1)?;
+                        }
+                        add_to_count(meta, r.status, 1)?;
                     }
                     moved_due = old.and_then(|o| o.next_due()) != r.next_due();
                 }
@@ -593,6 +622,36 @@ impl Store {
             ..Change::nothing(())
         })
     }
+}
+
+/// The meta key of the number of requests with `status`.
+fn count_key(status: crate::domain::request::Status) -> Vec<u8> {
+    format!("count/{}", status.as_str()).into_bytes()
+}
+
+/// Set once the status counts are kept (a store of an older build gets
+/// them counted once at open).
+const COUNTS_KEPT: &[u8] = b"status_counts_kept";
+
+/// Adds `delta` to the count of `status`, in the change's transaction.
+fn add_to_count(
+    meta: &TransactionalTree,
+    status: crate::domain::request::Status,
+    delta: i64,
+) -> Result<(), ConflictableTransactionError<String>> {
+    let key = count_key(status);
+    let n = meta
+        .get(&key)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0);
+    let n = if delta < 0 {
+        n.saturating_sub(delta.unsigned_abs())
+    } else {
+        n.saturating_add(delta.unsigned_abs())
+    };
+    meta.insert(key, &n.to_be_bytes())?;
+    Ok(())
 }
 
 /// The meta key of the store's identity.

@@ -795,3 +795,36 @@ fn committed_exports_of_this_and_the_pre_chain_layout_import() {
         );
     }
 }
+
+#[test]
+fn status_counts_follow_every_change_and_survive_export_and_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::init(&dir.path().join("a")).unwrap();
+    let mut r = two_level_request();
+    put(&store, &r);
+    let mut other = two_level_request();
+    other.id = RequestId::new(8);
+    put(&store, &other);
+    assert_eq!(store.count_with_status(Status::Pending).unwrap(), 2);
+    r.status = Status::Rejected;
+    put(&store, &r);
+    put(&store, &r);
+    let counts = |s: &Store| {
+        Status::ALL
+            .iter()
+            .map(|st| (st.as_str(), s.count_with_status(*st).unwrap()))
+            .filter(|(_, n)| *n > 0)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(counts(&store), [("pending", 1), ("rejected", 1)]);
+    let mut file = Vec::new();
+    store.export(t0(), &mut file).unwrap();
+    let copy = Store::import(&dir.path().join("b"), &mut file.as_slice()).unwrap();
+    assert_eq!(counts(&copy), counts(&store));
+    // An older store, whose counts were never kept, is counted at open.
+    store.meta.remove(COUNTS_KEPT).unwrap();
+    store.meta.remove(count_key(Status::Pending)).unwrap();
+    drop(store);
+    let again = reopen(&dir.path().join("a"));
+    assert_eq!(counts(&again), [("pending", 1), ("rejected", 1)]);
+}

@@ -72,11 +72,14 @@ fn main() {
     d.stop();
 
     // The big store, written through the store's transactions.
-    let big = dir.path().join("big");
+    let big = std::env::var_os("APPROVALD_BENCH_SCALE_KEEP")
+        .map_or_else(|| dir.path().join("big"), PathBuf::from);
     std::fs::create_dir_all(&big).unwrap();
     let t = Instant::now();
-    approvald::entry::populate_store(&big.join("store"), total, PENDING, chrono::Utc::now())
-        .unwrap();
+    if !big.join("store").join("db").exists() {
+        approvald::entry::populate_store(&big.join("store"), total, PENDING, chrono::Utc::now())
+            .unwrap();
+    }
     let fill = t.elapsed();
     let size = du(&big.join("store"));
     eprintln!("store_scale: {total} requests written in {fill:?}, {size:.0} MB on disk");

@@ -1,7 +1,8 @@
 //! End-to-end timings of the real approvald binary against the real mail
 //! stack (Postfix delivering over LMTP into Dovecot): how long a reply takes
 //! from the approver's SMTP submission to the decision in the API, with IMAP
-//! IDLE and with polling, and how fast a backlog of replies drains.
+//! IDLE and with polling, how fast a backlog of replies drains, and how
+//! fast queued mail leaves the outbox next to a bare SMTP client.
 //!
 //! Needs a running stack (`scripts/mail-stack start DIR; source DIR/env`)
 //! and runs only under `cargo bench` (the `--bench` argument): `cargo test
@@ -11,10 +12,12 @@
 //!
 //! Tuning, all optional:
 //! - `APPROVALD_BENCH_ONLY`: comma-separated parts to run, of `idle`,
-//!   `poll`, `backlog` (default: all three).
+//!   `poll`, `backlog`, `outbound` (default: all four).
 //! - `APPROVALD_BENCH_SAMPLES`: replies per latency run (default 20).
 //! - `APPROVALD_BENCH_POLL`: `poll_interval` of the polling run (default 1s).
 //! - `APPROVALD_BENCH_BACKLOG`: replies in the backlog (default 10000).
+//! - `APPROVALD_BENCH_OUTBOUND`: mails per sender in the outbound part
+//!   (default 2000).
 //! - `APPROVALD_BENCH_OUT`: a directory for the report and raw samples.
 //! - `APPROVALD_BENCH_DIR`: where the daemon's store lives (default: the
 //!   system temporary directory). It must be a real disk: the store fsyncs.
@@ -35,6 +38,7 @@
 
 mod backlog;
 mod latency;
+mod outbound;
 mod people;
 mod report;
 mod stats;
@@ -55,12 +59,16 @@ struct Plan {
     poll: bool,
     /// Run the backlog part.
     backlog: bool,
+    /// Run the outbound part.
+    outbound: bool,
     /// Sequential replies per latency part.
     samples: usize,
     /// `[imap] poll_interval` of the polling part.
     poll_interval: String,
     /// Replies in the backlog.
     backlog_size: usize,
+    /// Mails per sender in the outbound part.
+    outbound_size: usize,
     /// Where the report and raw samples go, if anywhere.
     out: Option<PathBuf>,
 }
@@ -82,9 +90,11 @@ impl Plan {
             idle: wants("idle"),
             poll: wants("poll"),
             backlog: wants("backlog"),
+            outbound: wants("outbound"),
             samples: number("APPROVALD_BENCH_SAMPLES", 20),
             poll_interval: std::env::var("APPROVALD_BENCH_POLL").unwrap_or_else(|_| "1s".into()),
             backlog_size: number("APPROVALD_BENCH_BACKLOG", 10_000),
+            outbound_size: number("APPROVALD_BENCH_OUTBOUND", 2000),
             out: std::env::var_os("APPROVALD_BENCH_OUT").map(PathBuf::from),
         }
     }
@@ -122,6 +132,10 @@ fn main() {
         if plan.backlog {
             let run = backlog::run(stack, plan.backlog_size).await;
             report.backlog(&run);
+        }
+        if plan.outbound {
+            let run = outbound::run(stack, plan.outbound_size).await;
+            report.outbound(&run);
         }
     });
     report.finish();

@@ -15,8 +15,9 @@ use crate::support::unique_address;
 
 /// A running daemon and everything it needs to keep running.
 pub(crate) struct Setup {
-    /// Receives the audit log; the daemon would log send errors without it.
-    pub(crate) _syslog: SyslogListener,
+    /// Receives the audit log; the daemon would log send errors without it,
+    /// and the outbound part counts its `mailed` events.
+    pub(crate) syslog: SyslogListener,
     /// The daemon under test.
     pub(crate) daemon: TestDaemon,
     /// Holds the store, config and socket; deleted at the end.
@@ -63,7 +64,7 @@ pub(crate) async fn start(
     edit(&mut config);
     let daemon = TestDaemon::start(dir.path(), config).await;
     Setup {
-        _syslog: syslog,
+        syslog,
         daemon,
         _dir: dir,
         approver,

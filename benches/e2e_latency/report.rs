@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::backlog::{BacklogRun, APPEND_CONNECTIONS, SUBMIT_CONCURRENCY};
 use crate::latency::{ms, LatencyRun};
+use crate::outbound::OutboundRun;
 use crate::stats::{summarize, Summary};
 
 /// Accumulates the report while the parts run.
@@ -193,6 +194,60 @@ impl Report {
             writeln!(csv, "{at:.2},{left}").unwrap();
         }
         self.save("backlog-progress.csv", &csv);
+    }
+
+    /// Adds an outbound run: approvald and the bare client side by side,
+    /// each rate also as a ratio to the bare client on one connection.
+    pub(crate) fn outbound(&mut self, run: &OutboundRun) {
+        let n = run.n;
+        let t = &mut self.text;
+        writeln!(
+            t,
+            "### Outbound: {n} mails ({} bytes on average) to Postfix\n",
+            run.mail_bytes
+        )
+        .unwrap();
+        writeln!(
+            t,
+            "| sender | accepted by Postfix | mails/s | × bare, 1 connection | in Dovecot | mails/s |"
+        )
+        .unwrap();
+        writeln!(t, "|---|---:|---:|---:|---:|---:|").unwrap();
+        let rate = |d: Duration| n as f64 / d.as_secs_f64();
+        let reference = run
+            .senders
+            .iter()
+            .find(|s| s.name.contains("1 connection"))
+            .map(|s| rate(s.accepted));
+        let mut csv = String::from("sender,mails,accepted_s,delivered_s\n");
+        for s in &run.senders {
+            let ratio = reference.map_or("–".into(), |r| format!("{:.2}×", rate(s.accepted) / r));
+            writeln!(
+                t,
+                "| {} | {:.2} s | {:.0} | {ratio} | {:.2} s | {:.0} |",
+                s.name,
+                s.accepted.as_secs_f64(),
+                rate(s.accepted),
+                s.delivered.as_secs_f64(),
+                rate(s.delivered)
+            )
+            .unwrap();
+            writeln!(
+                csv,
+                "{},{n},{:.3},{:.3}",
+                s.name,
+                s.accepted.as_secs_f64(),
+                s.delivered.as_secs_f64()
+            )
+            .unwrap();
+        }
+        writeln!(
+            t,
+            "\nLoad average (1 min): {} at the start of this part, {} at its end.\n",
+            run.load.0, run.load.1
+        )
+        .unwrap();
+        self.save("outbound.csv", &csv);
     }
 
     /// Prints the report and saves it.

@@ -432,7 +432,7 @@ async fn invalid_submission_is_refused_naming_the_field() {
 
 /// The same flow with every connection encrypted, as in production: IMAP
 /// over implicit TLS and over STARTTLS, SMTP over STARTTLS with AUTH and over
-/// implicit TLS, all trusting the stack's private CA through `ca_file`.
+/// implicit TLS with and without AUTH, all trusting the stack's private CA through `ca_file`.
 #[tokio::test(flavor = "multi_thread")]
 async fn approval_over_tls_connections_trusting_a_private_ca() {
     use crate::support::daemon_config::TlsMode;
@@ -451,6 +451,13 @@ async fn approval_over_tls_connections_trusting_a_private_ca() {
             TlsMode::StartTls,
             TlsMode::Implicit,
             false,
+        ),
+        // Implicit TLS is approvald's own handshake, lettre's AUTH on top.
+        (
+            "imaps-smtps-login",
+            TlsMode::Implicit,
+            TlsMode::Implicit,
+            true,
         ),
     ];
     for (name, imap, smtp, login) in cases {

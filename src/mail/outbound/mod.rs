@@ -25,20 +25,23 @@
 //!   `deferred`): the audit trail shows every stuck mail without one line per
 //!   retry. The count lives in memory and restarts with the process.
 //!
-//! `message` builds the MIME message from an outbox record, `transport`
-//! talks SMTP, and `worker` runs the outbox: what to send next, retries,
+//! `message` builds the MIME message from an outbox record, `connector`
+//! opens SMTP connections (TCP_NODELAY, TLS, login), `pool` keeps idle
+//! ones, `transport` sends over them and sorts the answers, and `worker` runs the outbox: what to send next, retries,
 //! pauses and the audit of each outcome.
 
+mod connector;
 mod message;
+mod pool;
 mod transport;
 mod worker;
 
 pub(crate) use transport::Mailer;
 pub(crate) use worker::{run_outbox, STALL_BOUND as OUTBOX_STALL_BOUND};
 
-/// Mails in flight at once (and pooled SMTP connections). lettre 0.11 leaves
-/// Nagle's algorithm on, so one mail costs about one delayed-ACK period
-/// (~40 ms) of waiting; a few in parallel keep a backlog moving.
+/// Mails in flight at once (and pooled SMTP connections): each transaction
+/// spends most of its time waiting for the server's replies, so a few in
+/// parallel keep a backlog moving without hammering the relay.
 pub(super) const SEND_CONCURRENCY: usize = 4;
 
 #[cfg(test)]

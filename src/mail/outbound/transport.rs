@@ -1,32 +1,36 @@
-//! The SMTP client: a pooled, timed connection to the submission server,
-//! and what its answers mean (this mail refused for good, or the server
-//! unavailable for now).
+//! The SMTP client: pooled, timed connections to the submission server
+//! (opened by [`super::connector`], kept by [`super::pool`]), and what its
+//! answers mean (this mail refused for good, or the server unavailable for
+//! now).
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use lettre::address::Envelope;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
-use lettre::transport::smtp::{AsyncSmtpTransportBuilder, PoolConfig};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, Certificate, CertificateStore, TlsParameters,
+};
+use rustls::pki_types::ServerName;
 
+use super::connector::{lettre_error, Connector, Security};
 use super::message::{build_message, from_mailbox};
+use super::pool::{Pool, Taken};
 use super::worker::Deliver;
 use super::SEND_CONCURRENCY;
 use crate::config::{SmtpConfig, TlsMode};
 use crate::domain::clock::Clock;
 use crate::domain::ids::Address;
-use crate::mail::tls::{ca_certificates, SystemRoots};
+use crate::mail::tls::{ca_certificates, client_config, SystemRoots};
 use crate::records::OutboundMail;
 
 /// How long connecting (TCP, TLS, EHLO, AUTH) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long one whole send may take. lettre's own timeout covers only
-/// connecting; a server that stalls mid-transaction must not stall the
-/// outbox forever.
+/// How long one whole send may take, connecting included; a server that
+/// stalls mid-transaction must not stall the outbox forever.
 pub(super) const SEND_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Why a mail was not sent.
@@ -47,18 +51,14 @@ pub(crate) enum SendError {
     },
 }
 
-/// The SMTP client: a pooled connection to the configured submission
+/// The SMTP client: pooled connections to the configured submission
 /// server, sending as one fixed From mailbox.
 pub(crate) struct Mailer {
-    /// Kept to build a fresh transport after a send was abandoned.
-    builder: AsyncSmtpTransportBuilder,
-    /// lettre's pooled transport; pooling saves a TLS handshake and login
-    /// per mail when several mails go out together. Replaced when a send
-    /// times out: lettre would put the abandoned connection, possibly in the
-    /// middle of a transaction, back into the pool, and the next mail's
-    /// commands would then be paired with stale replies. The lock is only
-    /// held to clone or swap the handle, never across an await.
-    transport: Mutex<AsyncSmtpTransport<Tokio1Executor>>,
+    /// Opens connections with TCP_NODELAY, TLS and login as configured.
+    connector: Connector,
+    /// Idle connections; pooling saves a TLS handshake and login per mail
+    /// when several mails go out together.
+    pool: Pool,
     /// `from_name <address>` on every mail.
     from: Mailbox,
     /// Bound on one whole send; see [`SEND_TIMEOUT`].
@@ -71,8 +71,7 @@ impl Mailer {
     /// Builds the client for `cfg`, sending as `from_name <address>`.
     ///
     /// Reads and checks the CA file now, so a bad one is a startup error.
-    /// No connection is made until the first send. Must be called within
-    /// the Tokio runtime (the pool starts a housekeeping task).
+    /// No connection is made until the first send.
     pub(crate) fn new(
         cfg: &SmtpConfig,
         from_name: &str,
@@ -80,19 +79,14 @@ impl Mailer {
         clock: Arc<dyn Clock>,
     ) -> Result<Mailer, String> {
         let ep = &cfg.endpoint;
-        let (tls, from) = Mailer::parts(cfg, from_name, address)?;
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(ep.host.as_str())
-            .port(ep.port)
-            .tls(tls)
-            .timeout(Some(CONNECT_TIMEOUT))
-            .pool_config(PoolConfig::new().max_size(u32::try_from(SEND_CONCURRENCY).unwrap_or(4)));
-        if let Some((user, password)) = &cfg.credentials {
-            builder =
-                builder.credentials(Credentials::new(user.clone(), password.expose().clone()));
-        }
+        let (security, from) = Mailer::parts(cfg, from_name, address)?;
+        let credentials = cfg
+            .credentials
+            .as_ref()
+            .map(|(user, password)| Credentials::new(user.clone(), password.expose().clone()));
         Ok(Mailer {
-            transport: Mutex::new(builder.clone().build()),
-            builder,
+            connector: Connector::new(&ep.host, ep.port, security, credentials, CONNECT_TIMEOUT),
+            pool: Pool::new(SEND_CONCURRENCY),
             from,
             send_timeout: SEND_TIMEOUT,
             clock,
@@ -101,8 +95,7 @@ impl Mailer {
 
     /// Builds what [`Mailer::new`] builds from the configuration — TLS
     /// settings (roots, CA file, the host as a TLS name) and the From
-    /// address — without the connection pool, which needs a runtime: so
-    /// that `check-config` refuses what would stop `serve`.
+    /// address — so that `check-config` refuses what would stop `serve`.
     pub(crate) fn check(
         cfg: &SmtpConfig,
         from_name: &str,
@@ -115,39 +108,64 @@ impl Mailer {
         cfg: &SmtpConfig,
         from_name: &str,
         address: &Address,
-    ) -> Result<(Tls, Mailbox), String> {
+    ) -> Result<(Security, Mailbox), String> {
         let ep = &cfg.endpoint;
-        let tls = match ep.tls {
-            TlsMode::None => Tls::None,
-            TlsMode::Implicit => Tls::Wrapper(tls_parameters(&ep.host, ep.ca_file.as_deref())?),
-            TlsMode::StartTls => Tls::Required(tls_parameters(&ep.host, ep.ca_file.as_deref())?),
+        let security = match ep.tls {
+            TlsMode::None => Security::None,
+            TlsMode::Implicit => Security::Implicit {
+                config: client_config(ep.ca_file.as_deref())?,
+                name: ServerName::try_from(ep.host.clone())
+                    .map_err(|e| format!("SMTP host {:?} as a TLS name: {e}", ep.host))?,
+            },
+            TlsMode::StartTls => {
+                Security::StartTls(tls_parameters(&ep.host, ep.ca_file.as_deref())?)
+            }
         };
-        Ok((tls, from_mailbox(from_name, address)?))
+        Ok((security, from_mailbox(from_name, address)?))
     }
 
     /// Sends one mail and waits for the server's verdict.
     pub(crate) async fn send(&self, m: &OutboundMail) -> Result<(), SendError> {
         let message = build_message(&self.from, m, SystemTime::from(self.clock.now()))?;
-        let transport = self.transport().clone();
-        match tokio::time::timeout(self.send_timeout, transport.send(message)).await {
-            Err(_) => {
-                *self.transport() = self.builder.clone().build();
-                Err(SendError::Transient {
-                    why: format!(
-                        "no answer from the SMTP server within {} ms",
-                        self.send_timeout.as_millis()
-                    ),
-                    outage: true,
-                })
-            }
-            Ok(Err(e)) => Err(classify(e.status().map(|c| c.to_string()), e.to_string())),
-            Ok(Ok(_)) => Ok(()),
+        let raw = message.formatted();
+        // On timeout the transaction is dropped with its connection, which
+        // therefore never returns to the pool half-way through a mail.
+        match tokio::time::timeout(self.send_timeout, self.transmit(message.envelope(), &raw)).await
+        {
+            Err(_) => Err(SendError::Transient {
+                why: format!(
+                    "no answer from the SMTP server within {} ms",
+                    self.send_timeout.as_millis()
+                ),
+                outage: true,
+            }),
+            Ok(result) => result,
         }
     }
 
-    fn transport(&self) -> std::sync::MutexGuard<'_, AsyncSmtpTransport<Tokio1Executor>> {
-        // A panic elsewhere cannot leave the handle half-written: recover it.
-        self.transport.lock().unwrap_or_else(|p| p.into_inner())
+    /// One SMTP transaction on a pooled or new connection; the connection
+    /// goes back to the pool only after a transaction that succeeded (lettre
+    /// closes it on any failure).
+    async fn transmit(&self, envelope: &Envelope, raw: &[u8]) -> Result<(), SendError> {
+        let mut conn = self.connection().await?;
+        conn.send(envelope, raw).await.map_err(lettre_error)?;
+        self.pool.put(conn);
+        Ok(())
+    }
+
+    /// An idle connection that still answers, or a new one.
+    async fn connection(&self) -> Result<AsyncSmtpConnection, SendError> {
+        while let Some(Taken {
+            mut conn,
+            needs_check,
+        }) = self.pool.take()
+        {
+            if !needs_check || conn.test_connected().await {
+                return Ok(conn);
+            }
+            conn.abort().await;
+        }
+        self.connector.connect().await
     }
 }
 
@@ -197,7 +215,7 @@ fn tls_parameters_with(
 /// Sorts an SMTP failure into permanent or transient, from the reply code
 /// (`None` when no reply was received at all) and the error text, which
 /// carries the enhanced status code (RFC 3463) when the server sent one.
-fn classify(code: Option<String>, why: String) -> SendError {
+pub(super) fn classify(code: Option<String>, why: String) -> SendError {
     let Some(code) = code.and_then(|c| c.parse::<u16>().ok()) else {
         return SendError::Transient { why, outage: true };
     };
@@ -252,6 +270,7 @@ mod tests {
     use crate::config::Endpoint;
     use crate::secret::Secret;
     use crate::system_clock::SystemClock;
+    use std::sync::Mutex;
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     use tokio::time::Instant;
 
@@ -407,14 +426,23 @@ mod tests {
     /// Serves SMTP on 127.0.0.1 per `script`; returns the port and the
     /// number of messages accepted so far.
     async fn smtp_server(script: Script) -> (u16, Arc<Mutex<u32>>) {
+        let (port, accepted, _) = smtp_server_counting(script).await;
+        (port, accepted)
+    }
+
+    /// [`smtp_server`], also counting the connections accepted so far.
+    async fn smtp_server_counting(script: Script) -> (u16, Arc<Mutex<u32>>, Arc<Mutex<u32>>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let accepted = Arc::new(Mutex::new(0u32));
         let counter = accepted.clone();
+        let opened = Arc::new(Mutex::new(0u32));
+        let opened_counter = opened.clone();
         tokio::spawn(async move {
             let mut connections = 0;
             while let Ok((sock, _)) = listener.accept().await {
                 connections += 1;
+                *opened_counter.lock().unwrap() += 1;
                 let stall_data = matches!(script, Script::StallFirstData) && connections == 1;
                 let counter = counter.clone();
                 tokio::spawn(async move {
@@ -458,7 +486,7 @@ mod tests {
                 });
             }
         });
-        (port, accepted)
+        (port, accepted, opened)
     }
 
     fn smtp_config(port: u16, tls: TlsMode, ca_file: Option<std::path::PathBuf>) -> SmtpConfig {
@@ -511,6 +539,50 @@ mod tests {
             let want = u32::from(matches!(script, Script::Accept));
             assert_eq!(*accepted.lock().unwrap(), want, "{name}");
         }
+    }
+
+    /// Nagle's algorithm held each mail for a delayed ACK (about 40 ms on
+    /// Linux) while lettre opened its own sockets: the socket mail goes
+    /// over must have it off.
+    #[tokio::test]
+    async fn the_socket_mail_goes_over_has_tcp_nodelay() {
+        let (port, _) = smtp_server(Script::Accept).await;
+        for tls in [TlsMode::None, TlsMode::StartTls, TlsMode::Implicit] {
+            let m = Mailer::new(
+                &smtp_config(port, tls, None),
+                "Access approvals",
+                &addr("approvals@example.test"),
+                Arc::new(SystemClock),
+            )
+            .unwrap();
+            let tcp = m.connector.tcp().await.unwrap();
+            assert!(tcp.nodelay().unwrap(), "{tls:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn mails_in_a_row_share_one_pooled_connection() {
+        let (port, accepted, opened) = smtp_server_counting(Script::Accept).await;
+        let m = mailer(port);
+        for n in 0..20 {
+            assert_eq!(m.send(&mail(n)).await, Ok(()), "mail {n}");
+        }
+        assert_eq!(*accepted.lock().unwrap(), 20);
+        assert_eq!(*opened.lock().unwrap(), 1, "one connection for all");
+        assert_eq!(m.pool.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_refused_mail_does_not_leave_its_connection_in_the_pool() {
+        let (port, _, opened) =
+            smtp_server_counting(Script::RcptReply("550 5.1.1 <x>: User unknown\r\n")).await;
+        let m = mailer(port);
+        for n in 0..2 {
+            let got = m.send(&mail(n)).await;
+            assert!(matches!(got, Err(SendError::Permanent(_))), "{got:?}");
+            assert_eq!(m.pool.len(), 0);
+        }
+        assert_eq!(*opened.lock().unwrap(), 2);
     }
 
     #[tokio::test]

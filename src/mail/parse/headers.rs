@@ -88,10 +88,17 @@ fn unfold(value: &str) -> String {
 /// gives the same text (an invalid sequence ends at a line break or a space
 /// alike).
 fn unfold_bytes(value: &[u8]) -> String {
-    let spaced: Vec<u8> = value
-        .iter()
-        .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
-        .collect();
+    let mut spaced = value.to_vec();
+    let mut from = 0;
+    while let Some(at) = spaced
+        .get(from..)
+        .and_then(|rest| memchr::memchr2(b'\r', b'\n', rest))
+    {
+        if let Some(b) = spaced.get_mut(from + at) {
+            *b = b' ';
+        }
+        from += at + 1;
+    }
     let mut text = match String::from_utf8(spaced) {
         Ok(text) => text,
         Err(invalid) => String::from_utf8_lossy(invalid.as_bytes()).into_owned(),

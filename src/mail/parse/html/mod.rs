@@ -34,6 +34,8 @@ const MAX_QUOTE_PREFIX: u16 = 10;
 /// Converts an HTML body to text, prefixing quoted lines with `> `.
 pub(crate) fn html_to_text(html: &str) -> String {
     let mut conv = Converter::new();
+    // The text is a fraction of the markup; start with room for a part of it.
+    conv.out.reserve(html.len() / 4);
     let bytes = html.as_bytes();
     let mut text_start = 0;
     let mut i = 0;

@@ -106,6 +106,12 @@ pub(super) struct TagName {
 }
 
 impl TagName {
+    /// The name's bytes, for comparing two names without reading them as
+    /// text again.
+    pub(super) fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+
     pub(super) fn as_str(&self) -> &str {
         self.bytes
             .get(..self.len)

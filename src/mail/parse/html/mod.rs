@@ -348,7 +348,7 @@ impl Converter {
             .enumerate()
             .skip(1)
             .rev()
-            .find(|(_, f)| f.name.as_str() == name)
+            .find(|(_, f)| f.name.as_bytes() == name.as_bytes())
             .map(|(i, _)| i);
         match found {
             Some(index) => {

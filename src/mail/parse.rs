@@ -242,21 +242,28 @@ pub(crate) fn parse_inbound_of_size(
     let mut signed = Candidates::default();
     token_candidates::offer_subject_tags(&subject, &mut signed);
 
+    // Every HTML part is converted to text at most once, whichever of the
+    // steps below reads it first.
+    let html_texts = body::HtmlTexts::new(&message);
     let text = if oversized {
         Err(MessageBodyError::TooLarge {
             size: full_size.max(raw.len()),
             limit: max_message_size,
         })
     } else {
-        body::offer_body_tokens(&message, &mut candidates);
-        body::offer_body_tokens(&message, &mut signed);
-        body::reply_text(&message)
+        // The body is searched once; its tokens join both lists as if each
+        // had been offered them one by one (see `Candidates::offer_all`).
+        let mut body_tokens = Candidates::default();
+        body::offer_body_tokens(&message, &html_texts, &mut body_tokens);
+        candidates.offer_all(&body_tokens);
+        signed.offer_all(&body_tokens);
+        body::reply_text(&message, &html_texts)
     };
 
     // Both parts are the approver's: the HTML is read beside the plain
     // text, and instead of it when the plain part is a degenerate stand-in.
     let (text, alternative_text) = match (text, oversized) {
-        (Ok(plain), false) => match body::alternative_text(&message) {
+        (Ok(plain), false) => match body::alternative_text(&message, &html_texts) {
             Some(html) if body::is_degenerate_plain(&plain, &html) => (Ok(html), None),
             other => (Ok(plain), other),
         },

@@ -34,7 +34,7 @@ impl RawHeaders {
                 let value = raw.get(start..end).unwrap_or_default();
                 (
                     header.name.as_str().to_ascii_lowercase(),
-                    unfold(&String::from_utf8_lossy(value)),
+                    unfold_bytes(value),
                 )
             })
             .collect();
@@ -71,7 +71,9 @@ impl RawHeaders {
     }
 }
 
-/// Joins folded lines and trims: `a\r\n b` becomes `a  b`.
+/// Joins folded lines and trims: `a\r\n b` becomes `a  b`. The reference
+/// form of [`unfold_bytes`].
+#[cfg(test)]
 fn unfold(value: &str) -> String {
     value
         .chars()
@@ -79,6 +81,33 @@ fn unfold(value: &str) -> String {
         .collect::<String>()
         .trim()
         .to_string()
+}
+
+/// [`unfold`] of the value's bytes read as lossy UTF-8, in one copy: line
+/// breaks are ASCII, so replacing them before or after the lossy decoding
+/// gives the same text (an invalid sequence ends at a line break or a space
+/// alike).
+fn unfold_bytes(value: &[u8]) -> String {
+    let mut spaced = value.to_vec();
+    let mut from = 0;
+    while let Some(at) = spaced
+        .get(from..)
+        .and_then(|rest| memchr::memchr2(b'\r', b'\n', rest))
+    {
+        if let Some(b) = spaced.get_mut(from + at) {
+            *b = b' ';
+        }
+        from += at + 1;
+    }
+    let mut text = match String::from_utf8(spaced) {
+        Ok(text) => text,
+        Err(invalid) => String::from_utf8_lossy(invalid.as_bytes()).into_owned(),
+    };
+    let end = text.trim_end().len();
+    text.truncate(end);
+    let start = text.len() - text.trim_start().len();
+    text.drain(..start);
+    text
 }
 
 /// The header section of `raw`: everything up to and including the first
@@ -125,6 +154,37 @@ mod tests {
         let mut late = vec![b'x'; MAX_HEADER_SECTION];
         late.extend_from_slice(b"\n\nbody");
         assert_eq!(header_section(&late), None);
+    }
+
+    /// The one-copy unfolding of raw bytes gives what lossy decoding and
+    /// then [`unfold`] give, on folded, non-ASCII and invalid UTF-8 values.
+    #[test]
+    fn unfold_bytes_matches_lossy_then_unfold() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"   ",
+            b"\r\n",
+            b" plain value ",
+            b"a\r\n b",
+            b"a\r\n\tb\r\n",
+            b"\r\n\t folded start",
+            "caf\u{e9} \u{2003}em space\u{2003}".as_bytes(),
+            "\u{a0}\u{3000}wide\u{3000}\u{a0}".as_bytes(),
+            b"bad \xff\xfe bytes",
+            b"cut \xe2\x82",
+            b"cut \xe2\x82\r\n more",
+            b"\xf0\x9f\r\n\x98\x80",
+            b"\xc3\r\xa9",
+            b"\x80\n",
+            b"\x0b\x0cvt ff\x0b",
+        ];
+        for raw in cases {
+            assert_eq!(
+                unfold_bytes(raw),
+                unfold(&String::from_utf8_lossy(raw)),
+                "{raw:?}"
+            );
+        }
     }
 
     #[test]

@@ -64,6 +64,18 @@ impl Candidates {
         }
     }
 
+    /// Offers every candidate of `other`, in its order. `other` holds the
+    /// first [`MAX_CANDIDATES`] distinct tokens of a sequence, so this
+    /// gives the same list as offering the whole sequence one by one: of
+    /// the tokens not already here, the first ones in order are kept until
+    /// the list is full, and `other` has at most as many tokens that are
+    /// already here as this list holds, so it never runs short.
+    pub(crate) fn offer_all(&mut self, other: &Candidates) {
+        for token in &other.list {
+            self.offer(token);
+        }
+    }
+
     pub(crate) fn is_full(&self) -> bool {
         self.list.len() >= MAX_CANDIDATES
     }
@@ -162,6 +174,35 @@ fn unquote(line: &str) -> &str {
 /// Byte index of the first ASCII-case-insensitive occurrence of `needle` in
 /// `haystack` at or after byte `from`.
 fn find_ignore_ascii_case(haystack: &str, from: usize, needle: &str) -> Option<usize> {
+    let needle = needle.as_bytes();
+    let Some(&first) = needle.first() else {
+        return Some(from).filter(|&i| i <= haystack.len());
+    };
+    let hay = haystack.as_bytes().get(from..)?;
+    // Candidates start with the first byte in either case; only there is
+    // the whole needle compared.
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    let mut i = 0;
+    while let Some(p) = hay
+        .get(i..)
+        .and_then(|rest| memchr::memchr2(lower, upper, rest))
+    {
+        let at = i + p;
+        if hay
+            .get(at..at + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+        {
+            return Some(from + at);
+        }
+        i = at + 1;
+    }
+    None
+}
+
+/// [`find_ignore_ascii_case`] as a window-by-window scan: the reference
+/// its first-byte search is tested against.
+#[cfg(test)]
+fn find_ignore_ascii_case_by_windows(haystack: &str, from: usize, needle: &str) -> Option<usize> {
     let needle = needle.as_bytes();
     if needle.is_empty() {
         return Some(from).filter(|&i| i <= haystack.len());
@@ -398,6 +439,87 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(footer(&text), want, "text {text:?}");
+        }
+    }
+
+    #[test]
+    fn first_byte_search_matches_window_scan() {
+        let haystacks = [
+            "",
+            "a",
+            "Approval token:",
+            "xx APPROVAL TOKEN: yy approval",
+            "aaaaaapproval",
+            "ApProVaL",
+            "appro",
+            "caf\u{e9} approval \u{e9}APPROVAL",
+            "\u{c5}pproval \u{e5}pproval approval",
+            "[ref:[REF:[Ref:x]",
+            "\u{212a}elvin kelvin",
+        ];
+        let needles = ["approval", "a", "[ref:", "kelvin", "l", ""];
+        for hay in haystacks {
+            for needle in needles {
+                for from in 0..=hay.len() + 1 {
+                    assert_eq!(
+                        find_ignore_ascii_case(hay, from, needle),
+                        find_ignore_ascii_case_by_windows(hay, from, needle),
+                        "{hay:?} {from} {needle:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn offer_all_equals_offering_one_by_one() {
+        let token = |i: usize| {
+            let mut t = T.to_string().into_bytes();
+            if let Some(b) = t.get_mut(0) {
+                *b = b'a' + u8::try_from(i % 26).unwrap();
+            }
+            if let Some(b) = t.get_mut(1) {
+                *b = b'a' + u8::try_from(i / 26).unwrap();
+            }
+            String::from_utf8(t).unwrap()
+        };
+        // Prefilled lists of 0, 1, 5 and 16 tokens, then sequences with
+        // repeats, overlaps with the prefix, and more than fit.
+        let prefixes: Vec<Vec<String>> = vec![
+            vec![],
+            vec![token(3)],
+            (0..5).map(token).collect(),
+            (0..16).map(token).collect(),
+        ];
+        let sequences: Vec<Vec<String>> = vec![
+            vec![],
+            vec![token(3), token(3), token(40)],
+            (0..40).map(token).collect(),
+            (0..40).rev().map(token).collect(),
+            (0..60).map(|i| token(i % 7)).collect(),
+            (0..60).map(|i| token((i * 7) % 31)).collect(),
+            vec![T.to_uppercase(), T.to_string(), U.to_string()],
+        ];
+        for prefix in &prefixes {
+            for sequence in &sequences {
+                let mut one_by_one = Candidates::default();
+                let mut merged = Candidates::default();
+                for t in prefix {
+                    one_by_one.offer(t);
+                    merged.offer(t);
+                }
+                let mut body = Candidates::default();
+                for t in sequence {
+                    one_by_one.offer(t);
+                    body.offer(t);
+                }
+                merged.offer_all(&body);
+                assert_eq!(
+                    merged.into_vec(),
+                    one_by_one.into_vec(),
+                    "{prefix:?} {sequence:?}"
+                );
+            }
         }
     }
 

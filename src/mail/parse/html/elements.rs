@@ -99,20 +99,25 @@ pub(super) fn quote_role(tag: &StartTag<'_>) -> QuoteRole {
             .split_ascii_whitespace()
             .any(|c| c.eq_ignore_ascii_case(wanted))
     };
-    let class_lower = tag.class.to_ascii_lowercase();
-    let id_lower = tag.id.to_ascii_lowercase();
+    // ASCII case-insensitive comparisons: the same as comparing the
+    // ASCII-lowercased attribute with these lowercase names.
+    let id_is = |wanted: &str| tag.id.eq_ignore_ascii_case(wanted);
     if has_class("gmail_quote")
         || has_class("gmail_quote_container")
         || has_class("moz-cite-prefix")
-        || class_lower.contains("yahoo_quoted")
-        || id_lower.starts_with("yahoo_quoted")
+        || contains_ignore_ascii_case(tag.class, "yahoo_quoted")
+        || tag
+            .id
+            .as_bytes()
+            .get(..YAHOO_QUOTED.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(YAHOO_QUOTED.as_bytes()))
     {
         return QuoteRole::Container;
     }
     if tag.name == "hr"
-        || id_lower == "divrplyfwdmsg"
-        || id_lower == "appendonsend"
-        || id_lower == "mail-editor-reference-message-container"
+        || id_is("divrplyfwdmsg")
+        || id_is("appendonsend")
+        || id_is("mail-editor-reference-message-container")
         || has_class("OutlookMessageHeader")
         || is_word_header_block(tag.style)
     {
@@ -121,21 +126,41 @@ pub(super) fn quote_role(tag: &StartTag<'_>) -> QuoteRole {
     QuoteRole::None
 }
 
+const YAHOO_QUOTED: &str = "yahoo_quoted";
+
+/// Whether `haystack` contains the lowercase ASCII `needle`, ignoring ASCII
+/// case.
+fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// Characters kept of a style attribute by [`compact_style`].
+const MAX_STYLE_CHARS: usize = 512;
+
 /// A style attribute without white space, lower case, bounded: the form the
 /// checks below compare against.
 pub(super) fn compact_style(style: &str) -> String {
-    style
+    let mut compact = String::with_capacity(style.len().min(4 * MAX_STYLE_CHARS));
+    for c in style
         .chars()
         .filter(|c| !c.is_whitespace())
-        .take(512)
-        .collect::<String>()
-        .to_ascii_lowercase()
+        .take(MAX_STYLE_CHARS)
+    {
+        compact.push(c.to_ascii_lowercase());
+    }
+    compact
 }
 
 /// Classic Outlook for Windows (Word HTML) has no id on its reply header:
 /// the block is recognised by its style,
 /// `border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm`.
 pub(super) fn is_word_header_block(style: &str) -> bool {
+    if style.is_empty() {
+        return false;
+    }
     let compact = compact_style(style);
     compact.contains("border-top:solid") && compact.contains("padding:3.0pt")
 }
@@ -148,6 +173,10 @@ pub(super) fn is_word_header_block(style: &str) -> bool {
 pub(super) fn is_hidden(tag: &StartTag<'_>) -> bool {
     if tag.hidden {
         return true;
+    }
+    if tag.style.is_empty() {
+        // No declaration, so nothing below can hold.
+        return false;
     }
     let style = compact_style(tag.style);
     let declarations: Vec<(&str, &str)> = style

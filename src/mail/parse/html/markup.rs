@@ -6,7 +6,7 @@ pub(super) enum Markup<'a> {
     /// A start tag with the attributes the converter cares about.
     Start(StartTag<'a>),
     /// An end tag, name lowercased.
-    End(String),
+    End(TagName),
     /// A comment, doctype or processing instruction: dropped.
     Ignored,
     /// A raw-text element (`<script>`, `<style>`, `<title>` ...) whose
@@ -17,7 +17,7 @@ pub(super) enum Markup<'a> {
 /// The parts of a start tag that decide line breaks and quoting.
 pub(super) struct StartTag<'a> {
     /// Lowercased element name.
-    pub(super) name: String,
+    pub(super) name: TagName,
     /// `class` attribute, raw.
     pub(super) class: &'a str,
     /// `id` attribute, raw.
@@ -64,7 +64,7 @@ pub(super) fn markup_at(bytes: &[u8], start: usize) -> Option<(Markup<'_>, usize
     let name = lower(bytes, start + 1, name_end);
     let (tag, end) = parse_attributes(bytes, name_end, name);
     if RAW_TEXT.contains(&tag.name.as_str()) && !tag.self_closing {
-        let end = skip_raw_text(bytes, end, tag.name.as_bytes());
+        let end = skip_raw_text(bytes, end, tag.name.as_str().as_bytes());
         return Some((Markup::Skipped, end));
     }
     Some((Markup::Start(tag), end))
@@ -73,9 +73,11 @@ pub(super) fn markup_at(bytes: &[u8], start: usize) -> Option<(Markup<'_>, usize
 /// Index of the first occurrence of `needle` at or after `from`.
 pub(super) fn find(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
     let hay = bytes.get(from..)?;
-    hay.windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
+    match needle {
+        [byte] => memchr::memchr(*byte, hay),
+        _ => memchr::memmem::find(hay, needle),
+    }
+    .map(|p| p + from)
 }
 
 /// End of a tag name: letters, digits, `-`, `:` (Outlook's `o:p`), `_`.
@@ -91,16 +93,57 @@ pub(super) fn scan_name(bytes: &[u8], from: usize) -> usize {
     i
 }
 
-pub(super) fn lower(bytes: &[u8], from: usize, to: usize) -> String {
+/// Bytes of a tag name kept: a longer name cannot match anything we know.
+const MAX_NAME_LEN: usize = 32;
+
+/// A lowercased tag name, at most [`MAX_NAME_LEN`] bytes, held inline so
+/// that reading a tag allocates nothing. Names come from [`scan_name`], so
+/// they are ASCII.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct TagName {
+    bytes: [u8; MAX_NAME_LEN],
+    len: usize,
+}
+
+impl TagName {
+    /// The name's bytes, for comparing two names without reading them as
+    /// text again.
+    pub(super) fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+
+    pub(super) fn as_str(&self) -> &str {
+        self.bytes
+            .get(..self.len)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("")
+    }
+}
+
+impl PartialEq<&str> for TagName {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// The name between `from` and `to`, ASCII-lowercased and cut to
+/// [`MAX_NAME_LEN`] bytes. (Lossy UTF-8 decoding of the cut name, as this
+/// once did, is the identity on the ASCII bytes [`scan_name`] accepts; a
+/// name that is not valid UTF-8 reads as empty, which matches nothing.)
+pub(super) fn lower(bytes: &[u8], from: usize, to: usize) -> TagName {
     let slice = bytes.get(from..to).unwrap_or(b"");
-    // Bounded: a tag name longer than this cannot match anything we know.
-    let slice = slice.get(..32).unwrap_or(slice);
-    String::from_utf8_lossy(slice).to_ascii_lowercase()
+    let slice = slice.get(..MAX_NAME_LEN).unwrap_or(slice);
+    let mut name = TagName::default();
+    for (dst, src) in name.bytes.iter_mut().zip(slice) {
+        *dst = src.to_ascii_lowercase();
+    }
+    name.len = slice.len();
+    name
 }
 
 /// Reads attributes up to the closing `>`, honouring quoted values (which
 /// may contain `>`).
-pub(super) fn parse_attributes(bytes: &[u8], from: usize, name: String) -> (StartTag<'_>, usize) {
+pub(super) fn parse_attributes(bytes: &[u8], from: usize, name: TagName) -> (StartTag<'_>, usize) {
     let mut tag = StartTag {
         name,
         class: "",
@@ -202,9 +245,9 @@ pub(super) fn attribute_value(bytes: &[u8], i: usize) -> (&str, usize) {
 /// (`</style>`), matched case-insensitively; the rest of the input if none.
 pub(super) fn skip_raw_text(bytes: &[u8], from: usize, name: &[u8]) -> usize {
     let mut i = from;
-    while i < bytes.len() {
-        if bytes.get(i) == Some(&b'<')
-            && bytes.get(i + 1) == Some(&b'/')
+    while let Some(lt) = bytes.get(i..).and_then(|rest| memchr::memchr(b'<', rest)) {
+        i += lt;
+        if bytes.get(i + 1) == Some(&b'/')
             && bytes
                 .get(i + 2..i + 2 + name.len())
                 .is_some_and(|n| n.eq_ignore_ascii_case(name))

@@ -21,7 +21,7 @@ mod markup;
 
 use super::entities::decode_entity;
 use elements::{is_block, is_hidden, is_void, quote_role, QuoteRole};
-use markup::{markup_at, Markup, StartTag};
+use markup::{markup_at, Markup, StartTag, TagName};
 
 /// Element nesting kept track of; deeper elements are counted but not
 /// remembered, which bounds the cost of matching an end tag.
@@ -34,14 +34,16 @@ const MAX_QUOTE_PREFIX: u16 = 10;
 /// Converts an HTML body to text, prefixing quoted lines with `> `.
 pub(crate) fn html_to_text(html: &str) -> String {
     let mut conv = Converter::new();
+    // The text is a fraction of the markup; start with room for a part of it.
+    conv.out.reserve(html.len() / 4);
     let bytes = html.as_bytes();
     let mut text_start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        if bytes.get(i) != Some(&b'<') {
-            i += 1;
-            continue;
-        }
+        let Some(lt) = bytes.get(i..).and_then(|rest| memchr::memchr(b'<', rest)) else {
+            break;
+        };
+        i += lt;
         match markup_at(bytes, i) {
             Some((markup, next)) => {
                 conv.text(html.get(text_start..i).unwrap_or(""));
@@ -56,10 +58,18 @@ pub(crate) fn html_to_text(html: &str) -> String {
     conv.finish()
 }
 
+/// Characters that take no room and are dropped from the text.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{FEFF}' | '\u{00AD}'
+    )
+}
+
 /// One open element and the state its content inherits.
 struct Frame {
     /// Lowercased name, to match the end tag.
-    name: String,
+    name: TagName,
     /// Number of enclosing `<blockquote>` elements.
     blockquotes: u16,
     /// Inside a client's quote container or after a reply separator.
@@ -101,7 +111,7 @@ impl Converter {
     fn new() -> Self {
         Converter {
             stack: vec![Frame {
-                name: String::new(),
+                name: TagName::default(),
                 blockquotes: 0,
                 marked: false,
                 pre: false,
@@ -144,10 +154,61 @@ impl Converter {
         self.chars(rest, pre);
     }
 
+    /// Appends text to the current line: invisible characters dropped,
+    /// runs of white space collapsed to one space (kept as written in
+    /// `<pre>`). Outside `<pre>` the runs of visible characters between
+    /// them are copied as whole slices; [`Converter::chars_one_by_one`]
+    /// is the same, a character at a time.
     fn chars(&mut self, s: &str, pre: bool) {
+        if pre {
+            self.chars_one_by_one(s, true);
+            return;
+        }
+        let bytes = s.as_bytes();
+        let mut run_start = 0;
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            let (len, visible, space) = if b.is_ascii() {
+                // The ASCII characters `char::is_whitespace` accepts.
+                let space = matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ');
+                (1, !space, space)
+            } else {
+                let c = s
+                    .get(i..)
+                    .and_then(|rest| rest.chars().next())
+                    .unwrap_or(' ');
+                let invisible = is_invisible(c);
+                let space = !invisible && c.is_whitespace();
+                (c.len_utf8(), !invisible && !space, space)
+            };
+            if !visible {
+                self.push_run(s.get(run_start..i).unwrap_or(""));
+                if space {
+                    self.pending_space = !self.line.is_empty();
+                }
+                run_start = i + len;
+            }
+            i += len;
+        }
+        self.push_run(s.get(run_start..).unwrap_or(""));
+    }
+
+    /// Appends visible characters, after the pending space if any.
+    fn push_run(&mut self, run: &str) {
+        if run.is_empty() {
+            return;
+        }
+        if self.pending_space {
+            self.line.push(' ');
+            self.pending_space = false;
+        }
+        self.line.push_str(run);
+    }
+
+    fn chars_one_by_one(&mut self, s: &str, pre: bool) {
         for c in s.chars() {
             match c {
-                '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{FEFF}' | '\u{00AD}' => {}
+                c if is_invisible(c) => {}
                 '\n' if pre => self.end_line(true),
                 '\r' if pre => {}
                 c if pre && c.is_whitespace() => self.line.push(' '),
@@ -194,7 +255,7 @@ impl Converter {
     fn markup(&mut self, markup: Markup<'_>) {
         match markup {
             Markup::Start(tag) => self.start(tag),
-            Markup::End(name) => self.end(&name),
+            Markup::End(name) => self.end(name.as_str()),
             Markup::Ignored | Markup::Skipped => {}
         }
     }
@@ -229,15 +290,17 @@ impl Converter {
             self.overflow += 1;
             return;
         }
+        let hidden = self.top().is_some_and(|parent| parent.hidden) || is_hidden(&tag);
+        let pre = name == "pre";
         let frame = match self.top() {
             Some(parent) => Frame {
-                name: tag.name.clone(),
+                name: tag.name,
                 blockquotes: parent
                     .blockquotes
                     .saturating_add(u16::from(role == QuoteRole::Blockquote)),
                 marked: parent.marked || role == QuoteRole::Container,
-                pre: parent.pre || name == "pre",
-                hidden: parent.hidden || is_hidden(&tag),
+                pre: parent.pre || pre,
+                hidden,
                 block,
             },
             None => return,
@@ -285,7 +348,7 @@ impl Converter {
             .enumerate()
             .skip(1)
             .rev()
-            .find(|(_, f)| f.name == name)
+            .find(|(_, f)| f.name.as_bytes() == name.as_bytes())
             .map(|(i, _)| i);
         match found {
             Some(index) => {
@@ -316,7 +379,75 @@ impl Converter {
 
 #[cfg(test)]
 mod tests {
-    use super::html_to_text;
+    use super::{html_to_text, Converter};
+
+    /// Outside `<pre>` text is appended run by run; a character at a time
+    /// must give the same line, pending space and output, from any state.
+    #[test]
+    fn run_copying_matches_char_by_char() {
+        let texts = [
+            "",
+            " ",
+            "word",
+            "  two   words  ",
+            "\t\n\x0b\x0c\r mixed ASCII space \r\n",
+            "caf\u{e9} a\u{e7}\u{e3}o \u{20ac}5",
+            "a\u{a0}b\u{2003}c\u{3000}d\u{85}e\u{2028}f\u{202f}g",
+            "in\u{200b}vis\u{200c}ible\u{200d}\u{feff}soft\u{ad}hyphen",
+            "\u{200b} \u{200b}",
+            " \u{feff}x",
+            "x\u{ad} ",
+            "APPROVE &amp; <not a tag>",
+            "\u{1f44d}\u{1f3fd} ok",
+            "\u{1680}ogham\u{1680}",
+            "\u{0}nul\u{7f}del",
+        ];
+        let states = [("", false), ("", true), ("text", false), ("text", true)];
+        for text in texts {
+            for (line, pending) in states {
+                let mut fast = Converter::new();
+                let mut slow = Converter::new();
+                for c in [&mut fast, &mut slow] {
+                    c.line.push_str(line);
+                    c.pending_space = pending;
+                }
+                fast.chars(text, false);
+                slow.chars_one_by_one(text, false);
+                assert_eq!(fast.line, slow.line, "{text:?} from {line:?} {pending}");
+                assert_eq!(fast.pending_space, slow.pending_space, "{text:?}");
+                assert_eq!(fast.out, slow.out, "{text:?}");
+                // Text that follows must see the same state too.
+                fast.chars("next", false);
+                slow.chars_one_by_one("next", false);
+                assert_eq!(fast.line, slow.line, "{text:?} then more");
+            }
+        }
+    }
+
+    #[test]
+    fn quote_markers_ignore_ascii_case_only() {
+        let cases: &[(&str, &str)] = &[
+            ("<div>x</div><div id=\"DivRplyFwdMsg\">H</div><div>o</div>", "x\n> H\n> o"),
+            ("<div>x</div><div id=\"APPENDONSEND\"></div><div>o</div>", "x\n> o"),
+            ("<div>x</div><div id=\"d\u{131}vrplyfwdmsg\">H</div>", "x\nH"),
+            ("<div>x</div><div id=\"divrplyfwdmsg2\">H</div>", "x\nH"),
+            ("<div>x</div><div class=\"A YAHOO_QUOTED_1\">q</div>y", "x\n> q\ny"),
+            ("<div>x</div><div id=\"Yahoo_Quoted_9\">q</div>y", "x\n> q\ny"),
+            ("<div>x</div><div id=\"yahoo_quote\">q</div>y", "x\nq\ny"),
+            ("<div>x</div><div id=\"a_yahoo_quoted\">q</div>y", "x\nq\ny"),
+            ("<div>x</div><div class=\"GMAIL_QUOTE\">q</div>y", "x\n> q\ny"),
+            (
+                "<p>x</p><div style=\"BORDER-TOP: SOLID #E1E1E1 1.0PT; PADDING: 3.0PT 0CM\">H</div>",
+                "x\n> H",
+            ),
+            ("<p>x</p><div style=\"\">H</div>", "x\nH"),
+            ("<p>x</p><DIV STYLE=\"Display : None\">H</DIV>", "x"),
+            ("<p>x</p><div style=\"display:n\u{f6}ne\">H</div>", "x\nH"),
+        ];
+        for (html, want) in cases {
+            assert_eq!(html_to_text(html), *want, "input {html:?}");
+        }
+    }
 
     #[test]
     fn converts_blocks_breaks_and_entities() {

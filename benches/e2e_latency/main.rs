@@ -34,6 +34,7 @@
 )]
 
 mod backlog;
+mod bare;
 mod latency;
 mod people;
 mod report;

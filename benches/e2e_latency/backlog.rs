@@ -24,6 +24,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
 
+use crate::bare;
 use crate::latency::ms;
 use crate::people::{self, Setup};
 use crate::support::mailbox::{Mail, Mailbox};
@@ -34,6 +35,10 @@ use crate::support::stack::Stack;
 pub(crate) const SUBMIT_CONCURRENCY: usize = 4;
 /// IMAP connections appending replies at once.
 pub(crate) const APPEND_CONNECTIONS: usize = 4;
+/// Mailboxes holding copies of the backlog for the bare client, drained
+/// just before and just after the daemon.
+const BARE_BEFORE: &str = "BareBefore";
+const BARE_AFTER: &str = "BareAfter";
 /// How often the INBOX is counted while it drains.
 const DRAIN_POLL: Duration = Duration::from_millis(100);
 
@@ -65,6 +70,17 @@ pub(crate) struct BacklogRun {
     /// (seconds since start, messages left in the INBOX), about once a
     /// second.
     pub(crate) progress: Vec<(f64, u32)>,
+    /// The bare client's drain of the same replies just before the daemon
+    /// started: the yardstick (see [`bare`]).
+    pub(crate) bare_before: Duration,
+    /// The same, just after the daemon drained (its outbox still sending,
+    /// as it was during the daemon's drain).
+    pub(crate) bare_after: Duration,
+    /// The load average (1, 5, 15 minutes) just before the daemon started:
+    /// the machine is shared, and the figures mean little without it.
+    pub(crate) load_before: String,
+    /// The load average just after the second bare drain.
+    pub(crate) load_after: String,
 }
 
 impl BacklogRun {
@@ -77,6 +93,24 @@ impl BacklogRun {
     pub(crate) fn rate_after_startup(&self) -> f64 {
         self.n as f64 / (self.drained - self.startup).as_secs_f64()
     }
+
+    /// The bare client's rate: the mean of its two runs' rates.
+    pub(crate) fn bare_rate(&self) -> f64 {
+        let rate = |d: Duration| self.n as f64 / d.as_secs_f64();
+        (rate(self.bare_before) + rate(self.bare_after)) / 2.0
+    }
+
+    /// approvald's rate as a fraction of the bare client's.
+    pub(crate) fn ratio(&self) -> f64 {
+        self.rate() / self.bare_rate()
+    }
+}
+
+/// The load average as `/proc/loadavg` gives it (1, 5, 15 minutes).
+pub(crate) fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
 }
 
 /// Runs the backlog bench with `n` replies.
@@ -110,7 +144,18 @@ pub(crate) async fn run(stack: &Stack, n: usize) -> BacklogRun {
         append.as_secs_f64()
     );
     assert_eq!(inbox.count("INBOX").await, n, "replies in the INBOX");
+    let address = setup.daemon.address().to_owned();
+    bare::copy_inbox(stack, &address, &[BARE_BEFORE, BARE_AFTER]).await;
+    let (moved, bare_before) = bare::drain(stack, &address, BARE_BEFORE).await;
+    assert_eq!(moved, n, "bare client: messages moved");
+    eprintln!(
+        "  bare client drained {n} in {:.2} s ({:.0} /s)",
+        bare_before.as_secs_f64(),
+        n as f64 / bare_before.as_secs_f64()
+    );
 
+    let load_before = load_average();
+    eprintln!("  load average before the daemon's drain: {load_before}");
     let started = Instant::now();
     setup.daemon.restart().await;
     let startup = started.elapsed();
@@ -118,10 +163,18 @@ pub(crate) async fn run(stack: &Stack, n: usize) -> BacklogRun {
     let outcomes_at_drain = requester_box.count("INBOX").await.saturating_sub(n);
     let applied = wait_applied(&setup, started, patience).await;
     eprintln!(
-        "  drained in {:.1} s ({:.0} replies/s), all applied after {:.1} s",
+        "  drained in {:.2} s ({:.0} replies/s), all applied after {:.1} s",
         drained.as_secs_f64(),
         n as f64 / drained.as_secs_f64(),
         applied.as_secs_f64()
+    );
+    let (moved, bare_after) = bare::drain(stack, &address, BARE_AFTER).await;
+    assert_eq!(moved, n, "bare client: messages moved");
+    let load_after = load_average();
+    eprintln!(
+        "  bare client drained {n} in {:.2} s ({:.0} /s); load average {load_after}",
+        bare_after.as_secs_f64(),
+        n as f64 / bare_after.as_secs_f64()
     );
     assert_eq!(inbox.count("Rejected").await, 0, "no reply was refused");
     assert_eq!(inbox.count("Processed").await, n, "every reply processed");
@@ -143,6 +196,10 @@ pub(crate) async fn run(stack: &Stack, n: usize) -> BacklogRun {
         outcomes_at_drain,
         outbox_done,
         progress,
+        bare_before,
+        bare_after,
+        load_before,
+        load_after,
     }
 }
 
@@ -228,7 +285,7 @@ async fn append_all(stack: &Stack, user: &str, replies: Vec<Vec<u8>>) {
 /// A logged-in IMAP session with Nagle's algorithm off. APPEND writes the
 /// message and its final CRLF separately; with Nagle on, the CRLF waits for
 /// the server's delayed ACK, about 40 ms per message on Linux.
-async fn append_session(stack: &Stack, user: &str) -> Session<TcpStream> {
+pub(crate) async fn append_session(stack: &Stack, user: &str) -> Session<TcpStream> {
     let tcp = TcpStream::connect(("127.0.0.1", stack.imap_port))
         .await
         .expect("IMAP connect");

@@ -37,6 +37,7 @@
 )]
 
 mod backlog;
+mod bare;
 mod latency;
 mod outbound;
 mod people;

@@ -150,7 +150,7 @@ impl Report {
         .unwrap();
         writeln!(
             t,
-            "| **start → INBOX empty (every decision committed and flushed)** | **{}** | **{}** |",
+            "| **approvald: start → INBOX empty (every decision committed and flushed)** | **{}** | **{}** |",
             secs(run.drained),
             per_s(n, run.drained)
         )
@@ -160,6 +160,27 @@ impl Report {
             "| same, counted from the API answering | {} | {:.0} /s |",
             secs(run.drained - run.startup),
             run.rate_after_startup()
+        )
+        .unwrap();
+        writeln!(
+            t,
+            "| bare client, just before: UID FETCH BODY.PEEK[] + UID MOVE, {} per batch | {} | {} |",
+            crate::bare::BATCH,
+            secs(run.bare_before),
+            per_s(n, run.bare_before)
+        )
+        .unwrap();
+        writeln!(
+            t,
+            "| bare client, just after (outbox still sending) | {} | {} |",
+            secs(run.bare_after),
+            per_s(n, run.bare_after)
+        )
+        .unwrap();
+        writeln!(
+            t,
+            "| **approvald ÷ bare client (mean of the two bare rates)** | | **{:.2}×** |",
+            run.ratio()
         )
         .unwrap();
         writeln!(
@@ -189,6 +210,17 @@ impl Report {
             .collect();
         writeln!(t, "Messages left in the INBOX: {}.\n", marks.join(", ")).unwrap();
         writeln!(t, "Overall: {:.0} replies/s.\n", run.rate()).unwrap();
+        writeln!(
+            t,
+            "approvald {:.0} replies/s, bare client {:.0} /s: ratio {:.2}×. \
+             Load average before the drain {}, after the second bare drain {}.\n",
+            run.rate(),
+            run.bare_rate(),
+            run.ratio(),
+            run.load_before,
+            run.load_after
+        )
+        .unwrap();
         let mut csv = String::from("seconds,left\n");
         for (at, left) in &run.progress {
             writeln!(csv, "{at:.2},{left}").unwrap();

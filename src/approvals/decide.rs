@@ -139,17 +139,33 @@ impl Approvals {
             Ok(v) => v,
             Err(why) => return self.refuse(&s, origin, Refused::new(None, why), now),
         };
-        if let Err(refused) = check_origin(&s, origin, &verified) {
-            return self.refuse(&s, origin, refused, now);
+        self.decide_verified(&s, answer, origin, verified, now)
+    }
+
+    /// [`Approvals::decide`] for an answer whose token was verified just
+    /// now, under the same settings and instant (a reply's token is
+    /// verified to read the reply at all): verifying again would read and
+    /// decode the request a second time for nothing. The transaction still
+    /// applies the answer to the request's current state.
+    pub(super) fn decide_verified(
+        &self,
+        s: &Settings,
+        answer: &Answer,
+        origin: &Origin<'_>,
+        verified: Verified,
+        now: DateTime<Utc>,
+    ) -> Result<Decided, StoreError> {
+        if let Err(refused) = check_origin(s, origin, &verified) {
+            return self.refuse(s, origin, refused, now);
         }
-        let window = match resolve_window(&s, answer, &verified.request, now) {
+        let window = match resolve_window(s, answer, &verified.request, now) {
             Ok(w) => w,
             Err(reason) => {
                 let refused = Refused::told(&verified, reason, why::WINDOW);
-                return self.refuse(&s, origin, refused, now);
+                return self.refuse(s, origin, refused, now);
             }
         };
-        self.apply(&s, answer, origin, verified, window, now)
+        self.apply(s, answer, origin, verified, window, now)
     }
 
     /// Checks `token`: first from the token alone (signature over its

@@ -6,6 +6,8 @@
 //! A batch is made durable with one flush before it is handed back, so the
 //! caller may move the messages out of the inbox as soon as it returns.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -21,13 +23,14 @@ use crate::mail::parse::{parse_inbound_of_size, InboundMail};
 use crate::records::{AuditEvent, Disposition, EventKind, MessageKey, Seen};
 use crate::store::{Change, StoreError};
 
-/// One message as fetched from the inbox.
-pub(crate) struct InboxMessage<'a> {
+/// One message as fetched from the inbox; owned, so that a batch can be
+/// handed to a blocking thread while the IMAP worker fetches the next one.
+pub(crate) struct InboxMessage {
     /// Its IMAP identity.
     pub(crate) key: MessageKey,
     /// The message, or only its header section when it is larger than the
     /// daemon reads.
-    pub(crate) raw: &'a [u8],
+    pub(crate) raw: Vec<u8>,
     /// Its full size in bytes.
     pub(crate) size: usize,
 }
@@ -78,15 +81,24 @@ impl EmailReply<'_> {
 impl Approvals {
     /// Handles a batch of inbox messages in order and makes all their
     /// effects durable with one flush (group commit) before returning, so
-    /// the caller may then move them out of the inbox.
+    /// the caller may then move them out of the inbox. The results are in
+    /// the order of `messages`. The decisions are taken on a blocking
+    /// thread: parsing, verifying and committing a batch is CPU work that
+    /// would otherwise hold an async worker, and the IMAP worker fetches
+    /// the next batch meanwhile.
     pub(crate) async fn handle_batch(
-        &self,
-        messages: &[InboxMessage<'_>],
+        self: &Arc<Self>,
+        messages: Vec<InboxMessage>,
     ) -> Result<Vec<Handled>, StoreError> {
-        let mut handled = Vec::with_capacity(messages.len());
-        for m in messages {
-            handled.push(self.handle_fetched(m.key, m.raw, m.size)?);
-        }
+        let me = Arc::clone(self);
+        let handled = tokio::task::spawn_blocking(move || {
+            messages
+                .iter()
+                .map(|m| me.handle_fetched(m.key, &m.raw, m.size))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|e| StoreError::Worker(e.to_string()))??;
         self.store.flush().await?;
         Ok(handled)
     }
@@ -169,7 +181,7 @@ impl Approvals {
         // A store error is not the sender's fault: it leaves the message in
         // the inbox (the batch fails) to be handled once the store is back.
         let decided = match self.read_answer(&s, &reply, &origin, now)? {
-            Ok(answer) => self.decide(&answer, &origin)?,
+            Ok((answer, verified)) => self.decide_verified(&s, &answer, &origin, verified, now)?,
             Err(refused) => self.refuse(&s, &origin, refused, now)?,
         };
         Ok(Handled {
@@ -182,14 +194,15 @@ impl Approvals {
     }
 
     /// The answer a reply carries: its token, then (in the order refusals
-    /// are explained) the sender, the text, and the decision in it.
+    /// are explained) the sender, the text, and the decision in it. Comes
+    /// with the token's verification, which deciding reuses.
     fn read_answer(
         &self,
         s: &Settings,
         reply: &EmailReply<'_>,
         origin: &Origin<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Result<Answer, Refused>, StoreError> {
+    ) -> Result<Result<(Answer, Verified), Refused>, StoreError> {
         let (token, verified) = match self.find_token(s, reply, now)? {
             Ok(found) => found,
             Err(why) => return Ok(Err(Refused::new(None, why))),
@@ -227,12 +240,15 @@ impl Approvals {
                 )));
             }
         }
-        Ok(Ok(Answer {
-            token,
-            verb: decision.verb,
-            window: decision.window,
-            comment: decision.comment,
-        }))
+        Ok(Ok((
+            Answer {
+                token,
+                verb: decision.verb,
+                window: decision.window,
+                comment: decision.comment,
+            },
+            verified,
+        )))
     }
 
     /// Finds the token that authorises the reply: the first candidate that

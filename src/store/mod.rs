@@ -48,6 +48,10 @@ pub(crate) enum StoreError {
     Exists(String),
     #[error("store import: {0}")]
     Import(String),
+    /// The blocking thread that wrote a batch failed (it panicked or was
+    /// cancelled at shutdown): nothing of the batch may be acknowledged.
+    #[error("store: the thread writing a batch failed: {0}")]
+    Worker(String),
 }
 
 impl StoreError {

@@ -807,19 +807,19 @@ async fn an_unreadable_request_record_refuses_its_reply_not_the_batch() {
         "APPROVE",
         "d2@client.example.test",
     );
-    let batch = [
+    let batch = vec![
         InboxMessage {
             key: k1,
-            raw: &r1,
+            raw: r1.clone(),
             size: r1.len(),
         },
         InboxMessage {
             key: k2,
-            raw: &r2,
+            raw: r2.clone(),
             size: r2.len(),
         },
     ];
-    let handled = f.svc.handle_batch(&batch).await.unwrap();
+    let handled = f.svc.handle_batch(batch).await.unwrap();
     assert_eq!(handled, vec![rejected(), processed()]);
     assert_eq!(f.request(second.id).level, 2, "the other reply was applied");
     let audit = f.take_audit();

@@ -89,7 +89,7 @@ pub(crate) async fn run_inbox(
 async fn watch(
     cfg: &ImapConfig,
     tls: &Arc<rustls::ClientConfig>,
-    approvals: &Approvals,
+    approvals: &Arc<Approvals>,
     reports: &InboxReports,
     failures: &mut u32,
 ) -> Result<(), InboxError> {
@@ -129,12 +129,19 @@ async fn stall_point() {
 }
 
 /// Handles every message in the inbox, in batches, until it is empty.
+///
+/// Pipelined by one batch: while a batch is decided and flushed (on a
+/// blocking thread), the next one is fetched, so the server's work and
+/// ours overlap. A batch is still moved only after its flush; the batch
+/// fetched ahead is only read (`BODY.PEEK`), so a crash at any point leaves
+/// it in the inbox, unchanged.
 async fn drain(
     session: &mut ImapSession,
     cfg: &ImapConfig,
     uidvalidity: u32,
-    approvals: &Approvals,
+    approvals: &Arc<Approvals>,
 ) -> Result<(), InboxError> {
+    let max_size = approvals.max_message_size();
     loop {
         let mut uids = session.search_all().await?;
         if uids.is_empty() {
@@ -142,14 +149,15 @@ async fn drain(
         }
         uids.sort_unstable();
         let mut moved = 0usize;
-        for chunk in uids.chunks(BATCH) {
-            let (messages, deferred) = fetch_batch(
-                session,
+        let mut chunks = uids.chunks(BATCH);
+        let mut next = match chunks.next() {
+            Some(chunk) => Some((
                 chunk,
-                approvals.max_message_size(),
-                cfg.max_batch_bytes,
-            )
-            .await?;
+                fetch_batch(session, chunk, max_size, cfg.max_batch_bytes).await?,
+            )),
+            None => None,
+        };
+        while let Some((chunk, (messages, deferred))) = next.take() {
             if messages.len() + deferred.len() < chunk.len() {
                 tracing::warn!(
                     listed = chunk.len(),
@@ -157,24 +165,41 @@ async fn drain(
                     "the server listed messages it would not return; they stay in the inbox"
                 );
             }
-            let batch: Vec<InboxMessage<'_>> = messages
-                .iter()
+            let uids: Vec<u32> = messages.iter().map(|m| m.uid).collect();
+            let batch: Vec<InboxMessage> = messages
+                .into_iter()
                 .map(|m| InboxMessage {
                     key: MessageKey {
                         uidvalidity,
                         uid: m.uid,
                     },
-                    raw: &m.raw,
+                    raw: m.raw,
                     size: m.size,
                 })
                 .collect();
+            // When the byte budget ran out, the rest is searched for again
+            // rather than fetched ahead.
+            let following = if deferred.is_empty() {
+                chunks.next()
+            } else {
+                None
+            };
             // Group commit: the service makes the whole batch durable with
-            // one fsync before it returns, before any message leaves the inbox.
-            let handled = approvals.handle_batch(&batch).await?;
+            // one fsync before it returns, before any message leaves the
+            // inbox. The next batch is fetched meanwhile.
+            let ahead = async {
+                match following {
+                    Some(c) => fetch_batch(&mut *session, c, max_size, cfg.max_batch_bytes)
+                        .await
+                        .map(|f| Some((c, f))),
+                    None => Ok(None),
+                }
+            };
+            let (handled, ahead) = tokio::join!(approvals.handle_batch(batch), ahead);
+            let handled = handled?;
             let mut processed = Vec::new();
             let mut rejected = Vec::new();
-            for (m, handled) in batch.iter().zip(handled) {
-                let uid = m.key.uid;
+            for (uid, handled) in uids.into_iter().zip(handled) {
                 if handled.duplicate {
                     tracing::info!(uid, "message was already handled; moving it aside");
                 }
@@ -190,6 +215,7 @@ async fn drain(
                 // The byte budget ran out: search again for the rest.
                 break;
             }
+            next = ahead?;
         }
         // Messages the server lists but never returns would otherwise be
         // searched for again at once, forever: wait for news instead.

@@ -83,24 +83,22 @@ pub(crate) async fn run_grants_command(cmd: GrantsCommand) -> ExitCode {
 /// `audit export` and `audit verify`: 0 when done and intact, 1 when the
 /// chain is broken or the daemon refused, 69 when it cannot be reached.
 pub(crate) async fn run_audit_command(cmd: AuditCommand) -> ExitCode {
-    match audit::execute(cmd, &mut std::io::stdout().lock()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(f) => {
-            std::io::stderr()
-                .lock()
-                .write_all(f.message.as_bytes())
-                .ok();
-            ExitCode::from(f.code)
-        }
-    }
+    exit_code(audit::execute(cmd, &mut std::io::stdout().lock()).await)
 }
 
 /// `store …`: 0 when done, 1 on failure (or problems found), 69 when the
 /// daemon cannot be reached, 78 when the configuration cannot be read.
 pub(crate) async fn run_store_command(cmd: StoreCommand) -> ExitCode {
-    match store::execute(cmd, &mut std::io::stdout().lock()).await {
+    exit_code(store::execute(cmd, &mut std::io::stdout().lock()).await)
+}
+
+/// A command that printed its output itself: success, or its failure's
+/// message on standard error and its code.
+fn exit_code(result: Result<(), Failure>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
+            // Printing ignores errors: a closed pipe must not panic.
             std::io::stderr()
                 .lock()
                 .write_all(f.message.as_bytes())

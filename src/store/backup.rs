@@ -143,12 +143,7 @@ impl Store {
             let tree = self.db.open_tree(name)?;
             for item in tree.iter() {
                 let (k, v) = item?;
-                if name == "meta"
-                    && (k.as_ref() == STORE_ID
-                        || k.as_ref() == b"index_version"
-                        || k.as_ref() == super::COUNTS_KEPT
-                        || k.starts_with(b"count/"))
-                {
+                if name == "meta" && is_derived_or_identity(&k) {
                     continue;
                 }
                 let json = match kind {
@@ -199,6 +194,7 @@ impl Store {
             )));
         }
         let mut entries: Vec<(String, Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut skipped = 0u64;
         let mut ended = None;
         for (n, line) in lines.enumerate() {
             let line = line.map_err(|e| bad(e.to_string()))?;
@@ -224,13 +220,20 @@ impl Store {
                         (None, Some(b)) => unhex(&b)?,
                         _ => return Err(bad(format!("line {}: needs value or bytes", n + 2))),
                     };
-                    entries.push((tree, unhex(&key)?, v));
+                    let key = unhex(&key)?;
+                    // Never taken from a file: the identity (a restored
+                    // store gets its own) and what is derived (rebuilt).
+                    if tree == "meta" && is_derived_or_identity(&key) {
+                        skipped += 1;
+                        continue;
+                    }
+                    entries.push((tree, key, v));
                 }
                 Line::End { end } => ended = Some(end.entries),
             }
         }
         match ended {
-            Some(n) if n == entries.len() as u64 => {}
+            Some(n) if n == entries.len() as u64 + skipped => {}
             Some(n) => {
                 return Err(bad(format!(
                     "the file says {n} entries but holds {}",
@@ -332,6 +335,12 @@ impl Store {
         }
         Ok(report)
     }
+}
+
+/// Meta keys an export leaves out and an import ignores: the store's
+/// identity and what is rebuilt from the records.
+fn is_derived_or_identity(k: &[u8]) -> bool {
+    k == STORE_ID || k == b"index_version" || k == super::COUNTS_KEPT || k.starts_with(b"count/")
 }
 
 fn meta_problem(k: &[u8], v: &[u8]) -> Option<String> {

@@ -715,6 +715,21 @@ fn imports_that_must_be_refused() {
             "{name}: no store left behind"
         );
     }
+    // A file cannot give the restored store an identity of its choosing.
+    let forged = text
+        .replacen(
+            "\n{\"end\":{",
+            &format!(
+                "\n{{\"tree\":\"meta\",\"key\":\"{}\",\"bytes\":\"{}\"}}\n{{\"end\":{{",
+                data_encoding::HEXLOWER.encode(b"store_id"),
+                data_encoding::HEXLOWER.encode(b"0000000000000000")
+            ),
+            1,
+        )
+        .replacen("{\"end\":{\"entries\":11}", "{\"end\":{\"entries\":12}", 1);
+    let b = tempfile::tempdir().unwrap();
+    let restored = Store::import(&b.path().join("s"), &mut forged.as_bytes()).unwrap();
+    assert_ne!(restored.id(), "0000000000000000");
     // Never over an existing store.
     let err = Store::import(a.path(), &mut text.as_bytes()).err().unwrap();
     assert!(err.to_string().contains("already holds a store"), "{err}");

@@ -242,34 +242,54 @@ impl Store {
             }
             None => return Err(bad("no end mark: the file was cut short".into())),
         }
+        let existed = dir.exists();
         let store = Store::init(dir)?;
+        match store.fill(entries) {
+            Ok(()) => Ok(store),
+            Err(e) => {
+                // Leave no half-restored store behind for the daemon to
+                // start on: remove what this import created.
+                drop(store);
+                if !existed {
+                    if let Err(rm) = std::fs::remove_dir_all(dir) {
+                        tracing::warn!(error = %rm, "cannot remove the failed import");
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes imported entries into this new store, rebuilds what is
+    /// derived, and checks the result.
+    fn fill(&self, entries: Vec<(String, Vec<u8>, Vec<u8>)>) -> Result<(), StoreError> {
         {
-            let _alone = store.writers.write().unwrap_or_else(|e| e.into_inner());
+            let _alone = self.writers.write().unwrap_or_else(|e| e.into_inner());
             for name in super::SPOOLS {
-                store.meta.remove(super::spool_counter(name))?;
+                self.meta.remove(super::spool_counter(name))?;
             }
             for (tree, k, v) in entries {
-                store.db.open_tree(tree)?.insert(k, v)?;
+                self.db.open_tree(tree)?.insert(k, v)?;
             }
-            store.meta.remove(b"index_version")?;
-            store.reindex_if_needed()?;
+            self.meta.remove(b"index_version")?;
+            self.reindex_if_needed()?;
             // Counts are derived: made again from the rebuilt index.
             for status in crate::domain::request::Status::ALL {
-                store.meta.remove(super::count_key(status))?;
+                self.meta.remove(super::count_key(status))?;
             }
             // An export from a build whose spool keys came from sled.
-            store.start_spool_counters()?;
-            store.db.flush()?;
+            self.start_spool_counters()?;
+            self.db.flush()?;
         }
-        store.count_statuses_if_needed()?;
-        let report = store.check()?;
+        self.count_statuses_if_needed()?;
+        let report = self.check()?;
         if !report.problems.is_empty() {
-            return Err(bad(format!(
+            return Err(StoreError::Import(format!(
                 "the imported store does not check: {}",
                 report.problems.join("; ")
             )));
         }
-        Ok(store)
+        Ok(())
     }
 
     /// Reads every record as the daemon would, and checks the audit trail's

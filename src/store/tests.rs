@@ -715,6 +715,19 @@ fn imports_that_must_be_refused() {
             "{name}: no store left behind"
         );
     }
+    // An altered trail is refused after the records were written, and the
+    // half-restored store is removed again.
+    let altered = text.replacen("\"message\":\"a\"", "\"message\":\"A\"", 1);
+    assert_ne!(altered, text);
+    let b = tempfile::tempdir().unwrap();
+    let err = Store::import(&b.path().join("s"), &mut altered.as_bytes())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("does not check"), "{err}");
+    assert!(
+        !b.path().join("s").exists(),
+        "the failed import was left behind"
+    );
     // A file cannot give the restored store an identity of its choosing.
     let forged = text
         .replacen(

@@ -16,6 +16,11 @@
 //! zero pending requests. The daemon's outbox sends one outcome mail per
 //! decision meanwhile, through the same machine's Postfix and Dovecot: that
 //! competition is part of the measurement, as it would be in production.
+//!
+//! The `held` variant points the restarted daemon's SMTP at a closed port,
+//! so that its outbox keeps every outcome mail (retrying with backoff)
+//! while it drains: no mail server delivers anything during either drain,
+//! and the figure is approvald's own pace against the bare client's.
 
 use std::time::{Duration, Instant};
 
@@ -47,6 +52,9 @@ const DRAIN_POLL: Duration = Duration::from_millis(100);
 pub(crate) struct BacklogRun {
     /// Replies in the backlog.
     pub(crate) n: usize,
+    /// Whether outcome mails were held back during the drain (the `held`
+    /// variant): the drain then competes with no delivery.
+    pub(crate) held: bool,
     /// Setup: submitting the `n` requests through the API.
     pub(crate) submit: Duration,
     /// Setup: from the first submission until all `2n` mails (approval
@@ -113,10 +121,15 @@ pub(crate) fn load_average() -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
-/// Runs the backlog bench with `n` replies.
-pub(crate) async fn run(stack: &Stack, n: usize) -> BacklogRun {
-    eprintln!("e2e_latency: backlog of {n} replies");
-    let mut setup = people::start(stack, "bench-backlog", |_| {}).await;
+/// Runs the backlog bench with `n` replies; `held`: with outcome mails held
+/// back during the drain (see the module's documentation).
+pub(crate) async fn run(stack: &Stack, n: usize, held: bool) -> BacklogRun {
+    eprintln!(
+        "e2e_latency: backlog of {n} replies{}",
+        if held { ", outcome mails held" } else { "" }
+    );
+    let part = if held { "bench-held" } else { "bench-backlog" };
+    let mut setup = people::start(stack, part, |_| {}).await;
     let approver_box = Mailbox::new(stack, &setup.approver);
     let requester_box = Mailbox::new(stack, &setup.requester);
     // Generous: the setup sends 2n mails through a busy machine.
@@ -156,6 +169,15 @@ pub(crate) async fn run(stack: &Stack, n: usize) -> BacklogRun {
 
     let load_before = load_average();
     eprintln!("  load average before the daemon's drain: {load_before}");
+    if held {
+        // Port 9 (discard) is closed on the test machine: every delivery
+        // attempt is refused at once and the mail stays in the outbox.
+        setup
+            .daemon
+            .config_mut()
+            .env
+            .push(("APPROVALD__SMTP__PORT".into(), "9".into()));
+    }
     let started = Instant::now();
     setup.daemon.restart().await;
     let startup = started.elapsed();
@@ -180,12 +202,17 @@ pub(crate) async fn run(stack: &Stack, n: usize) -> BacklogRun {
     assert_eq!(inbox.count("Processed").await, n, "every reply processed");
     let approved = count(&setup, "status=approved").await;
     assert_eq!(approved, n, "approved requests");
-    wait_for_count(&requester_box, 2 * n, patience, "outcome mails").await;
-    let outbox_done = started.elapsed();
+    let outbox_done = if held {
+        Duration::ZERO
+    } else {
+        wait_for_count(&requester_box, 2 * n, patience, "outcome mails").await;
+        started.elapsed()
+    };
     let exit = setup.daemon.terminate().await;
     assert!(exit.success(), "approvald exited with {exit}");
     BacklogRun {
         n,
+        held,
         submit,
         outbox_fill,
         append,

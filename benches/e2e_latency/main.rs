@@ -12,7 +12,7 @@
 //!
 //! Tuning, all optional:
 //! - `APPROVALD_BENCH_ONLY`: comma-separated parts to run, of `idle`,
-//!   `poll`, `backlog`, `outbound` (default: all four).
+//!   `poll`, `backlog`, `backlog-held`, `outbound` (default: all five).
 //! - `APPROVALD_BENCH_SAMPLES`: replies per latency run (default 20).
 //! - `APPROVALD_BENCH_POLL`: `poll_interval` of the polling run (default 1s).
 //! - `APPROVALD_BENCH_BACKLOG`: replies in the backlog (default 10000).
@@ -60,6 +60,8 @@ struct Plan {
     poll: bool,
     /// Run the backlog part.
     backlog: bool,
+    /// Run the backlog part with outcome mails held back during the drain.
+    backlog_held: bool,
     /// Run the outbound part.
     outbound: bool,
     /// Sequential replies per latency part.
@@ -91,6 +93,7 @@ impl Plan {
             idle: wants("idle"),
             poll: wants("poll"),
             backlog: wants("backlog"),
+            backlog_held: wants("backlog-held"),
             outbound: wants("outbound"),
             samples: number("APPROVALD_BENCH_SAMPLES", 20),
             poll_interval: std::env::var("APPROVALD_BENCH_POLL").unwrap_or_else(|_| "1s".into()),
@@ -131,7 +134,11 @@ fn main() {
             report.latency(&run);
         }
         if plan.backlog {
-            let run = backlog::run(stack, plan.backlog_size).await;
+            let run = backlog::run(stack, plan.backlog_size, false).await;
+            report.backlog(&run);
+        }
+        if plan.backlog_held {
+            let run = backlog::run(stack, plan.backlog_size, true).await;
             report.backlog(&run);
         }
         if plan.outbound {

@@ -112,7 +112,16 @@ impl Report {
     pub(crate) fn backlog(&mut self, run: &BacklogRun) {
         let n = run.n;
         let t = &mut self.text;
-        writeln!(t, "### Backlog drain: {n} replies waiting in the INBOX\n").unwrap();
+        let held = if run.held {
+            ", outcome mails held back during the drain"
+        } else {
+            ""
+        };
+        writeln!(
+            t,
+            "### Backlog drain: {n} replies waiting in the INBOX{held}\n"
+        )
+        .unwrap();
         writeln!(t, "| | time | rate |").unwrap();
         writeln!(t, "|---|---:|---:|").unwrap();
         let secs = |d: Duration| format!("{:.1} s", d.as_secs_f64());
@@ -170,9 +179,14 @@ impl Report {
             per_s(n, run.bare_before)
         )
         .unwrap();
+        let after = if run.held {
+            "bare client, just after"
+        } else {
+            "bare client, just after (outbox still sending)"
+        };
         writeln!(
             t,
-            "| bare client, just after (outbox still sending) | {} | {} |",
+            "| {after} | {} | {} |",
             secs(run.bare_after),
             per_s(n, run.bare_after)
         )
@@ -189,19 +203,21 @@ impl Report {
             secs(run.applied)
         )
         .unwrap();
-        writeln!(
-            t,
-            "| outcome mails delivered when the INBOX was empty | {} of {n} | |",
-            run.outcomes_at_drain
-        )
-        .unwrap();
-        writeln!(
-            t,
-            "| start → all {n} outcome mails delivered (outbox, concurrent) | {} | {} |",
-            secs(run.outbox_done),
-            per_s(n, run.outbox_done)
-        )
-        .unwrap();
+        if !run.held {
+            writeln!(
+                t,
+                "| outcome mails delivered when the INBOX was empty | {} of {n} | |",
+                run.outcomes_at_drain
+            )
+            .unwrap();
+            writeln!(
+                t,
+                "| start → all {n} outcome mails delivered (outbox, concurrent) | {} | {} |",
+                secs(run.outbox_done),
+                per_s(n, run.outbox_done)
+            )
+            .unwrap();
+        }
         writeln!(t).unwrap();
         let marks: Vec<String> = run
             .progress
@@ -225,7 +241,12 @@ impl Report {
         for (at, left) in &run.progress {
             writeln!(csv, "{at:.2},{left}").unwrap();
         }
-        self.save("backlog-progress.csv", &csv);
+        let name = if run.held {
+            "backlog-held-progress.csv"
+        } else {
+            "backlog-progress.csv"
+        };
+        self.save(name, &csv);
     }
 
     /// Adds an outbound run: approvald and the bare client side by side,

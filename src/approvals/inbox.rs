@@ -80,7 +80,7 @@ impl EmailReply<'_> {
 
 impl Approvals {
     /// Handles a batch of inbox messages in order and makes all their
-    /// effects durable with one flush (group commit) before returning, so
+    /// effects durable with one transaction and one flush before returning, so
     /// the caller may then move them out of the inbox. The results are in
     /// the order of `messages`. The decisions are taken on a blocking
     /// thread: parsing, verifying and committing a batch is CPU work that
@@ -92,10 +92,15 @@ impl Approvals {
     ) -> Result<Vec<Handled>, StoreError> {
         let me = Arc::clone(self);
         let handled = tokio::task::spawn_blocking(move || {
-            messages
-                .iter()
-                .map(|m| me.handle_fetched(m.key, &m.raw, m.size))
-                .collect::<Result<Vec<_>, _>>()
+            // One store transaction for the batch: each message is decided
+            // against the batch's earlier changes, as it would be alone.
+            me.store.batched(|store| {
+                let within = me.over(store.clone());
+                messages
+                    .iter()
+                    .map(|m| within.handle_fetched(m.key, &m.raw, m.size))
+                    .collect::<Result<Vec<_>, _>>()
+            })
         })
         .await
         .map_err(|e| StoreError::Worker(e.to_string()))??;

@@ -32,7 +32,7 @@ use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 
 pub(crate) use grants::GrantAnswer;
-pub(crate) use inbox::InboxMessage;
+pub(crate) use inbox::{Handled, InboxMessage};
 pub(crate) use interventions::{Act, ActionError};
 pub(crate) use page::{PageState, PostOutcome};
 pub(crate) use settings::{InboundSettings, Settings, SettingsHandle};
@@ -72,6 +72,18 @@ impl Approvals {
             clock,
             submitting: tokio::sync::Mutex::new(()),
             counters: Arc::default(),
+        }
+    }
+
+    /// The same service writing through `store` (a batch's view of the
+    /// store): same settings, clock and counters.
+    fn over(&self, store: Store) -> Approvals {
+        Approvals {
+            store,
+            settings: self.settings.clone(),
+            clock: self.clock.clone(),
+            submitting: tokio::sync::Mutex::new(()),
+            counters: self.counters.clone(),
         }
     }
 

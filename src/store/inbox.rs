@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::codec::decode;
+use super::txn::T;
 use super::{count_of, Store, StoreError};
 use crate::records::{Explained, MessageKey, Seen};
 
@@ -15,13 +16,12 @@ impl Store {
         key: MessageKey,
         dedup_key: Option<&str>,
     ) -> Result<Option<Seen>, StoreError> {
-        if let Some(v) = self.seen_uid.get(key.bytes())? {
+        if let Some(v) = self.read(T::SeenUid, &key.bytes())? {
             return decode(b"seen_uid", &v).map(Some);
         }
         match dedup_key {
             Some(k) => self
-                .seen_message_id
-                .get(k.as_bytes())?
+                .read(T::SeenMessageId, k.as_bytes())?
                 .map(|v| decode(k.as_bytes(), &v))
                 .transpose(),
             None => Ok(None),
@@ -31,13 +31,19 @@ impl Store {
     /// How many explanations `sender` was sent on `at`'s UTC day.
     pub(crate) fn explained_to(&self, sender: &str, at: DateTime<Utc>) -> Result<u32, StoreError> {
         let key = Explained::sender_key(sender, at);
-        Ok(self.explained.get(key)?.map(|v| count_of(&v)).unwrap_or(0))
+        Ok(self
+            .read(T::Explained, &key)?
+            .map(|v| count_of(&v))
+            .unwrap_or(0))
     }
 
     /// How many explanations were sent, to anyone, in `at`'s UTC hour.
     pub(crate) fn explained_in_hour(&self, at: DateTime<Utc>) -> Result<u32, StoreError> {
         let key = Explained::hour_key(at);
-        Ok(self.explained.get(key)?.map(|v| count_of(&v)).unwrap_or(0))
+        Ok(self
+            .read(T::Explained, &key)?
+            .map(|v| count_of(&v))
+            .unwrap_or(0))
     }
 
     /// Forgets what only mattered until `cutoff`: handled-message records

@@ -7,26 +7,31 @@
 //! not at all. Workers deliver from the outbox and the audit spool later.
 
 mod backup;
+mod batch;
+mod change;
 mod codec;
 mod inbox;
 mod index;
 mod requests;
 mod spool;
+mod txn;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 use tokio::sync::Notify;
 
 use crate::domain::ids::{RequestId, RequestNonce};
 use crate::domain::request::Request;
-use crate::records::audit_chain;
-use crate::records::{AuditEvent, Explained, OutboundMail, OutboundWebhook, Seen};
-use codec::{decode, encode, RECORD_VERSION};
+use crate::records::{AuditEvent, OutboundMail, OutboundWebhook};
+use batch::Batch;
+use change::{count_key, spool_counter, Wrote};
+use codec::{decode, RECORD_VERSION};
 use spool::{Flusher, Signal};
+use txn::T;
 
+pub(crate) use change::Change;
 pub(crate) use spool::Spool;
 
 /// What can go wrong with the store.
@@ -63,40 +68,6 @@ impl StoreError {
             self,
             StoreError::Corrupt { .. } | StoreError::UnknownVersion { .. }
         )
-    }
-}
-
-/// Everything one state change writes.
-pub(crate) struct Change<R> {
-    /// The request's new state, if it changed.
-    pub(crate) request: Option<Request>,
-    /// Mails the change causes, queued in the outbox.
-    pub(crate) mails: Vec<OutboundMail>,
-    /// Audit events it causes, queued in the spool.
-    pub(crate) audit: Vec<AuditEvent>,
-    /// Webhook calls it causes, queued for the webhook worker.
-    pub(crate) webhooks: Vec<OutboundWebhook>,
-    /// The inbox message whose handling this change is.
-    pub(crate) seen: Option<Seen>,
-    /// A sender who is sent an explanation by this change, counted against
-    /// their daily allowance.
-    pub(crate) explained: Option<Explained>,
-    /// What the caller wants back (the outcome).
-    pub(crate) result: R,
-}
-
-impl<R> Change<R> {
-    /// A change that writes nothing but returns `result`.
-    pub(crate) fn nothing(result: R) -> Self {
-        Change {
-            request: None,
-            mails: Vec::new(),
-            audit: Vec::new(),
-            webhooks: Vec::new(),
-            seen: None,
-            explained: None,
-            result,
-        }
     }
 }
 
@@ -144,36 +115,12 @@ pub(crate) struct Store {
     /// Taken shared by every commit and exclusively by an export, so that
     /// an export is one consistent moment of the store.
     writers: Arc<std::sync::RwLock<()>>,
+    /// Set on a batch's view of the store (see [`Store::batched`]): its
+    /// changes are held there until the batch is written.
+    batch: Option<Arc<Batch>>,
 }
 
-fn abort<E: std::fmt::Display>(e: E) -> ConflictableTransactionError<String> {
-    ConflictableTransactionError::Abort(e.to_string())
-}
-
-/// The next key of spool `name`, from its counter in `meta`. Kept in the
-/// store (not sled's id generator) so that it is exported and restored
-/// with the entries: a restored store never reuses a key or sorts a new
-/// entry before an old one.
-fn seq_key(
-    meta: &TransactionalTree,
-    name: &str,
-) -> Result<[u8; 8], ConflictableTransactionError<String>> {
-    let key = spool_counter(name);
-    let next = meta
-        .get(&key)?
-        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0);
-    meta.insert(key, &next.saturating_add(1).to_be_bytes())?;
-    Ok(next.to_be_bytes())
-}
-
-/// The meta key of spool `name`'s next key.
-fn spool_counter(name: &str) -> Vec<u8> {
-    format!("next_key/{name}").into_bytes()
-}
-
-/// Spools whose keys come from [`seq_key`].
+/// Spools whose keys come from a counter in `meta`.
 const SPOOLS: [&str; 3] = ["outbox", "audit", "webhooks"];
 
 impl Store {
@@ -264,6 +211,7 @@ impl Store {
             due_changed: Arc::new(Notify::new()),
             id: id.into(),
             writers: Arc::default(),
+            batch: None,
         };
         store.reindex_if_needed()?;
         store.count_statuses_if_needed()?;
@@ -378,171 +326,61 @@ impl Store {
         id: Option<RequestId>,
         f: impl Fn(Option<Request>) -> Change<R>,
     ) -> Result<R, StoreError> {
+        if let Some(batch) = &self.batch {
+            return self.commit_in_batch(batch, id, f);
+        }
         // A poisoned lock only means another writer panicked; the store's
         // own transactions keep it consistent.
         let _writing = self.writers.read().unwrap_or_else(|e| e.into_inner());
-        let trees = (
-            &self.requests,
-            &self.by_status,
-            &self.by_due,
-            &self.by_subject,
-            &self.outbox.tree,
-            &self.audit.tree,
-            &self.webhooks.tree,
-            &self.seen_uid,
-            &self.seen_message_id,
-            &self.explained,
-            &self.meta,
-            &self.audit_log,
-        );
-        let read = |requests: &TransactionalTree, id: RequestId| {
-            requests
-                .get(id.get().to_be_bytes())?
-                .map(|v| decode::<Request>(id.to_string().as_bytes(), &v))
-                .transpose()
-                .map_err(abort)
-        };
-        let outcome = trees.transaction(
-            |(
-                requests,
-                by_status,
-                by_due,
-                by_subject,
-                outbox,
-                audit,
-                hooks,
-                seen_uid,
-                seen_mid,
-                explained,
-                meta,
-                audit_log,
-            )| {
-                let current = match id {
-                    Some(id) => read(requests, id)?,
-                    None => None,
-                };
-                let change = f(current.clone());
-                let mut moved_due = false;
-                if let Some(r) = &change.request {
-                    let old = match current.as_ref().filter(|c| c.id == r.id) {
-                        Some(c) => Some(c.clone()),
-                        None => read(requests, r.id)?,
-                    };
-                    if let Some(old) = &old {
-                        by_status.remove(&index::status_key(old))?;
-                        if let Some(k) = index::due_key(old) {
-                            by_due.remove(&k)?;
-                        }
-                        if let Some(k) = index::subject_key(old) {
-                            by_subject.remove(k)?;
-                        }
-                    }
-                    requests.insert(&r.id.get().to_be_bytes(), encode(r).map_err(abort)?)?;
-                    by_status.insert(&index::status_key(r), &[])?;
-                    if let Some(k) = index::due_key(r) {
-                        by_due.insert(&k, &[])?;
-                    }
-                    if let Some(k) = index::subject_key(r) {
-                        by_subject.insert(k, &[])?;
-                    }
-                    let before = old.as_ref().map(|o| o.status);
-                    if before != Some(r.status) {
-                        if let Some(b) = before {
-                            add_to_count(meta, b, -1)?;
-                        }
-                        add_to_count(meta, r.status, 1)?;
-                    }
-                    moved_due = old.and_then(|o| o.next_due()) != r.next_due();
-                }
-                for m in &change.mails {
-                    outbox.insert(&seq_key(meta, "outbox")?, encode(m).map_err(abort)?)?;
-                }
-                if !change.audit.is_empty() {
-                    // Numbered and linked here, in the transaction that
-                    // records them: a crash can lose neither a number nor
-                    // an event, so the trail has no gaps.
-                    let mut head = match meta.get(AUDIT_HEAD)? {
-                        None => None,
-                        // Never restart the numbering over a damaged head:
-                        // that would overwrite the trail.
-                        Some(v) => Some(
-                            audit_head(&v)
-                                .ok_or_else(|| abort("the audit trail's head record is damaged"))?,
-                        ),
-                    };
-                    for e in &change.audit {
-                        let link = audit_chain::link(e, head);
-                        let sealed = AuditEvent {
-                            link: Some(link),
-                            ..e.clone()
-                        };
-                        let bytes = encode(&sealed).map_err(abort)?;
-                        audit.insert(&seq_key(meta, "audit")?, bytes.clone())?;
-                        audit_log.insert(&link.seq.to_be_bytes(), bytes)?;
-                        head = Some((link.seq, link.hash));
-                    }
-                    if let Some((seq, hash)) = head {
-                        let mut v = seq.to_be_bytes().to_vec();
-                        v.extend_from_slice(&hash);
-                        meta.insert(AUDIT_HEAD, v)?;
-                    }
-                }
-                for h in &change.webhooks {
-                    hooks.insert(&seq_key(meta, "webhooks")?, encode(h).map_err(abort)?)?;
-                }
-                if let Some(s) = &change.seen {
-                    let v = encode(s).map_err(abort)?;
-                    seen_uid.insert(&s.key.bytes(), v.clone())?;
-                    if let Some(dedup) = &s.dedup_key {
-                        seen_mid.insert(dedup.as_bytes(), v)?;
-                    }
-                }
-                if let Some(x) = &change.explained {
-                    for key in [
-                        Explained::sender_key(&x.sender, x.at),
-                        Explained::hour_key(x.at),
-                    ] {
-                        let count = explained.get(&key)?.map(|v| count_of(&v)).unwrap_or(0);
-                        explained.insert(key, &count.saturating_add(1).to_be_bytes())?;
-                    }
-                }
-                let wrote_mail = !change.mails.is_empty();
-                let wrote_audit = !change.audit.is_empty();
-                let wrote_hooks = !change.webhooks.is_empty();
-                Ok((
-                    change.result,
-                    wrote_mail,
-                    wrote_audit,
-                    wrote_hooks,
-                    moved_due,
-                ))
-            },
-        );
-        let (result, wrote_mail, wrote_audit, wrote_hooks, moved_due) =
-            outcome.map_err(|e| match e {
-                TransactionError::Abort(why) => StoreError::Corrupt {
-                    key: id.map(|i| i.to_string()).unwrap_or_default(),
-                    why,
-                },
-                TransactionError::Storage(e) => StoreError::Sled(e),
-            })?;
-        // Workers are woken only once this is on disk (see `flush`): a mail
-        // or audit line must never go out for a change a crash could undo.
-        if wrote_mail {
+        let trees = self.trees();
+        let (result, wrote) = trees
+            .as_slice()
+            .transaction(|t| change::write(t.as_slice(), id, &f))
+            .map_err(|e| batch::commit_error(id, e))?;
+        self.signal(wrote);
+        Ok(result)
+    }
+
+    /// Tells the workers what a written change concerns. Workers are woken
+    /// only once it is on disk (see `flush`): a mail or audit line must
+    /// never go out for a change a crash could undo. The timer only
+    /// re-reads its index, and whatever it then decides is its own flushed
+    /// change: waking it early is harmless.
+    fn signal(&self, wrote: Wrote) {
+        if wrote.mail {
             self.outbox.signal.appended();
         }
-        if wrote_audit {
+        if wrote.audit {
             self.audit.signal.appended();
         }
-        if wrote_hooks {
+        if wrote.hooks {
             self.webhooks.signal.appended();
         }
-        // The timer only re-reads the index, and whatever it then decides
-        // is its own flushed change: waking it early is harmless.
-        if moved_due {
+        if wrote.due {
             self.due_changed.notify_one();
         }
-        Ok(result)
+    }
+
+    /// The trees a change may touch, in [`T`]'s order.
+    fn trees(&self) -> [&sled::Tree; txn::TREES] {
+        txn::ALL.map(|t| self.tree(t))
+    }
+
+    fn tree(&self, tree: T) -> &sled::Tree {
+        match tree {
+            T::Requests => &self.requests,
+            T::ByStatus => &self.by_status,
+            T::ByDue => &self.by_due,
+            T::BySubject => &self.by_subject,
+            T::Outbox => &self.outbox.tree,
+            T::Audit => &self.audit.tree,
+            T::Webhooks => &self.webhooks.tree,
+            T::SeenUid => &self.seen_uid,
+            T::SeenMessageId => &self.seen_message_id,
+            T::Explained => &self.explained,
+            T::Meta => &self.meta,
+            T::AuditLog => &self.audit_log,
+        }
     }
 
     /// Forces everything written so far to disk. Call before acknowledging
@@ -628,35 +466,9 @@ impl Store {
     }
 }
 
-/// The meta key of the number of requests with `status`.
-fn count_key(status: crate::domain::request::Status) -> Vec<u8> {
-    format!("count/{}", status.as_str()).into_bytes()
-}
-
 /// Set once the status counts are kept (a store of an older build gets
 /// them counted once at open).
 const COUNTS_KEPT: &[u8] = b"status_counts_kept";
-
-/// Adds `delta` to the count of `status`, in the change's transaction.
-fn add_to_count(
-    meta: &TransactionalTree,
-    status: crate::domain::request::Status,
-    delta: i64,
-) -> Result<(), ConflictableTransactionError<String>> {
-    let key = count_key(status);
-    let n = meta
-        .get(&key)?
-        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0);
-    let n = if delta < 0 {
-        n.saturating_sub(delta.unsigned_abs())
-    } else {
-        n.saturating_add(delta.unsigned_abs())
-    };
-    meta.insert(key, &n.to_be_bytes())?;
-    Ok(())
-}
 
 /// The meta key of the store's identity.
 const STORE_ID: &[u8] = b"store_id";

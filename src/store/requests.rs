@@ -7,15 +7,17 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 use super::codec::decode;
+use super::txn::T;
 use super::{index, Store, StoreError};
 use crate::domain::ids::RequestId;
 use crate::domain::request::{Request, Status};
 
 impl Store {
+    /// Request `id`, as a batch in progress sees it when this is a batch's
+    /// view.
     pub(crate) fn request(&self, id: RequestId) -> Result<Option<Request>, StoreError> {
         let key = id.get().to_be_bytes();
-        self.requests
-            .get(key)?
+        self.read(T::Requests, &key)?
             .map(|v| decode(id.to_string().as_bytes(), &v))
             .transpose()
     }

@@ -837,6 +837,85 @@ async fn an_unreadable_request_record_refuses_its_reply_not_the_batch() {
     );
 }
 
+/// Messages of one batch that bear on each other (a second answer to the
+/// same level, a redelivered copy, an approver whose level just closed)
+/// decide exactly as they do one by one: each sees what the batch's
+/// earlier messages did.
+#[tokio::test]
+async fn a_batch_decides_as_its_messages_do_one_by_one() {
+    async fn run(batched: bool) -> (Vec<Handled>, Vec<EventKind>, Request, usize) {
+        let f = Fixture::standard();
+        let (r, mails) = f.submit().await;
+        let first = reply(
+            ask(&mails, ALICE),
+            ALICE,
+            "APPROVE",
+            "a1@client.example.test",
+        );
+        let raws = [
+            first.clone(),
+            // The same mail delivered a second time.
+            first,
+            // Level 1 closed by the first: too late.
+            reply(ask(&mails, BOB), BOB, "APPROVE", "b1@client.example.test"),
+            // Alice changing her mind in a second mail.
+            reply(
+                ask(&mails, ALICE),
+                ALICE,
+                "DISAPPROVE",
+                "a2@client.example.test",
+            ),
+            // Not an answer at all.
+            reply(
+                ask(&mails, ALICE),
+                ALICE,
+                "maybe later",
+                "a3@client.example.test",
+            ),
+        ];
+        let batch: Vec<InboxMessage> = raws
+            .iter()
+            .map(|raw| InboxMessage {
+                key: f.next_key(),
+                raw: raw.clone(),
+                size: raw.len(),
+            })
+            .collect();
+        let handled = if batched {
+            f.svc.handle_batch(batch).await.unwrap()
+        } else {
+            batch
+                .iter()
+                .map(|m| f.svc.handle_message(m.key, &m.raw).unwrap())
+                .collect()
+        };
+        let audit = kinds(&f.take_audit());
+        let mailed = f.take_outbox().len();
+        (handled, audit, f.request(r.id), mailed)
+    }
+    let (one_by_one, audit_single, request_single, mailed_single) = run(false).await;
+    let (in_batch, audit_batch, request_batch, mailed_batch) = run(true).await;
+    assert_eq!(
+        one_by_one,
+        vec![
+            processed(),
+            Handled {
+                disposition: Disposition::Processed,
+                duplicate: true
+            },
+            rejected(),
+            rejected(),
+            rejected()
+        ]
+    );
+    assert_eq!(in_batch, one_by_one);
+    assert_eq!(audit_batch, audit_single);
+    assert_eq!(request_batch.level, 2);
+    assert_eq!(request_batch.status, request_single.status);
+    assert_eq!(request_batch.levels, request_single.levels);
+    assert_eq!(mailed_batch, mailed_single);
+}
+
 /// What the text part says and what the HTML part shows must agree: a
 /// reply whose HTML shows "DISAPPROVE" while its text says "APPROVE" (or
 /// that hides an APPROVE from the reader) decides nothing.

@@ -2,7 +2,7 @@
 //! about line ends and sprinkle invisible characters, which would otherwise defeat
 //! every comparison further on.
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 /// Returns `text` with `\n` as the only line end, every kind of space (tabs,
 /// non-breaking and narrow spaces) as a plain space, and invisible characters
@@ -23,15 +23,14 @@ pub(super) fn normalize(text: &str) -> String {
         .map(fold_marks)
         .filter(|c| !is_invisible(*c))
         .collect();
-    // A `>` is kept out of composition: NFKC would join it with a combining
-    // mark after it into `≯`, and a quoted line would stop being a quote.
-    let mut composed = String::with_capacity(folded.len());
-    for (i, piece) in folded.split('>').enumerate() {
-        if i > 0 {
-            composed.push('>');
-        }
-        composed.extend(piece.nfkc().map(fold_marks));
-    }
+    // Most replies are already in NFKC (plain text, or accents already
+    // composed): the quick check, a table lookup per character, spares
+    // them the composition. A text it is unsure of is composed in full.
+    let composed = if is_nfkc_quick(folded.chars()) == IsNormalized::Yes {
+        folded
+    } else {
+        compose(&folded)
+    };
     let mut chars = composed.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
@@ -57,6 +56,20 @@ pub(super) fn normalize(text: &str) -> String {
         }
     }
     out
+}
+
+/// NFKC, with the marks folded again (NFKC can make new ones).
+fn compose(folded: &str) -> String {
+    // A `>` is kept out of composition: NFKC would join it with a combining
+    // mark after it into `≯`, and a quoted line would stop being a quote.
+    let mut composed = String::with_capacity(folded.len());
+    for (i, piece) in folded.split('>').enumerate() {
+        if i > 0 {
+            composed.push('>');
+        }
+        composed.extend(piece.nfkc().map(fold_marks));
+    }
+    composed
 }
 
 /// Characters that take no space and show nothing: zero-width spaces and
@@ -203,6 +216,28 @@ mod tests {
         assert_eq!(normalize(">\u{338} text"), ">\u{338} text");
         assert_eq!(normalize("\u{226f}"), "\u{226f}");
         assert_eq!(normalize("e\u{301}>"), "\u{e9}>");
+    }
+
+    proptest::proptest! {
+        /// Skipping the composition when the quick check says the text is
+        /// composed already changes nothing: every text comes out as it
+        /// does when always composed.
+        #[test]
+        fn the_quick_check_never_changes_the_result(
+            text in proptest::string::string_regex(
+                "([ -~]|[\\u{300}-\\u{36f}]|[\\u{a0}-\\u{17f}]|[\\u{ff01}-\\u{ff5e}]|[\\u{fb00}-\\u{fb06}]|[\\u{ac00}-\\u{ac10}]|[\\u{1100}-\\u{1112}]|[\\u{1161}-\\u{1175}]|\\u{2019}|\\u{200b}|\\u{338}|\\u{226f}|\\r|\\n|\\t){0,40}"
+            ).unwrap()
+        ) {
+            let folded: String = text
+                .chars()
+                .map(super::fold_marks)
+                .filter(|c| !super::is_invisible(*c))
+                .collect();
+            let quick = super::is_nfkc_quick(folded.chars()) == super::IsNormalized::Yes;
+            if quick {
+                proptest::prop_assert_eq!(super::compose(&folded), folded);
+            }
+        }
     }
 
     #[test]

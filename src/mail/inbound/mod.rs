@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use futures::TryStreamExt;
 
-use crate::approvals::{Approvals, InboxMessage};
+use crate::approvals::{Approvals, Handled, InboxMessage};
 use crate::backoff::Backoff;
 use crate::config::ImapConfig;
 use crate::records::{Disposition, MessageKey};
@@ -130,11 +130,13 @@ async fn stall_point() {
 
 /// Handles every message in the inbox, in batches, until it is empty.
 ///
-/// Pipelined by one batch: while a batch is decided and flushed (on a
-/// blocking thread), the next one is fetched, so the server's work and
-/// ours overlap. A batch is still moved only after its flush; the batch
-/// fetched ahead is only read (`BODY.PEEK`), so a crash at any point leaves
-/// it in the inbox, unchanged.
+/// Pipelined: while a batch is decided and flushed (on a blocking thread),
+/// the IMAP connection moves the batch before it (already flushed) and
+/// fetches the one after it, so the server's work and ours overlap. A
+/// batch is moved only after its flush; the batch fetched ahead is only
+/// read (`BODY.PEEK`), so a crash at any point leaves every message whose
+/// effects are not on disk in the inbox, unchanged, and every message
+/// whose effects are on disk recognised as seen.
 async fn drain(
     session: &mut ImapSession,
     cfg: &ImapConfig,
@@ -157,6 +159,8 @@ async fn drain(
             )),
             None => None,
         };
+        // The last decided batch, flushed, waiting to be moved.
+        let mut decided: Option<Decided> = None;
         while let Some((chunk, (messages, deferred))) = next.take() {
             if messages.len() + deferred.len() < chunk.len() {
                 tracing::warn!(
@@ -184,44 +188,80 @@ async fn drain(
             } else {
                 None
             };
-            // Group commit: the service makes the whole batch durable with
-            // one fsync before it returns, before any message leaves the
-            // inbox. The next batch is fetched meanwhile.
-            let ahead = async {
-                match following {
-                    Some(c) => fetch_batch(&mut *session, c, max_size, cfg.max_batch_bytes)
-                        .await
-                        .map(|f| Some((c, f))),
-                    None => Ok(None),
-                }
+            let previous = decided.take();
+            let imap = async {
+                let moved = match previous {
+                    Some(p) => p.move_aside(&mut *session, cfg).await?,
+                    None => 0,
+                };
+                let ahead = match following {
+                    Some(c) => Some((
+                        c,
+                        fetch_batch(&mut *session, c, max_size, cfg.max_batch_bytes).await?,
+                    )),
+                    None => None,
+                };
+                Ok::<_, InboxError>((moved, ahead))
             };
-            let (handled, ahead) = tokio::join!(approvals.handle_batch(batch), ahead);
+            // Group commit: the service makes the whole batch durable with
+            // one transaction and one fsync before it returns.
+            let (handled, imap) = tokio::join!(approvals.handle_batch(batch), imap);
             let handled = handled?;
-            let mut processed = Vec::new();
-            let mut rejected = Vec::new();
-            for (uid, handled) in uids.into_iter().zip(handled) {
-                if handled.duplicate {
-                    tracing::info!(uid, "message was already handled; moving it aside");
-                }
-                match handled.disposition {
-                    Disposition::Processed => processed.push(uid),
-                    Disposition::Rejected => rejected.push(uid),
-                }
-            }
+            let (moved_now, ahead) = imap?;
+            moved += moved_now;
             crash_point_after_commit();
-            moved += move_batch(session, &processed, &cfg.processed_mailbox).await?;
-            moved += move_batch(session, &rejected, &cfg.rejected_mailbox).await?;
+            decided = Some(Decided::sort(uids, handled));
             if !deferred.is_empty() {
                 // The byte budget ran out: search again for the rest.
                 break;
             }
-            next = ahead?;
+            next = ahead;
+        }
+        if let Some(last) = decided.take() {
+            moved += last.move_aside(session, cfg).await?;
         }
         // Messages the server lists but never returns would otherwise be
         // searched for again at once, forever: wait for news instead.
         if moved == 0 {
             return Ok(());
         }
+    }
+}
+
+/// A decided and flushed batch, by where its messages go.
+struct Decided {
+    processed: Vec<u32>,
+    rejected: Vec<u32>,
+}
+
+impl Decided {
+    fn sort(uids: Vec<u32>, handled: Vec<Handled>) -> Decided {
+        let mut out = Decided {
+            processed: Vec::new(),
+            rejected: Vec::new(),
+        };
+        for (uid, handled) in uids.into_iter().zip(handled) {
+            if handled.duplicate {
+                tracing::info!(uid, "message was already handled; moving it aside");
+            }
+            match handled.disposition {
+                Disposition::Processed => out.processed.push(uid),
+                Disposition::Rejected => out.rejected.push(uid),
+            }
+        }
+        out
+    }
+
+    /// Moves the batch out of the inbox; how many moved.
+    async fn move_aside(
+        self,
+        session: &mut ImapSession,
+        cfg: &ImapConfig,
+    ) -> Result<usize, InboxError> {
+        Ok(
+            move_batch(session, &self.processed, &cfg.processed_mailbox).await?
+                + move_batch(session, &self.rejected, &cfg.rejected_mailbox).await?,
+        )
     }
 }
 

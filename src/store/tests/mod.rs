@@ -1,8 +1,10 @@
+mod batch;
+
 use super::*;
 use crate::domain::request::tests::{t0, two_level_request};
 use crate::domain::request::Status;
 use crate::records::MailPurpose;
-use crate::records::{AuditEvent, Disposition, EventKind, MessageKey};
+use crate::records::{AuditEvent, Disposition, EventKind, Explained, MessageKey, Seen};
 
 fn mail(n: u32) -> OutboundMail {
     OutboundMail {

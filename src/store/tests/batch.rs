@@ -1,0 +1,251 @@
+//! A batch decides as its changes would one by one, writes all or nothing,
+//! and keeps every other writer out while it is open.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::*;
+
+fn key(uid: u32) -> MessageKey {
+    MessageKey {
+        uidvalidity: 5,
+        uid,
+    }
+}
+
+/// A batch of changes that each read what the one before wrote.
+fn changes_in_a_batch(store: &Store, r: &Request) -> Result<(), StoreError> {
+    store.batched(|b| {
+        b.commit(Some(r.id), |current| {
+            assert!(current.is_none());
+            Change {
+                request: Some(r.clone()),
+                audit: vec![ev("created")],
+                mails: vec![mail(1)],
+                seen: Some(seen(1, Some("first@client"))),
+                ..Change::nothing(())
+            }
+        })?;
+        // The batch's view reads its own writes: the request, the inbox
+        // memory by UID and by dedup key, the explanation counters.
+        assert_eq!(b.request(r.id)?.as_ref(), Some(r));
+        assert!(b.seen(key(1), None)?.is_some());
+        assert!(b.seen(key(99), Some("first@client"))?.is_some());
+        let mut next = r.clone();
+        next.status = Status::Approved;
+        b.commit(Some(r.id), |current| {
+            assert_eq!(
+                current.as_ref(),
+                Some(r),
+                "the change sees the batch's request"
+            );
+            Change {
+                request: Some(next.clone()),
+                audit: vec![ev("approved"), ev("mailed")],
+                mails: vec![mail(2)],
+                explained: Some(Explained {
+                    sender: "alice@example.test".into(),
+                    at: t0(),
+                }),
+                ..Change::nothing(())
+            }
+        })?;
+        assert_eq!(b.explained_to("alice@example.test", t0())?, 1);
+        assert_eq!(b.explained_in_hour(t0())?, 1);
+        b.audit_only(ev("after"))?;
+        Ok(())
+    })
+}
+
+#[test]
+fn a_batch_writes_what_the_same_changes_write_one_by_one() {
+    let r = two_level_request();
+    let dir = tempfile::tempdir().unwrap();
+    let batched = Store::open_or_init(dir.path()).unwrap();
+    changes_in_a_batch(&batched, &r).unwrap();
+
+    let dir2 = tempfile::tempdir().unwrap();
+    let single = Store::open_or_init(dir2.path()).unwrap();
+    single
+        .commit(Some(r.id), |_| Change {
+            request: Some(r.clone()),
+            audit: vec![ev("created")],
+            mails: vec![mail(1)],
+            seen: Some(seen(1, Some("first@client"))),
+            ..Change::nothing(())
+        })
+        .unwrap();
+    let mut next = r.clone();
+    next.status = Status::Approved;
+    single
+        .commit(Some(r.id), |_| Change {
+            request: Some(next.clone()),
+            audit: vec![ev("approved"), ev("mailed")],
+            mails: vec![mail(2)],
+            explained: Some(Explained {
+                sender: "alice@example.test".into(),
+                at: t0(),
+            }),
+            ..Change::nothing(())
+        })
+        .unwrap();
+    single.audit_only(ev("after")).unwrap();
+
+    // Every tree holds the same keys and values, except the store's own
+    // identity and the audit hashes that depend on nothing else.
+    for (a, b) in batched.trees().iter().zip(single.trees()) {
+        let dump = |t: &sled::Tree| {
+            t.iter()
+                .map(|kv| kv.unwrap())
+                .filter(|(k, _)| k.as_ref() != STORE_ID)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            dump(a),
+            dump(b),
+            "tree {:?}",
+            String::from_utf8_lossy(&a.name())
+        );
+    }
+    assert_eq!(
+        batched.request(r.id).unwrap().map(|r| r.status),
+        Some(Status::Approved)
+    );
+    assert_eq!(verify_trail(&batched).findings, vec![]);
+    assert_eq!(verify_trail(&batched).range(), Some((1, 4)));
+}
+
+#[test]
+fn a_failed_batch_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_or_init(dir.path()).unwrap();
+    store.audit_only(ev("before")).unwrap();
+    let r = two_level_request();
+    let failed: Result<(), StoreError> = store.batched(|b| {
+        b.commit(Some(r.id), |_| Change {
+            request: Some(r.clone()),
+            audit: vec![ev("created")],
+            mails: vec![mail(1)],
+            seen: Some(seen(1, Some("m@client"))),
+            ..Change::nothing(())
+        })?;
+        Err(StoreError::Flush("the batch's last message failed".into()))
+    });
+    assert!(failed.is_err());
+    assert_eq!(store.request(r.id).unwrap(), None);
+    assert!(store.seen(key(1), Some("m@client")).unwrap().is_none());
+    assert!(store.outbox().peek(10).unwrap().is_empty());
+    assert_eq!(store.audit_head().unwrap().map(|h| h.0), Some(1));
+    // The store carries on numbering where it was.
+    store.audit_only(ev("after")).unwrap();
+    assert_eq!(verify_trail(&store).findings, vec![]);
+    assert_eq!(verify_trail(&store).range(), Some((1, 2)));
+}
+
+#[test]
+fn a_change_refused_inside_a_batch_leaves_the_batch_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_or_init(dir.path()).unwrap();
+    let r = two_level_request();
+    put(&store, &r);
+    store.damage_request(r.id);
+    let mut other = two_level_request();
+    other.id = RequestId::new(r.id.get() + 1);
+    store
+        .batched(|b| {
+            b.audit_only(ev("first"))?;
+            // Reading the damaged record aborts this change, after nothing
+            // of it was kept.
+            let refused = b.commit(Some(r.id), |_| Change {
+                audit: vec![ev("never")],
+                mails: vec![mail(9)],
+                ..Change::nothing(())
+            });
+            assert!(refused.is_err_and(|e| e.is_unreadable_record()));
+            b.commit(Some(other.id), |_| Change {
+                request: Some(other.clone()),
+                audit: vec![ev("second")],
+                ..Change::nothing(())
+            })
+        })
+        .unwrap();
+    let messages: Vec<String> = store
+        .audit_log(1, 10)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.message)
+        .collect();
+    assert_eq!(messages, ["first", "second"]);
+    assert!(store.outbox().peek(10).unwrap().is_empty());
+    assert_eq!(verify_trail(&store).findings, vec![]);
+    assert!(store.request(other.id).unwrap().is_some());
+}
+
+/// A writer that commits while a batch is open waits for it, then changes
+/// the request as the batch left it: neither change is lost.
+#[test]
+fn other_writers_wait_for_an_open_batch_and_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_or_init(dir.path()).unwrap();
+    let r = two_level_request();
+    put(&store, &r);
+    let (opened, wait_open) = mpsc::channel();
+    let (committed, wait_committed) = mpsc::channel();
+    std::thread::scope(|s| {
+        let batch_store = store.clone();
+        let batch = s.spawn(move || {
+            batch_store.batched(|b| {
+                b.commit(Some(r.id), |current| {
+                    let mut next = current.unwrap();
+                    next.justification.push_str(" +batch");
+                    Change {
+                        request: Some(next),
+                        ..Change::nothing(())
+                    }
+                })?;
+                opened.send(()).unwrap();
+                // The other writer must still be waiting.
+                assert!(
+                    wait_committed
+                        .recv_timeout(Duration::from_millis(300))
+                        .is_err(),
+                    "another writer committed inside the batch"
+                );
+                Ok::<_, StoreError>(())
+            })
+        });
+        wait_open.recv().unwrap();
+        let other = store.clone();
+        let writer = s.spawn(move || {
+            other
+                .commit(Some(r.id), |current| {
+                    let mut next = current.unwrap();
+                    next.justification.push_str(" +api");
+                    Change {
+                        request: Some(next),
+                        ..Change::nothing(())
+                    }
+                })
+                .unwrap();
+            committed.send(()).ok();
+        });
+        batch.join().unwrap().unwrap();
+        writer.join().unwrap();
+    });
+    let after = store.request(r.id).unwrap().unwrap();
+    assert!(
+        after.justification.ends_with(" +batch +api"),
+        "{}",
+        after.justification
+    );
+}
+
+#[test]
+fn a_batch_view_kept_after_its_batch_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_or_init(dir.path()).unwrap();
+    let kept = store.batched(|b| Ok::<_, StoreError>(b.clone())).unwrap();
+    assert!(kept.audit_only(ev("late")).is_err());
+    assert!(kept.request(RequestId::new(1)).is_err());
+    assert_eq!(store.audit_head().unwrap(), None);
+}

@@ -17,9 +17,10 @@ use super::settings::Settings;
 use super::Approvals;
 use crate::domain::ids::RequestId;
 use crate::domain::reply;
+use crate::domain::reply::{ReplyDecision, ReplyRefusal};
 use crate::domain::sender_rule::SenderFacts;
 use crate::domain::token::Token;
-use crate::mail::parse::{parse_inbound_of_size, InboundMail};
+use crate::mail::parse::{parse_inbound_of_size, InboundMail, ParseError};
 use crate::records::{AuditEvent, Disposition, EventKind, MessageKey, Seen};
 use crate::store::{Change, StoreError};
 
@@ -53,6 +54,82 @@ pub(crate) struct EmailReply<'a> {
     pub(crate) mail: &'a InboundMail,
     /// Who sent it, as far as the mail proves it.
     pub(crate) sender: SenderFacts,
+    /// What the reply grammar read in it.
+    pub(crate) readings: &'a Readings,
+}
+
+/// What the reply grammar reads in a message's text part and, when there
+/// is one beside it, its HTML part. Read once, with the message.
+pub(crate) struct Readings {
+    /// The text part's decision; `None` when the body could not be read.
+    text: Option<Result<ReplyDecision, ReplyRefusal>>,
+    /// The HTML part's, when the message has both.
+    alternative: Option<Result<ReplyDecision, ReplyRefusal>>,
+}
+
+impl Readings {
+    fn of(mail: &InboundMail) -> Readings {
+        // Read only what may be an answer: a message with no token at all
+        // is refused before its text matters, and a stranger's mail should
+        // cost no more than parsing it.
+        if mail.token_candidates.is_empty() && mail.signed_token_candidates.is_empty() {
+            return Readings {
+                text: None,
+                alternative: None,
+            };
+        }
+        Readings {
+            text: mail.text.as_deref().ok().map(reply::parse_reply),
+            alternative: mail.alternative_text.as_deref().map(reply::parse_reply),
+        }
+    }
+}
+
+/// A message as read without the store, on any thread: what the mail
+/// parser and the reply grammar make of it. Deciding needs the store and
+/// happens in order; reading does not, so a batch is read in parallel.
+pub(crate) struct Read {
+    mail: Result<(InboundMail, Readings), ParseError>,
+}
+
+impl Read {
+    /// Reads a message of `full_size` bytes (`raw` may be only its header
+    /// section when it is larger than the daemon reads).
+    pub(crate) fn of(s: &Settings, raw: &[u8], full_size: usize) -> Read {
+        let mail =
+            parse_inbound_of_size(raw, full_size, &s.inbound.inbox, s.inbound.max_message_size)
+                .map(|m| {
+                    let readings = Readings::of(&m);
+                    (m, readings)
+                });
+        Read { mail }
+    }
+}
+
+/// Reads every message of a batch, spread over the machine's cores.
+fn read_all(s: &Settings, messages: &[InboxMessage]) -> Vec<Read> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, 4);
+    let per_thread = messages.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = messages
+            .chunks(per_thread)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|m| Read::of(s, &m.raw, m.size))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            // A panic while reading is the batch's, as it would be on this
+            // thread: the batch fails and its messages stay in the inbox.
+            .flat_map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 impl EmailReply<'_> {
@@ -92,13 +169,18 @@ impl Approvals {
     ) -> Result<Vec<Handled>, StoreError> {
         let me = Arc::clone(self);
         let handled = tokio::task::spawn_blocking(move || {
+            // One settings snapshot for the whole batch: a reload between
+            // reading and deciding cannot split it.
+            let s = me.settings.current();
+            let read = read_all(&s, &messages);
             // One store transaction for the batch: each message is decided
             // against the batch's earlier changes, as it would be alone.
             me.store.batched(|store| {
                 let within = me.over(store.clone());
                 messages
                     .iter()
-                    .map(|m| within.handle_fetched(m.key, &m.raw, m.size))
+                    .zip(read)
+                    .map(|(m, r)| within.handle_read(&s, m.key, r))
                     .collect::<Result<Vec<_>, _>>()
             })
         })
@@ -118,21 +200,32 @@ impl Approvals {
         self.handle_fetched(key, raw, raw.len())
     }
 
-    /// Handles one message from the inbox and records its effects (not yet
-    /// flushed: [`Approvals::handle_batch`] flushes a batch at once).
+    /// Reads and handles one message from the inbox, outside any batch.
     /// The message is `full_size` bytes long; `raw` may be only its header
     /// section when it is larger than the daemon reads.
+    #[cfg(test)]
     pub(super) fn handle_fetched(
         &self,
         key: MessageKey,
         raw: &[u8],
         full_size: usize,
     ) -> Result<Handled, StoreError> {
-        let now = self.clock.now();
         let s = self.settings.current();
-        let parsed =
-            parse_inbound_of_size(raw, full_size, &s.inbound.inbox, s.inbound.max_message_size);
-        let mail = match parsed {
+        let read = Read::of(&s, raw, full_size);
+        self.handle_read(&s, key, read)
+    }
+
+    /// Handles one message read from the inbox and records its effects
+    /// (not yet flushed: [`Approvals::handle_batch`] flushes a batch at
+    /// once).
+    pub(super) fn handle_read(
+        &self,
+        s: &Settings,
+        key: MessageKey,
+        read: Read,
+    ) -> Result<Handled, StoreError> {
+        let now = self.clock.now();
+        let (mail, readings) = match read.mail {
             Ok(m) => m,
             Err(e) => {
                 if let Some(seen) = self.store.seen(key, None)? {
@@ -143,7 +236,7 @@ impl Approvals {
                         .with_reason(e.to_string());
                 self.counters.refused("unusable");
                 return self
-                    .refuse_message(&s, key, None, ev, None, now)
+                    .refuse_message(s, key, None, ev, None, now)
                     .map(|()| rejected());
             }
         };
@@ -165,7 +258,7 @@ impl Approvals {
             self.counters.refused("automated");
             // Never answered: answering machines is how mail loops start.
             return self
-                .refuse_message(&s, key, Some(&mail), ev, None, now)
+                .refuse_message(s, key, Some(&mail), ev, None, now)
                 .map(|()| rejected());
         }
         let authentication = s
@@ -176,6 +269,7 @@ impl Approvals {
         let reply = EmailReply {
             key,
             mail: &mail,
+            readings: &readings,
             sender: SenderFacts {
                 from: mail.from.as_deref().and_then(|f| f.parse().ok()),
                 authenticated: authentication.as_ref().is_some_and(Result::is_ok),
@@ -185,9 +279,9 @@ impl Approvals {
         let origin = Origin::Email(&reply);
         // A store error is not the sender's fault: it leaves the message in
         // the inbox (the batch fails) to be handled once the store is back.
-        let decided = match self.read_answer(&s, &reply, &origin, now)? {
-            Ok((answer, verified)) => self.decide_verified(&s, &answer, &origin, verified, now)?,
-            Err(refused) => self.refuse(&s, &origin, refused, now)?,
+        let decided = match self.read_answer(s, &reply, &origin, now)? {
+            Ok((answer, verified)) => self.decide_verified(s, &answer, &origin, verified, now)?,
+            Err(refused) => self.refuse(s, &origin, refused, now)?,
         };
         Ok(Handled {
             disposition: match decided {
@@ -215,14 +309,18 @@ impl Approvals {
         if let Err(refused) = check_origin(s, origin, &verified) {
             return Ok(Err(refused));
         }
-        let text = match &reply.mail.text {
-            Ok(t) => t,
-            Err(e) => {
+        let reading = match (&reply.mail.text, &reply.readings.text) {
+            (Ok(_), Some(reading)) => reading,
+            (Err(e), _) => {
                 let reason = format!("unreadable body: {e}");
                 return Ok(Err(Refused::told(&verified, reason, why::UNREADABLE)));
             }
+            (Ok(_), None) => {
+                let reason = "the body was not read".to_string();
+                return Ok(Err(Refused::told(&verified, reason, why::UNREADABLE)));
+            }
         };
-        let decision = match reply::parse_reply(text) {
+        let decision = match reading.clone() {
             Ok(d) => d,
             Err(refusal) => {
                 return Ok(Err(Refused::told(
@@ -234,9 +332,11 @@ impl Approvals {
         };
         // The HTML part beside the text: a reader sees one or the other,
         // so both must say the same, or nothing is decided.
-        if let Some(alternative) = &reply.mail.alternative_text {
-            let agrees = reply::parse_reply(alternative)
-                .is_ok_and(|d| d.verb == decision.verb && d.window == decision.window);
+        if reply.mail.alternative_text.is_some() {
+            let agrees = reply.readings.alternative.as_ref().is_some_and(|a| {
+                a.as_ref()
+                    .is_ok_and(|d| d.verb == decision.verb && d.window == decision.window)
+            });
             if !agrees {
                 return Ok(Err(Refused::told(
                     &verified,

@@ -78,9 +78,11 @@ pub(crate) struct InboundMail {
     /// The HTML part's text when the message has both a plain and an HTML
     /// part: a decision is taken only when both say the same.
     pub(crate) alternative_text: Option<String>,
-    /// Every `Authentication-Results` header, topmost first; see
-    /// [`InboundMail::sender_authenticated`] for which one is trusted.
-    pub(crate) authentication_results: Vec<AuthResults>,
+    /// Every `Authentication-Results` header as written, topmost first;
+    /// read only under a sender rule that trusts them (see
+    /// [`InboundMail::sender_authentication`]), so most messages never pay
+    /// for parsing them.
+    authentication_results_raw: Vec<String>,
 }
 
 impl InboundMail {
@@ -102,13 +104,14 @@ impl InboundMail {
         let Some(from_domain) = self.from.as_deref().and_then(domain_of) else {
             return Err("no usable From address".into());
         };
+        let all = self.authentication_results();
         let ours = |ar: &&AuthResults| ar.authserv_id.eq_ignore_ascii_case(id);
-        let Some(top) = self.authentication_results.first().filter(ours) else {
+        let Some(top) = all.first().filter(ours) else {
             return Err(format!(
                 "the topmost Authentication-Results header is not from {id}"
             ));
         };
-        if self.authentication_results.iter().filter(ours).count() > 1 {
+        if all.iter().filter(ours).count() > 1 {
             return Err(format!(
                 "more than one Authentication-Results header claims to be from {id}"
             ));
@@ -120,6 +123,14 @@ impl InboundMail {
                 "{id} saw no DMARC pass (or, without a DMARC result, no DKIM or SPF pass aligned with {from_domain})"
             ))
         }
+    }
+
+    /// Every `Authentication-Results` header, parsed, topmost first.
+    pub(crate) fn authentication_results(&self) -> Vec<AuthResults> {
+        self.authentication_results_raw
+            .iter()
+            .map(|v| AuthResults::parse(v))
+            .collect()
     }
 
     /// [`InboundMail::sender_authentication`] as a yes or no.
@@ -152,7 +163,7 @@ impl fmt::Debug for InboundMail {
                 "text",
                 &self.text.as_ref().map(|t| Redacted(t.len(), "bytes")),
             )
-            .field("authentication_results", &self.authentication_results)
+            .field("authentication_results", &self.authentication_results())
             .finish()
     }
 }
@@ -278,9 +289,9 @@ pub(crate) fn parse_inbound_of_size(
         automated: automated::detect(&headers, report_type(&message)),
         text,
         alternative_text,
-        authentication_results: headers
+        authentication_results_raw: headers
             .all("authentication-results")
-            .map(AuthResults::parse)
+            .map(str::to_owned)
             .collect(),
     })
 }
@@ -304,11 +315,26 @@ fn starts_with_header_field(raw: &[u8]) -> bool {
         == Some(&b':')
 }
 
+/// The MIME parser, told to decode only the fields read through it: the
+/// MIME fields of every part (its body depends on them), Subject, From and
+/// Message-ID. Every other field is skipped, not decoded: a reply carries a
+/// dozen `Received`, DKIM and ARC fields, and decoding them was a third of
+/// parsing a message. Their raw text is still there (offsets are kept),
+/// which is how [`RawHeaders`] reads the few others approvald needs.
+static MIME_PARSER: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::new(|| {
+    MessageParser::new()
+        .with_mime_headers()
+        .header_text(HeaderName::Subject)
+        .header_address(HeaderName::From)
+        .header_id(HeaderName::MessageId)
+        .default_header_ignore()
+});
+
 /// Runs the MIME parser. It is written not to panic, but it contains debug
 /// assertions and offset arithmetic that hostile input might reach; a
 /// panic there must cost this one message, not the daemon.
 fn run_mime_parser(input: &[u8], headers_only: bool) -> Result<Message<'_>, ParseError> {
-    let parser = MessageParser::default();
+    let parser = &*MIME_PARSER;
     let parsed = catch_unwind(AssertUnwindSafe(|| {
         if headers_only {
             parser.parse_headers(input)

@@ -465,11 +465,11 @@ fn html_replies_keep_the_typed_text_unquoted_and_the_original_quoted() {
 #[test]
 fn forged_authentication_results_are_not_trusted() {
     let mail = parse(&fixture("forged_foreign_authres.eml"));
-    assert_eq!(mail.authentication_results.len(), 3);
+    assert_eq!(mail.authentication_results().len(), 3);
     let ids: Vec<_> = mail
-        .authentication_results
-        .iter()
-        .map(|a| a.authserv_id.as_str())
+        .authentication_results()
+        .into_iter()
+        .map(|a| a.authserv_id)
         .collect();
     assert_eq!(ids, [AUTHSERV, "mx.attacker.example", AUTHSERV]);
     // Our topmost header says dmarc=fail; the lower one with our id and the
@@ -563,9 +563,9 @@ fn authserv_id_is_matched_case_insensitively() {
 fn microsoft_header_without_authserv_id_never_matches() {
     let mail = parse(&fixture("outlook_ios_reply.eml"));
     let ids: Vec<_> = mail
-        .authentication_results
-        .iter()
-        .map(|a| a.authserv_id.as_str())
+        .authentication_results()
+        .into_iter()
+        .map(|a| a.authserv_id)
         .collect();
     assert_eq!(ids, [AUTHSERV, ""]);
     assert!(!mail.sender_authenticated("dkim=none"));

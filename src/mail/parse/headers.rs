@@ -11,11 +11,34 @@ use mail_parser::Message;
 /// message without one cannot make the daemon scan it all.
 pub(crate) const MAX_HEADER_SECTION: usize = 256 * 1024;
 
-/// Header fields in message order (topmost first), names lowercased.
+/// The header fields the daemon reads; only these are kept. A message
+/// carries dozens of others (`Received`, DKIM and ARC signatures, client
+/// headers) that nothing reads: copying and unfolding them all was a tenth
+/// of parsing a message.
+const READ: [&str; 13] = [
+    "delivered-to",
+    "x-original-to",
+    "envelope-to",
+    "to",
+    "cc",
+    "authentication-results",
+    "auto-submitted",
+    "x-autoreply",
+    "x-autorespond",
+    "return-path",
+    "precedence",
+    "list-id",
+    "list-unsubscribe",
+];
+
+/// The read header fields in message order (topmost first), names lowercased.
 #[derive(Debug, Default)]
 pub(crate) struct RawHeaders {
-    /// `(lowercase name, unfolded and trimmed value)`.
+    /// `(lowercase name, unfolded and trimmed value)` of the fields in
+    /// [`READ`].
     fields: Vec<(String, String)>,
+    /// How many fields the message has in all.
+    count: usize,
 }
 
 impl RawHeaders {
@@ -28,6 +51,7 @@ impl RawHeaders {
         let fields = root
             .headers
             .iter()
+            .filter(|header| is_read(header.name.as_str()))
             .map(|header| {
                 let start = header.offset_start as usize;
                 let end = header.offset_end as usize;
@@ -38,7 +62,10 @@ impl RawHeaders {
                 )
             })
             .collect();
-        RawHeaders { fields }
+        RawHeaders {
+            fields,
+            count: root.headers.len(),
+        }
     }
 
     /// Builds headers from name/value pairs; for tests of the consumers.
@@ -47,13 +74,16 @@ impl RawHeaders {
         RawHeaders {
             fields: pairs
                 .iter()
+                .filter(|(n, _)| is_read(n))
                 .map(|(n, v)| (n.to_ascii_lowercase(), unfold(v)))
                 .collect(),
+            count: pairs.len(),
         }
     }
 
     /// Values of every field called `name` (case-insensitive), topmost first.
     pub(crate) fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        debug_assert!(is_read(name), "{name} is not kept: add it to READ");
         self.fields
             .iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
@@ -62,13 +92,17 @@ impl RawHeaders {
 
     /// Whether the message has no header field at all (then it is not mail).
     pub(crate) fn is_empty(&self) -> bool {
-        self.fields.is_empty()
+        self.count == 0
     }
 
     /// Whether a field called `name` is present.
     pub(crate) fn has(&self, name: &str) -> bool {
         self.all(name).next().is_some()
     }
+}
+
+fn is_read(name: &str) -> bool {
+    READ.iter().any(|r| r.eq_ignore_ascii_case(name))
 }
 
 /// Joins folded lines and trims: `a\r\n b` becomes `a  b`. The reference
@@ -189,9 +223,23 @@ mod tests {
 
     #[test]
     fn lookup_is_case_insensitive_and_ordered() {
-        let h = RawHeaders::from_pairs(&[("X-A", "1"), ("x-a", " 2\r\n\t3 "), ("B", "")]);
-        assert_eq!(h.all("x-A").collect::<Vec<_>>(), ["1", "2  \t3"]);
-        assert!(h.has("b"));
-        assert!(!h.has("c"));
+        let h = RawHeaders::from_pairs(&[
+            ("Precedence", "1"),
+            ("precedence", " 2\r\n\t3 "),
+            ("List-Unsubscribe", ""),
+        ]);
+        assert_eq!(h.all("PRECEDENCE").collect::<Vec<_>>(), ["1", "2  \t3"]);
+        assert!(h.has("list-unsubscribe"));
+        assert!(!h.has("list-id"));
+    }
+
+    /// Only the fields the daemon reads are kept; the rest still count as
+    /// header fields (a message of only `Received` lines is still mail).
+    #[test]
+    fn unread_fields_are_not_kept_but_counted() {
+        let h = RawHeaders::from_pairs(&[("Received", "from a"), ("DKIM-Signature", "v=1")]);
+        assert!(!h.is_empty());
+        assert!(h.fields.is_empty());
+        assert!(RawHeaders::from_pairs(&[]).is_empty());
     }
 }

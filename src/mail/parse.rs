@@ -20,6 +20,8 @@ mod token_candidates;
 mod fixture_tests;
 #[cfg(test)]
 mod no_panic_tests;
+#[cfg(test)]
+mod parser_config_tests;
 
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};

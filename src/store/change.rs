@@ -200,11 +200,7 @@ fn read_request(t: &(impl Txn + ?Sized), id: RequestId) -> Result<Option<Request
 /// entry before an old one.
 fn seq_key(t: &(impl Txn + ?Sized), name: &str) -> Result<[u8; 8], TxError> {
     let key = spool_counter(name);
-    let next = t
-        .get(T::Meta, &key)?
-        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0);
+    let next = counter(t, &key)?;
     t.insert(T::Meta, &key, next.saturating_add(1).to_be_bytes().to_vec())?;
     Ok(next.to_be_bytes())
 }
@@ -222,11 +218,7 @@ pub(super) fn count_key(status: Status) -> Vec<u8> {
 /// Adds `delta` to the count of `status`.
 fn add_to_count(t: &(impl Txn + ?Sized), status: Status, delta: i64) -> Result<(), TxError> {
     let key = count_key(status);
-    let n = t
-        .get(T::Meta, &key)?
-        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0);
+    let n = counter(t, &key)?;
     let n = if delta < 0 {
         n.saturating_sub(delta.unsigned_abs())
     } else {
@@ -234,4 +226,12 @@ fn add_to_count(t: &(impl Txn + ?Sized), status: Status, delta: i64) -> Result<(
     };
     t.insert(T::Meta, &key, n.to_be_bytes().to_vec())?;
     Ok(())
+}
+
+/// A counter kept in `meta` (0 when missing).
+fn counter(t: &(impl Txn + ?Sized), key: &[u8]) -> Result<u64, TxError> {
+    Ok(t.get(T::Meta, key)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0))
 }

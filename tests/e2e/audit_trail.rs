@@ -6,27 +6,16 @@
 //! nothing while every event stays recorded. The JSON format verifies too.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use crate::audit::{approved_request, wait_for_request_events};
 use crate::flow::{group, start_with, People, WAIT};
 use crate::support::certs::Certs;
+use crate::support::cli::{approvald, stdout};
 use crate::support::daemon_config::Level;
 use crate::support::rsyslog::{Proto, Rsyslog, TlsFiles};
 use crate::support::stack::skip_without_stack;
-
-fn approvald(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_approvald"))
-        .args(args)
-        .env_remove("APPROVALD_LOG")
-        .output()
-        .unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 /// `audit verify --file path`.
 fn verify_file(path: &Path) -> Output {

@@ -3,21 +3,11 @@
 //! store restored from it with `store import` resumes every pending
 //! request under a new identity, so no Message-ID is ever sent twice.
 
-use std::process::{Command, Output, Stdio};
-
 use crate::flow::{group, start, People, WAIT};
+use crate::support::cli::approvald;
 use crate::support::daemon_config::Level;
 use crate::support::mailbox::Mailbox;
 use crate::support::stack::skip_without_stack;
-
-fn approvald(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_approvald"))
-        .args(args)
-        .env_remove("APPROVALD_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_refuses_a_store_that_does_not_exist() {

@@ -4,16 +4,9 @@
 use std::process::{Command, Output};
 
 use crate::flow::{group, start, People};
+use crate::support::cli::{approvald, stdout};
 use crate::support::daemon_config::Level;
 use crate::support::stack::skip_without_stack;
-
-fn approvald(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_approvald"))
-        .args(args)
-        .env_remove("APPROVALD_LOG")
-        .output()
-        .unwrap()
-}
 
 /// `approvald request submit` of a two-hour request with `reason`.
 fn cli_submit(socket: &str, requester: &str, reason: &str) -> Output {
@@ -37,10 +30,6 @@ fn cli_submit(socket: &str, requester: &str, reason: &str) -> Output {
         "--for",
         "2h",
     ])
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,12 +3,12 @@
 //! revoke, cancel with a late reply, and override — each seen in the real
 //! mailboxes, the audit trail and the API.
 
-use std::process::{Command, Output};
 use std::time::Instant;
 
 use serde_json::{json, Value};
 
 use crate::flow::{group, start, submission, People, Setup, WAIT};
+use crate::support::cli::approvald;
 use crate::support::daemon_config::Level;
 use crate::support::mailbox::{Mail, Mailbox};
 use crate::support::stack::skip_without_stack;
@@ -49,14 +49,6 @@ async fn mail_to(s: &Setup, who: &str, id: &str, subject_part: &str) -> Mail {
             WAIT,
         )
         .await
-}
-
-fn approvald(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_approvald"))
-        .args(args)
-        .env_remove("APPROVALD_LOG")
-        .output()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

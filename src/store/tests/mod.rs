@@ -521,6 +521,22 @@ fn verify_trail(store: &Store) -> crate::audit::verify::Verifier {
     v
 }
 
+/// The store's trail holds events 1 to `n`, unbroken, and its spool
+/// holds them in trail order.
+fn assert_unbroken_trail(store: &Store, n: u64) {
+    let v = verify_trail(store);
+    assert_eq!(v.findings, vec![]);
+    assert_eq!(v.range(), Some((1, n)));
+    let spooled: Vec<u64> = store
+        .audit()
+        .peek(usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e.link.unwrap().seq)
+        .collect();
+    assert_eq!(spooled, (1..=n).collect::<Vec<_>>(), "spool in trail order");
+}
+
 /// Opens the store in `dir` again once the previous handle's background
 /// flusher let go of sled's file lock (it may take a moment on a busy
 /// machine).
@@ -558,22 +574,8 @@ fn regression_audit_numbers_are_contiguous_across_reopening() {
         store.db.flush().unwrap();
     }
     let store = reopen(dir.path());
-    let v = verify_trail(&store);
-    assert_eq!(v.findings, vec![]);
-    assert_eq!(v.range(), Some((1, 12)));
+    assert_unbroken_trail(&store, 12);
     assert_eq!(store.audit_head().unwrap().map(|h| h.0), Some(12));
-    let spooled: Vec<u64> = store
-        .audit()
-        .peek(100)
-        .unwrap()
-        .into_iter()
-        .map(|(_, e)| e.link.unwrap().seq)
-        .collect();
-    assert_eq!(
-        spooled,
-        (1..=12).collect::<Vec<_>>(),
-        "spool in trail order"
-    );
 }
 
 #[test]
@@ -595,21 +597,7 @@ fn concurrent_changes_keep_one_unbroken_chain() {
             });
         }
     });
-    let v = verify_trail(&store);
-    assert_eq!(v.findings, vec![]);
-    assert_eq!(v.range(), Some((1, 400)));
-    let spooled: Vec<u64> = store
-        .audit()
-        .peek(1000)
-        .unwrap()
-        .into_iter()
-        .map(|(_, e)| e.link.unwrap().seq)
-        .collect();
-    assert_eq!(
-        spooled,
-        (1..=400).collect::<Vec<_>>(),
-        "spool in trail order"
-    );
+    assert_unbroken_trail(&store, 400);
 }
 
 #[test]

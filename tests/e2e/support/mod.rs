@@ -6,6 +6,7 @@
 #![expect(dead_code, reason = "each test module uses only some of the helpers")]
 
 pub(crate) mod certs;
+pub(crate) mod cli;
 pub(crate) mod clients;
 pub(crate) mod daemon;
 pub(crate) mod daemon_config;

@@ -18,6 +18,7 @@ mod grants;
 mod inbox;
 mod interventions;
 mod page;
+mod reading;
 mod settings;
 mod submit;
 mod timers;

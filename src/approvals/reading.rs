@@ -1,0 +1,82 @@
+//! Reading inbox messages: what the mail parser and the reply grammar make
+//! of a message, without the store. Deciding needs the store and happens in
+//! order; reading does not, so a batch is read on every core first.
+
+use super::inbox::InboxMessage;
+use super::settings::Settings;
+use crate::domain::reply::{self, ReplyDecision, ReplyRefusal};
+use crate::mail::parse::{parse_inbound_of_size, InboundMail, ParseError};
+
+/// What the reply grammar reads in a message's text part and, when there
+/// is one beside it, its HTML part. Read once, with the message.
+pub(crate) struct Readings {
+    /// The text part's decision; `None` when the body could not be read.
+    pub(super) text: Option<Result<ReplyDecision, ReplyRefusal>>,
+    /// The HTML part's, when the message has both.
+    pub(super) alternative: Option<Result<ReplyDecision, ReplyRefusal>>,
+}
+
+impl Readings {
+    fn of(mail: &InboundMail) -> Readings {
+        // Read only what may be an answer: a message with no token at all
+        // is refused before its text matters, and a stranger's mail should
+        // cost no more than parsing it.
+        if mail.token_candidates.is_empty() && mail.signed_token_candidates.is_empty() {
+            return Readings {
+                text: None,
+                alternative: None,
+            };
+        }
+        Readings {
+            text: mail.text.as_deref().ok().map(reply::parse_reply),
+            alternative: mail.alternative_text.as_deref().map(reply::parse_reply),
+        }
+    }
+}
+
+/// A message as read without the store, on any thread: what the mail
+/// parser and the reply grammar make of it. Deciding needs the store and
+/// happens in order; reading does not, so a batch is read in parallel.
+pub(crate) struct Read {
+    pub(super) mail: Result<(InboundMail, Readings), ParseError>,
+}
+
+impl Read {
+    /// Reads a message of `full_size` bytes (`raw` may be only its header
+    /// section when it is larger than the daemon reads).
+    pub(crate) fn of(s: &Settings, raw: &[u8], full_size: usize) -> Read {
+        let mail =
+            parse_inbound_of_size(raw, full_size, &s.inbound.inbox, s.inbound.max_message_size)
+                .map(|m| {
+                    let readings = Readings::of(&m);
+                    (m, readings)
+                });
+        Read { mail }
+    }
+}
+
+/// Reads every message of a batch, spread over the machine's cores.
+pub(super) fn read_all(s: &Settings, messages: &[InboxMessage]) -> Vec<Read> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, 4);
+    let per_thread = messages.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = messages
+            .chunks(per_thread)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|m| Read::of(s, &m.raw, m.size))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            // A panic while reading is the batch's, as it would be on this
+            // thread: the batch fails and its messages stay in the inbox.
+            .flat_map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}

@@ -329,9 +329,7 @@ impl Store {
         if let Some(batch) = &self.batch {
             return self.commit_in_batch(batch, id, f);
         }
-        // A poisoned lock only means another writer panicked; the store's
-        // own transactions keep it consistent.
-        let _writing = self.writers.read().unwrap_or_else(|e| e.into_inner());
+        let _writing = self.shared_writer();
         let trees = self.trees();
         let (result, wrote) = trees
             .as_slice()
@@ -339,6 +337,32 @@ impl Store {
             .map_err(|e| batch::commit_error(id, e))?;
         self.signal(wrote);
         Ok(result)
+    }
+
+    /// The writer lock, shared with other single changes. While a batch
+    /// holds it (a few tens of milliseconds), a caller on one of the
+    /// runtime's threads hands that thread's other tasks to another thread
+    /// before it waits: the IMAP worker, the API and the timers go on.
+    fn shared_writer(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        use std::sync::TryLockError;
+        // A poisoned lock only means another writer panicked; the store's
+        // own transactions keep it consistent.
+        match self.writers.try_read() {
+            Ok(shared) => shared,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                let wait = || self.writers.read().unwrap_or_else(|e| e.into_inner());
+                let on_multi_thread_runtime =
+                    tokio::runtime::Handle::try_current().is_ok_and(|h| {
+                        h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+                    });
+                if on_multi_thread_runtime {
+                    tokio::task::block_in_place(wait)
+                } else {
+                    wait()
+                }
+            }
+        }
     }
 
     /// Tells the workers what a written change concerns. Workers are woken

@@ -229,3 +229,81 @@ fn a_batch_view_kept_after_its_batch_writes_nothing() {
     assert!(kept.request(RequestId::new(1)).is_err());
     assert_eq!(store.audit_head().unwrap(), None);
 }
+
+/// A batch that panics keeps no later change from being written, and
+/// nothing of it is written.
+#[test]
+fn a_batch_that_panics_ends_and_the_store_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_or_init(dir.path()).unwrap();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        store.batched(|b| {
+            b.audit_only(ev("first"))?;
+            b.audit_only(ev("second"))?;
+            let decision_panics = true;
+            if decision_panics {
+                panic!("a decision panicked");
+            }
+            Ok::<_, StoreError>(())
+        })
+    }));
+    assert!(panicked.is_err());
+    store.audit_only(ev("after")).unwrap();
+    let messages: Vec<String> = store
+        .audit_log(1, 10)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.message)
+        .collect();
+    assert_eq!(messages, ["after"]);
+    assert_unbroken_trail(&store, 1);
+}
+
+/// A task on the runtime that commits while a batch is open waits without
+/// holding its thread: the runtime's other tasks go on meanwhile (the
+/// batch here ends only when they ran).
+#[test]
+fn a_writer_waiting_for_a_batch_does_not_stall_the_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_or_init(dir.path()).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (opened, wait_open) = mpsc::channel();
+    let (ran, wait_ran) = mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let batch_store = store.clone();
+        let batch = s.spawn(move || {
+            batch_store.batched(|b| {
+                b.audit_only(ev("in the batch"))?;
+                opened.send(()).unwrap();
+                let others_ran = wait_ran.recv_timeout(Duration::from_secs(10)).is_ok();
+                Ok::<_, StoreError>(others_ran)
+            })
+        });
+        wait_open.recv().unwrap();
+        runtime.block_on(async {
+            // As many waiting writers as the runtime has threads.
+            let writers: Vec<_> = (0..2)
+                .map(|n| {
+                    let store = store.clone();
+                    tokio::spawn(async move { store.audit_only(ev(&format!("writer {n}"))) })
+                })
+                .collect();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::spawn(async move { ran.send(()).unwrap() })
+                .await
+                .unwrap();
+            for w in writers {
+                w.await.unwrap().unwrap();
+            }
+        });
+        assert!(
+            batch.join().unwrap().unwrap(),
+            "the runtime's other tasks did not run while writers waited"
+        );
+    });
+    assert_unbroken_trail(&store, 3);
+}

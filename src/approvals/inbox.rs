@@ -52,6 +52,23 @@ pub(crate) struct Handled {
     pub(crate) duplicate: bool,
 }
 
+/// A batch as read, waiting to be decided.
+pub(crate) struct ReadBatch {
+    /// The settings it was read under, and will be decided under.
+    settings: Arc<Settings>,
+    /// Its messages, in inbox order.
+    messages: Vec<InboxMessage>,
+    /// What was read in each message, in the order of `messages`.
+    reads: Vec<Read>,
+}
+
+impl ReadBatch {
+    /// The UIDs of its messages, in order.
+    pub(crate) fn uids(&self) -> Vec<u32> {
+        self.messages.iter().map(|m| m.key.uid).collect()
+    }
+}
+
 /// A parsed reply, as the origin of an emailed answer.
 pub(crate) struct EmailReply<'a> {
     /// Its IMAP identity, remembered with whatever it caused.
@@ -88,37 +105,71 @@ impl EmailReply<'_> {
 }
 
 impl Approvals {
-    /// Handles a batch of inbox messages in order and makes all their
-    /// effects durable with one flush before returning (a store transaction
-    /// per slice of [`STORE_SLICE`] messages), so
-    /// the caller may then move them out of the inbox. The results are in
-    /// the order of `messages`. The decisions are taken on a blocking
-    /// thread: parsing, verifying and committing a batch is CPU work that
-    /// would otherwise hold an async worker, and the IMAP worker fetches
-    /// the next batch meanwhile.
+    /// Reads a batch of inbox messages (MIME and reply grammar) on a
+    /// blocking thread, spread over the machine's cores: the part of
+    /// handling that needs no store, done while the batch before it is
+    /// decided.
+    pub(crate) async fn read_batch(
+        self: &Arc<Self>,
+        messages: Vec<InboxMessage>,
+    ) -> Result<ReadBatch, StoreError> {
+        let me = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            // One settings snapshot for reading and deciding the batch: a
+            // reload in between cannot split it.
+            let settings = me.settings.current();
+            let reads = read_all(&settings, &messages);
+            ReadBatch {
+                settings,
+                messages,
+                reads,
+            }
+        })
+        .await
+        .map_err(|e| StoreError::Worker(e.to_string()))
+    }
+
+    /// Reads and decides a batch (see [`Approvals::decide_batch`]).
+    #[cfg(test)]
     pub(crate) async fn handle_batch(
         self: &Arc<Self>,
         messages: Vec<InboxMessage>,
     ) -> Result<Vec<Handled>, StoreError> {
+        let read = self.read_batch(messages).await?;
+        self.decide_batch(read).await
+    }
+
+    /// Decides a read batch in order and makes all its effects durable with
+    /// one flush before returning (a store transaction per slice of
+    /// [`STORE_SLICE`] messages), so the caller may then move the messages
+    /// out of the inbox. The results are in the order of the messages. The
+    /// decisions are taken on a blocking thread: verifying and committing
+    /// is CPU work that would otherwise hold an async worker, and the IMAP
+    /// worker fetches, reads and moves meanwhile.
+    pub(crate) async fn decide_batch(
+        self: &Arc<Self>,
+        batch: ReadBatch,
+    ) -> Result<Vec<Handled>, StoreError> {
         let me = Arc::clone(self);
         let handled = tokio::task::spawn_blocking(move || {
-            // One settings snapshot for the whole batch: a reload between
-            // reading and deciding cannot split it.
-            let s = me.settings.current();
-            let read = read_all(&s, &messages);
+            let ReadBatch {
+                settings: s,
+                messages,
+                reads,
+            } = batch;
             // One store transaction per slice of the batch: each message
             // is decided against the slice's earlier changes, as it would
             // be alone. Other writers wait while a slice is open, so a
             // slice is kept short (see `STORE_SLICE`).
             let mut handled = Vec::with_capacity(messages.len());
-            let mut read = read.into_iter();
+            let mut reads = reads.into_iter();
             for slice in messages.chunks(STORE_SLICE) {
-                let reads: Vec<Read> = read.by_ref().take(slice.len()).collect();
+                let read: Vec<Read> = reads.by_ref().take(slice.len()).collect();
                 let decided = me.store.batched(|store| {
                     let within = me.over(store.clone());
                     slice
                         .iter()
-                        .zip(reads)
+                        .zip(read)
                         .map(|(m, r)| within.handle_read(&s, m.key, r))
                         .collect::<Result<Vec<_>, _>>()
                 })?;

@@ -33,7 +33,7 @@ use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 
 pub(crate) use grants::GrantAnswer;
-pub(crate) use inbox::{Handled, InboxMessage};
+pub(crate) use inbox::{Handled, InboxMessage, ReadBatch};
 pub(crate) use interventions::{Act, ActionError};
 pub(crate) use page::{PageState, PostOutcome};
 pub(crate) use settings::{InboundSettings, Settings, SettingsHandle};

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use futures::TryStreamExt;
 
-use crate::approvals::{Approvals, Handled, InboxMessage};
+use crate::approvals::{Approvals, Handled, InboxMessage, ReadBatch};
 use crate::backoff::Backoff;
 use crate::config::ImapConfig;
 use crate::records::{Disposition, MessageKey};
@@ -131,9 +131,10 @@ async fn stall_point() {
 /// Handles every message in the inbox, in batches, until it is empty.
 ///
 /// Pipelined: while a batch is decided and flushed (on a blocking thread),
-/// the IMAP connection moves the batch before it (already flushed) and
-/// fetches the one after it, so the server's work and ours overlap. A
-/// batch is moved only after its flush; the batch fetched ahead is only
+/// the IMAP connection fetches the batch after it, which is then read
+/// (parsed) on other threads while the connection moves the batch before
+/// it (already flushed): the server's work, the reading and the deciding
+/// overlap. A batch is moved only after its flush; the batch fetched ahead is only
 /// read (`BODY.PEEK`), so a crash at any point leaves every message whose
 /// effects are not on disk in the inbox, unchanged, and every message
 /// whose effects are on disk recognised as seen.
@@ -153,65 +154,54 @@ async fn drain(
         let mut moved = 0usize;
         let mut chunks = uids.chunks(BATCH);
         let mut next = match chunks.next() {
-            Some(chunk) => Some((
-                chunk,
-                fetch_batch(session, chunk, max_size, cfg.max_batch_bytes).await?,
-            )),
+            Some(chunk) => {
+                let fetched = fetch_batch(session, chunk, max_size, cfg.max_batch_bytes).await?;
+                Some(read(approvals, uidvalidity, chunk, fetched).await?)
+            }
             None => None,
         };
         // The last decided batch, flushed, waiting to be moved.
         let mut decided: Option<Decided> = None;
-        while let Some((chunk, (messages, deferred))) = next.take() {
-            if messages.len() + deferred.len() < chunk.len() {
-                tracing::warn!(
-                    listed = chunk.len(),
-                    fetched = messages.len(),
-                    "the server listed messages it would not return; they stay in the inbox"
-                );
-            }
-            let uids: Vec<u32> = messages.iter().map(|m| m.uid).collect();
-            let batch: Vec<InboxMessage> = messages
-                .into_iter()
-                .map(|m| InboxMessage {
-                    key: MessageKey {
-                        uidvalidity,
-                        uid: m.uid,
-                    },
-                    raw: m.raw,
-                    size: m.size,
-                })
-                .collect();
+        while let Some(Ahead { batch, deferred }) = next.take() {
             // When the byte budget ran out, the rest is searched for again
             // rather than fetched ahead.
-            let following = if deferred.is_empty() {
-                chunks.next()
-            } else {
-                None
-            };
+            let following = if deferred { None } else { chunks.next() };
             let previous = decided.take();
             let imap = async {
-                let moved = match previous {
-                    Some(p) => p.move_aside(&mut *session, cfg).await?,
-                    None => 0,
-                };
-                let ahead = match following {
+                // Fetched first, so that reading it (on other threads)
+                // overlaps the move as well as the deciding.
+                let fetched = match following {
                     Some(c) => Some((
                         c,
                         fetch_batch(&mut *session, c, max_size, cfg.max_batch_bytes).await?,
                     )),
                     None => None,
                 };
-                Ok::<_, InboxError>((moved, ahead))
+                let ahead = async {
+                    match fetched {
+                        Some((c, f)) => Ok(Some(read(approvals, uidvalidity, c, f).await?)),
+                        None => Ok::<_, InboxError>(None),
+                    }
+                };
+                let moving = async {
+                    match previous {
+                        Some(p) => p.move_aside(&mut *session, cfg).await,
+                        None => Ok(0),
+                    }
+                };
+                let (ahead, moved) = tokio::join!(ahead, moving);
+                Ok::<_, InboxError>((moved?, ahead?))
             };
+            let uids = batch.uids();
             // Group commit: the service makes the whole batch durable with
-            // one transaction and one fsync before it returns.
-            let (handled, imap) = tokio::join!(approvals.handle_batch(batch), imap);
+            // one fsync before it returns.
+            let (handled, imap) = tokio::join!(approvals.decide_batch(batch), imap);
             let handled = handled?;
             let (moved_now, ahead) = imap?;
             moved += moved_now;
             crash_point_after_commit();
             decided = Some(Decided::sort(uids, handled));
-            if !deferred.is_empty() {
+            if deferred {
                 // The byte budget ran out: search again for the rest.
                 break;
             }
@@ -226,6 +216,44 @@ async fn drain(
             return Ok(());
         }
     }
+}
+
+/// A batch fetched and read, waiting to be decided.
+struct Ahead {
+    batch: ReadBatch,
+    /// The byte budget ran out before the whole chunk was fetched.
+    deferred: bool,
+}
+
+/// Reads a fetched chunk (on blocking threads) into a batch to decide.
+async fn read(
+    approvals: &Arc<Approvals>,
+    uidvalidity: u32,
+    chunk: &[u32],
+    (messages, deferred): (Vec<Fetched>, Vec<u32>),
+) -> Result<Ahead, InboxError> {
+    if messages.len() + deferred.len() < chunk.len() {
+        tracing::warn!(
+            listed = chunk.len(),
+            fetched = messages.len(),
+            "the server listed messages it would not return; they stay in the inbox"
+        );
+    }
+    let messages: Vec<InboxMessage> = messages
+        .into_iter()
+        .map(|m| InboxMessage {
+            key: MessageKey {
+                uidvalidity,
+                uid: m.uid,
+            },
+            raw: m.raw,
+            size: m.size,
+        })
+        .collect();
+    Ok(Ahead {
+        batch: approvals.read_batch(messages).await?,
+        deferred: !deferred.is_empty(),
+    })
 }
 
 /// A decided and flushed batch, by where its messages go.

@@ -1,6 +1,6 @@
-//! Ships the durable audit spool to syslog. An event leaves the spool only
-//! after the transport accepted it, so a syslog outage delays the audit
-//! trail but loses nothing.
+//! Ships the audit trail to syslog from the store's cursor. An event
+//! leaves the queue only after the transport accepted it, so a syslog
+//! outage delays the audit trail but loses nothing.
 
 use std::time::Duration;
 
@@ -8,9 +8,8 @@ use super::format::{self, Origin};
 use super::transport::SyslogSender;
 use crate::backoff::Backoff;
 use crate::config::AuditConfig;
-use crate::records::AuditEvent;
 use crate::shutdown::Shutdown;
-use crate::store::Spool;
+use crate::store::{AuditQueue, Queued};
 
 /// Events formatted and sent per spool read.
 const BATCH: usize = 256;
@@ -26,7 +25,7 @@ const RETRY: Backoff = Backoff {
 /// Sends spooled events until `shutdown`, then makes one last attempt to
 /// empty the spool so that the stop event itself is shipped.
 pub(crate) async fn run_shipper(
-    spool: Spool<AuditEvent>,
+    spool: AuditQueue,
     settings: AuditConfig,
     origin: Origin,
     shutdown: Shutdown,
@@ -72,28 +71,33 @@ pub(crate) async fn run_shipper(
     }
 }
 
-/// Sends one batch; returns how many events left the spool.
+/// Sends one batch; returns how many events left the queue.
 async fn ship(
-    spool: &Spool<AuditEvent>,
+    queue: &AuditQueue,
     sender: &mut SyslogSender,
     origin: &Origin,
 ) -> Result<usize, String> {
-    let batch = spool.durable(BATCH).await.map_err(|e| e.to_string())?;
+    let batch = queue.durable(BATCH).await.map_err(|e| e.to_string())?;
     let pid = std::process::id();
-    let mut sent = 0;
-    for (seq, event) in batch {
+    let mut sent: Vec<Queued> = Vec::with_capacity(batch.len());
+    let mut failed = None;
+    for (queued, event) in batch {
         let procid = event.pid.unwrap_or(pid);
         let line = format::line(&event, origin, procid);
-        sender
-            .send(&line)
-            .await
-            .map_err(|e| format!("{}: {e}", sender.target()))?;
-        spool.remove(seq).map_err(|e| e.to_string())?;
-        sent += 1;
+        if let Err(e) = sender.send(&line).await {
+            failed = Some(format!("{}: {e}", sender.target()));
+            break;
+        }
+        sent.push(queued);
     }
-    if sent > 0 {
-        // Durable removal keeps a restart from sending these lines again.
-        spool.flush().await.map_err(|e| e.to_string())?;
+    if !sent.is_empty() {
+        // What syslog accepted leaves even when a later line failed, and
+        // the removal is made durable so a restart does not send it again.
+        queue.shipped(&sent).map_err(|e| e.to_string())?;
+        queue.flush().await.map_err(|e| e.to_string())?;
     }
-    Ok(sent)
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(sent.len()),
+    }
 }

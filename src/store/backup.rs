@@ -268,6 +268,8 @@ impl Store {
             for name in super::SPOOLS {
                 self.meta.remove(super::spool_counter(name))?;
             }
+            // The file's, if it has one; otherwise set past its trail below.
+            self.meta.remove(super::audit_queue::AUDIT_SHIPPED)?;
             for (tree, k, v) in entries {
                 self.db.open_tree(tree)?.insert(k, v)?;
             }
@@ -279,6 +281,8 @@ impl Store {
             }
             // An export from a build whose spool keys came from sled.
             self.start_spool_counters()?;
+            // An export from a build that spooled a copy of each event.
+            self.audit.start_cursor()?;
             self.db.flush()?;
         }
         self.count_statuses_if_needed()?;
@@ -368,6 +372,7 @@ fn meta_problem(k: &[u8], v: &[u8]) -> Option<String> {
         b"request_seq" => 8,
         b"index_version" => 4,
         k if k.starts_with(b"next_key/") || k.starts_with(b"count/") => 8,
+        super::audit_queue::AUDIT_SHIPPED => 8,
         AUDIT_HEAD => 40,
         STORE_ID => return v.is_empty().then(|| "empty store id".to_string()),
         _ => return None,

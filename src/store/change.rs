@@ -18,7 +18,8 @@ pub(crate) struct Change<R> {
     pub(crate) request: Option<Request>,
     /// Mails the change causes, queued in the outbox.
     pub(crate) mails: Vec<OutboundMail>,
-    /// Audit events it causes, queued in the spool.
+    /// Audit events it causes, numbered into the trail (and so queued for
+    /// the shipper).
     pub(crate) audit: Vec<AuditEvent>,
     /// Webhook calls it causes, queued for the webhook worker.
     pub(crate) webhooks: Vec<OutboundWebhook>,
@@ -142,9 +143,9 @@ pub(super) fn write<R>(
                 link: Some(link),
                 ..e.clone()
             };
+            // Written once: the shipper reads the trail from its cursor
+            // (see `audit_queue`).
             let bytes = encode(&sealed).map_err(abort)?;
-            let key = seq_key(t, "audit")?;
-            t.insert(T::Audit, &key, bytes.clone())?;
             t.insert(T::AuditLog, &link.seq.to_be_bytes(), bytes)?;
             head = Some((link.seq, link.hash));
         }

@@ -1,11 +1,12 @@
 //! Durable state in sled: requests and their indexes, the mail outbox, the
-//! audit spool and the record of handled IMAP messages. The only module that
+//! audit trail and the record of handled IMAP messages. The only module that
 //! knows about sled.
 //!
 //! Every state change is one transaction over all trees it touches, so a
 //! decision, the mail it causes and its audit record are written together or
-//! not at all. Workers deliver from the outbox and the audit spool later.
+//! not at all. Workers deliver from the outbox and the audit trail later.
 
+mod audit_queue;
 mod backup;
 mod batch;
 mod change;
@@ -31,6 +32,7 @@ use codec::{decode, RECORD_VERSION};
 use spool::{Flusher, Signal};
 use txn::T;
 
+pub(crate) use audit_queue::{AuditQueue, Queued};
 pub(crate) use change::Change;
 pub(crate) use spool::Spool;
 
@@ -88,8 +90,9 @@ pub(crate) struct Store {
     by_subject: sled::Tree,
     /// Composed mails waiting for the SMTP worker, in commit order.
     outbox: Spool<OutboundMail>,
-    /// Audit events waiting for the syslog shipper, in commit order.
-    audit: Spool<AuditEvent>,
+    /// Audit events waiting for the syslog shipper: the trail from a
+    /// cursor on (and what older builds spooled).
+    audit: AuditQueue,
     /// Every audit event by sequence number, kept after shipping: what
     /// `audit verify` and `audit export` read.
     audit_log: sled::Tree,
@@ -189,11 +192,15 @@ impl Store {
                 mail_signal,
                 flusher.clone(),
             ),
-            audit: Spool::new(
-                db.clone(),
-                db.open_tree("audit")?,
-                audit_signal,
-                flusher.clone(),
+            audit: AuditQueue::new(
+                Spool::new(
+                    db.clone(),
+                    db.open_tree("audit")?,
+                    audit_signal,
+                    flusher.clone(),
+                ),
+                db.open_tree("audit_log")?,
+                meta.clone(),
             ),
             webhooks: Spool::new(
                 db.clone(),
@@ -216,6 +223,7 @@ impl Store {
         store.reindex_if_needed()?;
         store.count_statuses_if_needed()?;
         store.start_spool_counters()?;
+        store.audit.start_cursor()?;
         Ok(store)
     }
 
@@ -375,7 +383,7 @@ impl Store {
             self.outbox.signal.appended();
         }
         if wrote.audit {
-            self.audit.signal.appended();
+            self.audit.spooled.signal.appended();
         }
         if wrote.hooks {
             self.webhooks.signal.appended();
@@ -397,7 +405,7 @@ impl Store {
             T::ByDue => &self.by_due,
             T::BySubject => &self.by_subject,
             T::Outbox => &self.outbox.tree,
-            T::Audit => &self.audit.tree,
+            T::Audit => &self.audit.spooled.tree,
             T::Webhooks => &self.webhooks.tree,
             T::SeenUid => &self.seen_uid,
             T::SeenMessageId => &self.seen_message_id,
@@ -432,7 +440,7 @@ impl Store {
     }
 
     /// Audit events not yet shipped to syslog.
-    pub(crate) fn audit(&self) -> &Spool<AuditEvent> {
+    pub(crate) fn audit(&self) -> &AuditQueue {
         &self.audit
     }
 

@@ -1,5 +1,6 @@
 //! A durable queue of records waiting for a worker: the mail outbox and the
-//! audit spool are both one of these. Entries are appended inside a state
+//! webhook queue are both one of these (so is what older builds spooled of
+//! the audit trail; see `audit_queue`). Entries are appended inside a state
 //! change's transaction and leave only when the worker has delivered them.
 
 use std::marker::PhantomData;

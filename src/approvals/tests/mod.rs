@@ -204,11 +204,10 @@ impl Fixture {
     /// Every audit event written since the last call.
     fn take_audit(&self) -> Vec<AuditEvent> {
         let store = self.svc.store();
-        let spool = store.audit().peek(10_000).unwrap();
-        for (seq, _) in &spool {
-            store.audit().remove(*seq).unwrap();
-        }
-        spool.into_iter().map(|(_, e)| e).collect()
+        let queued = store.audit().peek(10_000).unwrap();
+        let shipped: Vec<_> = queued.iter().map(|(q, _)| *q).collect();
+        store.audit().shipped(&shipped).unwrap();
+        queued.into_iter().map(|(_, e)| e).collect()
     }
 
     fn next_key(&self) -> MessageKey {

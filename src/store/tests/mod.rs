@@ -1,3 +1,4 @@
+mod audit_queue;
 mod batch;
 
 use super::*;
@@ -142,8 +143,10 @@ fn spooled_entries_leave_only_when_marked() {
         .map(|(_, m)| m.subject)
         .collect();
     assert_eq!(left, ["mail 2", "mail 3"]);
-    let spool = store.audit().peek(10).unwrap();
-    store.audit().remove(spool[1].0).unwrap();
+    // Audit events leave in trail order, once marked shipped.
+    let queued = store.audit().peek(1).unwrap();
+    assert_eq!(queued.len(), 1, "limit respected");
+    store.audit().shipped(&[queued[0].0]).unwrap();
     let left: Vec<_> = store
         .audit()
         .peek(10)
@@ -151,7 +154,8 @@ fn spooled_entries_leave_only_when_marked() {
         .into_iter()
         .map(|(_, e)| e.message)
         .collect();
-    assert_eq!(left, ["1"]);
+    assert_eq!(left, ["2"]);
+    assert_eq!(store.audit().len(), 1);
 }
 
 #[test]
@@ -626,7 +630,7 @@ fn exported_store(dir: &std::path::Path) -> (Store, Vec<u8>) {
         })
         .unwrap();
     let (first, _) = store.audit().peek(1).unwrap().remove(0);
-    store.audit().remove(first).unwrap();
+    store.audit().shipped(&[first]).unwrap();
     let mut out = Vec::new();
     store.export(t0(), &mut out).unwrap();
     (store, out)

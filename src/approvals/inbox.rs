@@ -118,7 +118,7 @@ impl Approvals {
             // One settings snapshot for reading and deciding the batch: a
             // reload in between cannot split it.
             let settings = me.settings.current();
-            let reads = read_all(&settings, &messages);
+            let reads = read_all(&settings, &messages, me.clock.now());
             ReadBatch {
                 settings,
                 messages,
@@ -204,7 +204,7 @@ impl Approvals {
         full_size: usize,
     ) -> Result<Handled, StoreError> {
         let s = self.settings.current();
-        let read = Read::of(&s, raw, full_size);
+        let read = Read::of(&s, raw, full_size, self.clock.now());
         self.handle_read(&s, key, read)
     }
 

@@ -2,9 +2,12 @@
 //! of a message, without the store. Deciding needs the store and happens in
 //! order; reading does not, so a batch is read on every core first.
 
+use chrono::{DateTime, Utc};
+
 use super::inbox::InboxMessage;
 use super::settings::Settings;
 use crate::domain::reply::{self, ReplyDecision, ReplyRefusal};
+use crate::domain::token::Token;
 use crate::mail::parse::{parse_inbound_of_size, InboundMail, ParseError};
 
 /// What the reply grammar reads in a message's text part and, when there
@@ -17,14 +20,24 @@ pub(crate) struct Readings {
 }
 
 impl Readings {
-    fn of(mail: &InboundMail) -> Readings {
-        // Read only what may be an answer: a message with no token-shaped
-        // string is refused before its text matters and costs no more than
-        // parsing it. One with a forged token is still read here, before
-        // its signature is checked (the grammar is fuzzed and
-        // property-tested not to panic); checking the signature first would
-        // be cheaper.
-        if mail.token_candidates.is_empty() && mail.signed_token_candidates.is_empty() {
+    fn of(s: &Settings, mail: &InboundMail, now: DateTime<Utc>) -> Readings {
+        // Read only what may be an answer: the grammar runs only for a
+        // message carrying a token that passes the keyring's own check
+        // (well formed, a key it holds, not expired: the same candidates,
+        // keyring and check that deciding applies first). Any other
+        // message is refused before its text matters. The signature itself
+        // binds the request's nonce and is checked when deciding, with the
+        // store; a token forged to pass this check still costs a reading
+        // (the grammar is fuzzed and property-tested not to panic).
+        let candidates = if s.inbound.sender_rule.authserv_id().is_some() {
+            &mail.signed_token_candidates
+        } else {
+            &mail.token_candidates
+        };
+        let signed = candidates
+            .iter()
+            .any(|c| Token::parse(c).is_ok_and(|t| s.keyring.check(&t, now).is_ok()));
+        if !signed {
             return Readings {
                 text: None,
                 alternative: None,
@@ -47,11 +60,14 @@ pub(crate) struct Read {
 impl Read {
     /// Reads a message of `full_size` bytes (`raw` may be only its header
     /// section when it is larger than the daemon reads).
-    pub(crate) fn of(s: &Settings, raw: &[u8], full_size: usize) -> Read {
+    /// `now` is when the tokens' expiry is checked; deciding checks
+    /// again, later, so a token read as valid may still be refused then,
+    /// never the other way round.
+    pub(crate) fn of(s: &Settings, raw: &[u8], full_size: usize, now: DateTime<Utc>) -> Read {
         let mail =
             parse_inbound_of_size(raw, full_size, &s.inbound.inbox, s.inbound.max_message_size)
                 .map(|m| {
-                    let readings = Readings::of(&m);
+                    let readings = Readings::of(s, &m, now);
                     (m, readings)
                 });
         Read { mail }
@@ -59,7 +75,7 @@ impl Read {
 }
 
 /// Reads every message of a batch, spread over the machine's cores.
-pub(super) fn read_all(s: &Settings, messages: &[InboxMessage]) -> Vec<Read> {
+pub(super) fn read_all(s: &Settings, messages: &[InboxMessage], now: DateTime<Utc>) -> Vec<Read> {
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .clamp(1, 4);
@@ -70,7 +86,7 @@ pub(super) fn read_all(s: &Settings, messages: &[InboxMessage]) -> Vec<Read> {
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|m| Read::of(s, &m.raw, m.size))
+                        .map(|m| Read::of(s, &m.raw, m.size, now))
                         .collect::<Vec<_>>()
                 })
             })

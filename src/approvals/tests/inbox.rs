@@ -2,6 +2,7 @@
 //! explanations and hostile input.
 
 use super::*;
+use crate::approvals::reading::Read;
 use crate::domain::request::Channel;
 
 // ---- exactly once ------------------------------------------------------------
@@ -355,6 +356,50 @@ fn tampered(token: &str) -> String {
     let mut chars: Vec<char> = token.chars().collect();
     chars[40] = if chars[40] == 'a' { 'b' } else { 'a' };
     chars.into_iter().collect()
+}
+
+/// The reply grammar reads a message only when a token in it passes the
+/// keyring's own check (well formed, a key it holds, not expired): tokens
+/// of another key, expired ones and none at all are refused before their
+/// text is looked at. A tampered signature is found only when deciding:
+/// it binds the request's nonce, which is in the store.
+#[tokio::test]
+async fn the_grammar_reads_only_messages_whose_token_verifies() {
+    let f = Fixture::standard();
+    let (r, mails) = f.submit().await;
+    let genuine = ask(&mails, ALICE).clone();
+    let other = Keyring::new(SecretBytes::new(vec![9; 32]), vec![]).unwrap();
+    let claims = TokenClaims {
+        request: r.id.get(),
+        level: 1,
+        approver_index: 0,
+        expires_at: r.deadline,
+    };
+    let cases: [(&str, OutboundMail, bool); 4] = [
+        ("genuine", genuine.clone(), true),
+        (
+            "tampered",
+            with_token(&genuine, &tampered(&token_of(&genuine))),
+            true,
+        ),
+        (
+            "signed with another key",
+            with_token(&genuine, other.sign(&claims, &r.nonce, ALICE).as_str()),
+            false,
+        ),
+        ("no token", with_token(&genuine, "none"), false),
+    ];
+    let s = f.svc.settings.current();
+    for (name, mail, read) in cases {
+        let raw = reply(&mail, ALICE, "APPROVE", "grammar@client.example.test");
+        let (_, readings) = Read::of(&s, &raw, raw.len(), f.now()).mail.unwrap();
+        assert_eq!(readings.text.is_some(), read, "{name}");
+    }
+    // Expired by the time it is read: not read either.
+    let raw = reply(&genuine, ALICE, "APPROVE", "late@client.example.test");
+    let late = r.deadline + Duration::minutes(1);
+    let (_, readings) = Read::of(&s, &raw, raw.len(), late).mail.unwrap();
+    assert!(readings.text.is_none(), "expired");
 }
 
 #[tokio::test]

@@ -74,7 +74,7 @@ pub(super) enum Notice {
 pub(super) struct Effects {
     /// Mails to compose and queue, in this order.
     pub(super) notices: Vec<Notice>,
-    /// Audit events to spool, in this order.
+    /// Audit events to record, in this order.
     pub(super) audit: Vec<AuditEvent>,
     /// Webhook calls to queue.
     pub(super) webhooks: Vec<OutboundWebhook>,

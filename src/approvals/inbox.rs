@@ -153,10 +153,19 @@ impl Approvals {
         let me = Arc::clone(self);
         let handled = tokio::task::spawn_blocking(move || {
             let ReadBatch {
-                settings: s,
+                settings: mut s,
                 messages,
-                reads,
+                mut reads,
             } = batch;
+            // A reload since the batch was read (it was read while the one
+            // before was decided) applies to it now: a key withdrawn or a
+            // sender rule tightened takes effect from the next batch
+            // decided, not the one after.
+            let current = me.settings.current();
+            if !Arc::ptr_eq(&current, &s) {
+                reads = read_all(&current, &messages, me.clock.now());
+                s = current;
+            }
             // One store transaction per slice of the batch: each message
             // is decided against the slice's earlier changes, as it would
             // be alone. Other writers wait while a slice is open, so a

@@ -3,7 +3,8 @@
 //!
 //! What is recorded is `records::AuditEvent` (beneath the store); `rfc5424` turns an event into one
 //! line, `transport` delivers lines to a collector, and `shipper` moves
-//! events from the durable spool to the transport.
+//! events from the store's audit trail (from the shipper's cursor) to the
+//! transport.
 
 pub(crate) mod cef;
 pub(crate) mod format;

@@ -11,7 +11,7 @@ use crate::config::AuditConfig;
 use crate::shutdown::Shutdown;
 use crate::store::{AuditQueue, Queued};
 
-/// Events formatted and sent per spool read.
+/// Events formatted and sent per read of the queue.
 const BATCH: usize = 256;
 
 /// Retries while the collector is unreachable: soon at first, then at
@@ -22,19 +22,19 @@ const RETRY: Backoff = Backoff {
     jitter: false,
 };
 
-/// Sends spooled events until `shutdown`, then makes one last attempt to
-/// empty the spool so that the stop event itself is shipped.
+/// Sends queued events until `shutdown`, then makes one last attempt to
+/// empty the queue so that the stop event itself is shipped.
 pub(crate) async fn run_shipper(
-    spool: AuditQueue,
+    queue: AuditQueue,
     settings: AuditConfig,
     origin: Origin,
     shutdown: Shutdown,
 ) {
     let mut sender = SyslogSender::new(settings.target, settings.tls);
-    let ready = spool.ready();
+    let ready = queue.ready();
     let mut failures: u32 = 0;
     loop {
-        match ship(&spool, &mut sender, &origin).await {
+        match ship(&queue, &mut sender, &origin).await {
             Ok(0) => {
                 failures = 0;
                 tokio::select! {
@@ -48,7 +48,7 @@ pub(crate) async fn run_shipper(
                 failures = failures.saturating_add(1);
                 let delay = RETRY.delay(failures);
                 if failures == 1 || failures % 20 == 0 {
-                    tracing::warn!(error = %e, retry_in = ?delay, "syslog unreachable; audit events stay spooled");
+                    tracing::warn!(error = %e, retry_in = ?delay, "audit events not shipped; they stay queued");
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
@@ -60,11 +60,11 @@ pub(crate) async fn run_shipper(
     // Give the final events (the stop record) a bounded chance to go out.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
     while tokio::time::Instant::now() < deadline {
-        match ship(&spool, &mut sender, &origin).await {
+        match ship(&queue, &mut sender, &origin).await {
             Ok(0) => break,
             Ok(_) => {}
             Err(e) => {
-                tracing::warn!(error = %e, "audit events remain spooled for the next start");
+                tracing::warn!(error = %e, "audit events stay queued for the next start");
                 break;
             }
         }
@@ -77,7 +77,9 @@ async fn ship(
     sender: &mut SyslogSender,
     origin: &Origin,
 ) -> Result<usize, String> {
-    let batch = queue.durable(BATCH).await.map_err(|e| e.to_string())?;
+    // A store error is named as one: it is not the collector's fault.
+    let store = |e: crate::store::StoreError| format!("store: {e}");
+    let batch = queue.durable(BATCH).await.map_err(store)?;
     let pid = std::process::id();
     let mut sent: Vec<Queued> = Vec::with_capacity(batch.len());
     let mut failed = None;
@@ -93,8 +95,8 @@ async fn ship(
     if !sent.is_empty() {
         // What syslog accepted leaves even when a later line failed, and
         // the removal is made durable so a restart does not send it again.
-        queue.shipped(&sent).map_err(|e| e.to_string())?;
-        queue.flush().await.map_err(|e| e.to_string())?;
+        queue.shipped(&sent).map_err(store)?;
+        queue.flush().await.map_err(store)?;
     }
     match failed {
         Some(e) => Err(e),

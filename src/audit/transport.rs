@@ -3,7 +3,7 @@
 //! `/dev/log`.
 //!
 //! Delivery errors are returned, never swallowed: the caller keeps the
-//! event in its durable spool and retries, so the sender only has to drop a
+//! event in the store's trail and retries, so the sender only has to drop a
 //! broken connection and reconnect on the next call.
 
 use std::fmt;

@@ -399,13 +399,13 @@ fn take_keys(config: &mut Config) -> (SecretBytes, Vec<SecretBytes>) {
     )
 }
 
-/// Spools `event` and makes it durable at once: the daemon's own events
+/// Records `event` and makes it durable at once: the daemon's own events
 /// must survive a crash right after them.
 async fn record(store: &Store, event: AuditEvent) {
     if let Err(e) = store.audit_only(event) {
         tracing::error!(error = %e, "cannot record audit event");
     }
     if let Err(e) = store.flush().await {
-        tracing::error!(error = %e, "cannot flush the audit spool");
+        tracing::error!(error = %e, "cannot flush the audit event");
     }
 }

@@ -1,4 +1,4 @@
-//! How full the store's spools are (the outbox, the audit spool, the
+//! How full the store's spools are (the outbox, the audit queue, the
 //! webhook queue) and how long their oldest entry has waited.
 //!
 //! Spool entries carry no time of their own, so the age is observed: the

@@ -1,9 +1,9 @@
 //! The audit event: one record per thing a security reviewer may ask about.
 //!
-//! Events are serialised into the durable spool before they are sent to
+//! Events are serialised into the store's trail before they are sent to
 //! syslog, so the format must stay readable across releases: optional
 //! fields default when missing, and unknown kinds decode as
-//! [`EventKind::Unknown`] instead of failing the whole spool.
+//! [`EventKind::Unknown`] instead of failing the whole trail.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,7 +13,7 @@ use super::audit_chain::Link;
 /// One audited occurrence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct AuditEvent {
-    /// When it happened (not when it was sent: the spool may delay sending).
+    /// When it happened (not when it was sent: the queue may delay sending).
     pub(crate) at: DateTime<Utc>,
     /// What happened; drives severity and the syslog MSGID.
     pub(crate) kind: EventKind,

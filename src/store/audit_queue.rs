@@ -9,9 +9,17 @@
 //! per event, on the path of every decision. What such a build left in that
 //! spool is shipped first, from there.
 //!
-//! Nothing is lost: the cursor moves only past events syslog accepted, and
-//! only after they are durable; a crash before the cursor's move is flushed
-//! ships them again (at least once, as before).
+//! Nothing readable is lost: the cursor moves past events syslog accepted,
+//! once they are durable (a crash before the cursor's move is flushed
+//! ships them again: at least once, as before), and past an event this
+//! build cannot read, logged, once nothing before it waits (see
+//! [`AuditQueue::peek`]).
+//!
+//! Going back to a build older than this one: let the queue empty first
+//! (`approvald_spool_depth{spool="audit"}` 0). Such a build ships only its
+//! spool, so what this build had not shipped would never leave; and after
+//! coming back, the events the older build wrote are shipped again from
+//! the trail (duplicates, never gaps).
 
 use std::sync::Arc;
 
@@ -57,32 +65,63 @@ impl AuditQueue {
     /// spool, so every event of its trail is either shipped or spooled.
     pub(super) fn start_cursor(&self) -> Result<(), StoreError> {
         if self.meta.get(AUDIT_SHIPPED)?.is_none() {
+            // A damaged head refuses: guessing would ship the whole trail
+            // again, or skip it.
             let next = self.head()?.map_or(1, |h| h.saturating_add(1));
             self.meta.insert(AUDIT_SHIPPED, &next.to_be_bytes())?;
         }
         Ok(())
     }
 
-    /// The first trail event not yet shipped.
-    fn cursor(&self) -> Result<u64, StoreError> {
-        match self.meta.get(AUDIT_SHIPPED)? {
-            None => Ok(1),
+    /// The first trail event not yet shipped. A cursor that is not a
+    /// sequence number, or points beyond the trail's next event, is
+    /// damaged: trusting it would skip events without a trace.
+    pub(super) fn cursor(&self) -> Result<u64, StoreError> {
+        let damaged = |why: String| StoreError::Corrupt {
+            key: "meta/audit_shipped".into(),
+            why,
+        };
+        let next = match self.meta.get(AUDIT_SHIPPED)? {
+            None => return Ok(1),
             Some(v) => <[u8; 8]>::try_from(v.as_ref())
                 .map(u64::from_be_bytes)
-                .map_err(|_| StoreError::Corrupt {
-                    key: "meta/audit_shipped".into(),
-                    why: "not a sequence number".into(),
-                }),
+                .map_err(|_| damaged("not a sequence number".into()))?,
+        };
+        let end = self.head()?.unwrap_or(0).saturating_add(1);
+        if next > end {
+            return Err(damaged(format!(
+                "points at event {next}, beyond the trail's next event {end}"
+            )));
         }
+        Ok(next)
     }
 
-    /// The trail's last sequence number.
+    /// The trail's last sequence number; a damaged head record is an
+    /// error, not an empty trail.
     fn head(&self) -> Result<Option<u64>, StoreError> {
-        Ok(self
-            .meta
+        self.meta
             .get(AUDIT_HEAD)?
-            .and_then(|v| audit_head(&v))
-            .map(|(seq, _)| seq))
+            .map(|v| {
+                audit_head(&v)
+                    .map(|(seq, _)| seq)
+                    .ok_or_else(|| StoreError::Corrupt {
+                        key: "meta/audit_head".into(),
+                        why: "not a sequence number and hash".into(),
+                    })
+            })
+            .transpose()
+    }
+
+    /// Moves the cursor to `next`, never back.
+    fn advance(&self, next: u64) -> Result<(), StoreError> {
+        self.meta.fetch_and_update(AUDIT_SHIPPED, |old| {
+            let old = old
+                .and_then(|v| <[u8; 8]>::try_from(v).ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            Some(old.max(next).to_be_bytes().to_vec())
+        })?;
+        Ok(())
     }
 
     /// Up to `limit` waiting events, oldest first: what an older build
@@ -98,7 +137,10 @@ impl AuditQueue {
             .into_iter()
             .map(|(k, e)| (Queued::Spooled(k), e))
             .collect();
-        if out.len() >= limit {
+        // The trail only once the older spool is empty, so that events go
+        // out in trail order (a spool entry set aside as unreadable still
+        // counts against the limit of its pass).
+        if out.len() >= limit || self.spooled.first_seq()?.is_some() {
             return Ok(out);
         }
         let from = self.cursor()?;
@@ -119,8 +161,7 @@ impl AuditQueue {
                     // before it waits, so the cursor never skips an event
                     // that was not shipped.
                     if out.is_empty() {
-                        self.meta
-                            .insert(AUDIT_SHIPPED, &seq.saturating_add(1).to_be_bytes())?;
+                        self.advance(seq.saturating_add(1))?;
                     } else {
                         break;
                     }
@@ -155,13 +196,7 @@ impl AuditQueue {
         }
         if let Some(next) = past {
             // Never back: a cursor moved by a concurrent pass stays.
-            self.meta.fetch_and_update(AUDIT_SHIPPED, |old| {
-                let old = old
-                    .and_then(|v| <[u8; 8]>::try_from(v).ok())
-                    .map(u64::from_be_bytes)
-                    .unwrap_or(0);
-                Some(old.max(next).to_be_bytes().to_vec())
-            })?;
+            self.advance(next)?;
         }
         Ok(())
     }

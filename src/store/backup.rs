@@ -357,6 +357,9 @@ impl Store {
                 chain.head().map(|h| h.0)
             ));
         }
+        if let Err(e) = self.audit.cursor() {
+            report.problems.push(format!("audit queue: {e}"));
+        }
         Ok(report)
     }
 }

@@ -402,6 +402,44 @@ async fn the_grammar_reads_only_messages_whose_token_verifies() {
     assert!(readings.text.is_none(), "expired");
 }
 
+/// A batch is read while the one before it is decided; a reload in
+/// between (here: the token key withdrawn) applies to it when it is
+/// decided, not one batch later.
+#[tokio::test]
+async fn regression_a_reload_between_reading_and_deciding_a_batch_applies_to_it() {
+    let f = Fixture::standard();
+    let (r, mails) = f.submit().await;
+    let raw = reply(
+        ask(&mails, ALICE),
+        ALICE,
+        "APPROVE",
+        "reload@client.example.test",
+    );
+    let batch = f
+        .svc
+        .read_batch(vec![InboxMessage {
+            key: f.next_key(),
+            raw: raw.clone(),
+            size: raw.len(),
+        }])
+        .await
+        .unwrap();
+    let other = Keyring::new(SecretBytes::new(vec![9; 32]), vec![]).unwrap();
+    f.svc.settings.replace(settings_with_key(
+        policy(two_levels()),
+        SenderRule::TokenAndFrom,
+        60,
+        other,
+    ));
+    let handled = f.svc.decide_batch(batch).await.unwrap();
+    assert_eq!(handled, [rejected()]);
+    assert_eq!(
+        f.request(r.id),
+        r,
+        "nothing decided under the withdrawn key"
+    );
+}
+
 #[tokio::test]
 async fn unusable_tokens_are_refused_and_change_nothing() {
     type Setup = fn(&Fixture, &Request, &[OutboundMail]) -> OutboundMail;

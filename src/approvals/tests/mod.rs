@@ -131,33 +131,13 @@ impl Fixture {
     fn build(policy: Policy, sender_policy: SenderRule, per_hour: u32) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_or_init(dir.path()).unwrap();
-        let composer = Composer::new(
-            Templates::load(None).unwrap(),
-            "Access approvals",
-            addr(INBOX),
-        )
-        .unwrap();
         let clock = Arc::new(TestClock(Mutex::new(t0())));
-        let inbound = InboundSettings {
-            inbox: InboxAddress::new(INBOX).unwrap(),
-            sender_rule: sender_policy,
-            max_message_size: 1 << 20,
-            explanations_per_hour: per_hour,
-            timezone: chrono_tz::Tz::UTC,
-        };
-        let settings = SettingsHandle::new(Settings {
-            retention: Duration::days(30),
-            submitters: Submitters::new(vec![
-                (0, For::Anyone),
-                (1000, For::Only(vec![addr(DAVE)])),
-            ]),
-            admins: Admins::new(vec![0]),
-            api_keys: crate::domain::api_keys::ApiKeys::default(),
+        let settings = SettingsHandle::new(settings_with_key(
             policy,
-            keyring: keyring(),
-            composer,
-            inbound,
-        });
+            sender_policy,
+            per_hour,
+            keyring(),
+        ));
         let svc = Arc::new(Approvals::new(store, settings, clock.clone()));
         Fixture {
             svc,
@@ -247,6 +227,38 @@ impl Fixture {
 
 /// A minimal but realistic reply from a mail client: threading headers, the
 /// approver's text on top, the original quoted below.
+/// The settings a fixture runs under, with `keyring` for its tokens.
+fn settings_with_key(
+    policy: Policy,
+    sender_policy: SenderRule,
+    per_hour: u32,
+    keyring: Keyring,
+) -> Settings {
+    let composer = Composer::new(
+        Templates::load(None).unwrap(),
+        "Access approvals",
+        addr(INBOX),
+    )
+    .unwrap();
+    let inbound = InboundSettings {
+        inbox: InboxAddress::new(INBOX).unwrap(),
+        sender_rule: sender_policy,
+        max_message_size: 1 << 20,
+        explanations_per_hour: per_hour,
+        timezone: chrono_tz::Tz::UTC,
+    };
+    Settings {
+        retention: Duration::days(30),
+        submitters: Submitters::new(vec![(0, For::Anyone), (1000, For::Only(vec![addr(DAVE)]))]),
+        admins: Admins::new(vec![0]),
+        api_keys: crate::domain::api_keys::ApiKeys::default(),
+        policy,
+        keyring,
+        composer,
+        inbound,
+    }
+}
+
 fn reply(mail: &OutboundMail, from: &str, text: &str, message_id: &str) -> Vec<u8> {
     reply_with(mail, from, text, message_id, &[])
 }

@@ -160,7 +160,7 @@ pub(crate) async fn run_outbox_with<D: Deliver>(
 
 /// The outbox worker's state between passes.
 struct Worker<D> {
-    /// Where the outbox and the audit spool live.
+    /// Where the outbox and the audit trail live.
     store: Store,
     /// The SMTP client (or a test stand-in).
     deliver: D,

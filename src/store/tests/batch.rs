@@ -149,12 +149,7 @@ fn a_change_refused_inside_a_batch_leaves_the_batch_as_it_was() {
             })
         })
         .unwrap();
-    let messages: Vec<String> = store
-        .audit_log(1, 10)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.message)
-        .collect();
+    let messages = trail_messages(&store);
     assert_eq!(messages, ["first", "second"]);
     assert!(store.outbox().peek(10).unwrap().is_empty());
     assert_unbroken_trail(&store, 2);
@@ -249,12 +244,7 @@ fn a_batch_that_panics_ends_and_the_store_goes_on() {
     }));
     assert!(panicked.is_err());
     store.audit_only(ev("after")).unwrap();
-    let messages: Vec<String> = store
-        .audit_log(1, 10)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.message)
-        .collect();
+    let messages = trail_messages(&store);
     assert_eq!(messages, ["after"]);
     assert_unbroken_trail(&store, 1);
 }

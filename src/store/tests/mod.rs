@@ -541,6 +541,16 @@ fn assert_unbroken_trail(store: &Store, n: u64) {
     assert_eq!(spooled, (1..=n).collect::<Vec<_>>(), "spool in trail order");
 }
 
+/// The messages of the store's trail, in order.
+fn trail_messages(store: &Store) -> Vec<String> {
+    store
+        .audit_log(1, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.message)
+        .collect()
+}
+
 /// Opens the store in `dir` again once the previous handle's background
 /// flusher let go of sled's file lock (it may take a moment on a busy
 /// machine).

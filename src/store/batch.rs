@@ -3,7 +3,7 @@
 //! the store, then written in one sled transaction.
 //!
 //! Why: one transaction per message cost a third of a backlog drain (sled
-//! locks and logs every transaction over all twelve trees, and every
+//! locks and logs every transaction over all its trees, and every
 //! message rewrote the same counters and the audit head). What keeps it
 //! correct:
 //!

@@ -405,7 +405,6 @@ impl Store {
             T::ByDue => &self.by_due,
             T::BySubject => &self.by_subject,
             T::Outbox => &self.outbox.tree,
-            T::Audit => &self.audit.spooled.tree,
             T::Webhooks => &self.webhooks.tree,
             T::SeenUid => &self.seen_uid,
             T::SeenMessageId => &self.seen_message_id,

@@ -14,7 +14,6 @@ pub(super) enum T {
     ByDue,
     BySubject,
     Outbox,
-    Audit,
     Webhooks,
     SeenUid,
     SeenMessageId,
@@ -24,7 +23,7 @@ pub(super) enum T {
 }
 
 /// How many trees a state change may touch.
-pub(super) const TREES: usize = 12;
+pub(super) const TREES: usize = 11;
 
 /// Every tree, in order: a transaction's views come in this order.
 pub(super) const ALL: [T; TREES] = [
@@ -33,7 +32,6 @@ pub(super) const ALL: [T; TREES] = [
     T::ByDue,
     T::BySubject,
     T::Outbox,
-    T::Audit,
     T::Webhooks,
     T::SeenUid,
     T::SeenMessageId,

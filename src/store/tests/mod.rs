@@ -170,7 +170,7 @@ fn state_survives_reopening() {
             .unwrap();
         rt.block_on(store.flush()).unwrap();
     }
-    let store = Store::open_or_init(dir.path()).unwrap();
+    let store = reopen(dir.path());
     assert_eq!(store.request(r.id).unwrap(), Some(r));
     let a = store.new_request_id().unwrap();
     assert_eq!(a, RequestId::new(1), "the first request is AR-1");

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::decide::{check_origin, Answer, Decided, Origin, Refused, Verified};
 use super::explain::{self, why, Explanation};
-use super::reading::{read_all, Read, Readings};
+use super::reading::{read_all, trusted_candidates, Read, Readings};
 use super::settings::Settings;
 use super::Approvals;
 use crate::domain::ids::RequestId;
@@ -218,7 +218,7 @@ impl Approvals {
     }
 
     /// Handles one message read from the inbox and records its effects
-    /// (not yet flushed: [`Approvals::handle_batch`] flushes a batch at
+    /// (not yet flushed: [`Approvals::decide_batch`] flushes a batch at
     /// once).
     pub(super) fn handle_read(
         &self,
@@ -370,14 +370,7 @@ impl Approvals {
         let mut last_error =
             String::from("no approval token found (plus-address, subject or quoted footer)");
         let mut found = None;
-        // Under a rule that trusts signatures, only tokens the signature
-        // covers: an envelope header is written in transit, by anyone.
-        let candidates = if s.inbound.sender_rule.authserv_id().is_some() {
-            &reply.mail.signed_token_candidates
-        } else {
-            &reply.mail.token_candidates
-        };
-        for candidate in candidates {
+        for candidate in trusted_candidates(s, reply.mail) {
             let token = match Token::parse(candidate) {
                 Ok(t) => t,
                 Err(e) => {

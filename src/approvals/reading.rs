@@ -29,12 +29,7 @@ impl Readings {
         // binds the request's nonce and is checked when deciding, with the
         // store; a token forged to pass this check still costs a reading
         // (the grammar is fuzzed and property-tested not to panic).
-        let candidates = if s.inbound.sender_rule.authserv_id().is_some() {
-            &mail.signed_token_candidates
-        } else {
-            &mail.token_candidates
-        };
-        let signed = candidates
+        let signed = trusted_candidates(s, mail)
             .iter()
             .any(|c| Token::parse(c).is_ok_and(|t| s.keyring.check(&t, now).is_ok()));
         if !signed {
@@ -47,6 +42,17 @@ impl Readings {
             text: mail.text.as_deref().ok().map(reply::parse_reply),
             alternative: mail.alternative_text.as_deref().map(reply::parse_reply),
         }
+    }
+}
+
+/// The token-shaped strings of `mail` that may authorise it. Under a rule
+/// that trusts signatures, only those the signature covers: an envelope
+/// header is written in transit, by anyone.
+pub(super) fn trusted_candidates<'a>(s: &Settings, mail: &'a InboundMail) -> &'a [String] {
+    if s.inbound.sender_rule.authserv_id().is_some() {
+        &mail.signed_token_candidates
+    } else {
+        &mail.token_candidates
     }
 }
 

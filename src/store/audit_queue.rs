@@ -27,7 +27,7 @@ use tokio::sync::Notify;
 
 use super::codec::decode;
 use super::spool::Spool;
-use super::{audit_head, StoreError, AUDIT_HEAD};
+use super::{read_audit_head, StoreError};
 use crate::records::AuditEvent;
 
 /// The meta key of the sequence number of the first event not yet shipped.
@@ -99,17 +99,7 @@ impl AuditQueue {
     /// The trail's last sequence number; a damaged head record is an
     /// error, not an empty trail.
     fn head(&self) -> Result<Option<u64>, StoreError> {
-        self.meta
-            .get(AUDIT_HEAD)?
-            .map(|v| {
-                audit_head(&v)
-                    .map(|(seq, _)| seq)
-                    .ok_or_else(|| StoreError::Corrupt {
-                        key: "meta/audit_head".into(),
-                        why: "not a sequence number and hash".into(),
-                    })
-            })
-            .transpose()
+        Ok(read_audit_head(&self.meta)?.map(|(seq, _)| seq))
     }
 
     /// Moves the cursor to `next`, never back.

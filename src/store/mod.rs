@@ -463,15 +463,7 @@ impl Store {
     /// The last recorded audit event's sequence number and hash.
     #[cfg(test)]
     pub(crate) fn audit_head(&self) -> Result<Option<(u64, [u8; 32])>, StoreError> {
-        self.meta
-            .get(AUDIT_HEAD)?
-            .map(|v| {
-                audit_head(&v).ok_or_else(|| StoreError::Corrupt {
-                    key: "meta/audit_head".into(),
-                    why: "not a sequence number and hash".into(),
-                })
-            })
-            .transpose()
+        read_audit_head(&self.meta)
     }
 
     /// Webhook calls not yet delivered.
@@ -519,6 +511,19 @@ fn new_store_id() -> Result<String, StoreError> {
 
 /// The meta key of the last audit event's sequence number and hash.
 const AUDIT_HEAD: &[u8] = b"audit_head";
+
+/// The trail's head as `meta` holds it; a damaged record is an error, not
+/// an empty trail.
+fn read_audit_head(meta: &sled::Tree) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+    meta.get(AUDIT_HEAD)?
+        .map(|v| {
+            audit_head(&v).ok_or_else(|| StoreError::Corrupt {
+                key: "meta/audit_head".into(),
+                why: "not a sequence number and hash".into(),
+            })
+        })
+        .transpose()
+}
 
 /// The sequence number and hash stored under [`AUDIT_HEAD`].
 fn audit_head(v: &[u8]) -> Option<(u64, [u8; 32])> {

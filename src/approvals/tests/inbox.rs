@@ -417,11 +417,7 @@ async fn regression_a_reload_between_reading_and_deciding_a_batch_applies_to_it(
     );
     let batch = f
         .svc
-        .read_batch(vec![InboxMessage {
-            key: f.next_key(),
-            raw: raw.clone(),
-            size: raw.len(),
-        }])
+        .read_batch(vec![whole(f.next_key(), &raw)])
         .await
         .unwrap();
     let other = Keyring::new(SecretBytes::new(vec![9; 32]), vec![]).unwrap();
@@ -890,18 +886,7 @@ async fn an_unreadable_request_record_refuses_its_reply_not_the_batch() {
         "APPROVE",
         "d2@client.example.test",
     );
-    let batch = vec![
-        InboxMessage {
-            key: k1,
-            raw: r1.clone(),
-            size: r1.len(),
-        },
-        InboxMessage {
-            key: k2,
-            raw: r2.clone(),
-            size: r2.len(),
-        },
-    ];
+    let batch = vec![whole(k1, &r1), whole(k2, &r2)];
     let handled = f.svc.handle_batch(batch).await.unwrap();
     assert_eq!(handled, vec![rejected(), processed()]);
     assert_eq!(f.request(second.id).level, 2, "the other reply was applied");
@@ -956,14 +941,7 @@ async fn a_batch_decides_as_its_messages_do_one_by_one() {
                 "a3@client.example.test",
             ),
         ];
-        let batch: Vec<InboxMessage> = raws
-            .iter()
-            .map(|raw| InboxMessage {
-                key: f.next_key(),
-                raw: raw.clone(),
-                size: raw.len(),
-            })
-            .collect();
+        let batch: Vec<InboxMessage> = raws.iter().map(|raw| whole(f.next_key(), raw)).collect();
         let handled = if batched {
             f.svc.handle_batch(batch).await.unwrap()
         } else {
@@ -1065,5 +1043,14 @@ async fn decisions_and_refusals_are_counted_by_channel_and_reason() {
         ("token", 0),
     ] {
         assert_eq!(c.refusals(reason), n, "{reason}");
+    }
+}
+
+/// `raw` fetched whole under `key`, as the IMAP worker hands it over.
+fn whole(key: MessageKey, raw: &[u8]) -> InboxMessage {
+    InboxMessage {
+        key,
+        raw: raw.to_vec(),
+        size: raw.len(),
     }
 }

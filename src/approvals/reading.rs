@@ -38,6 +38,11 @@ impl Readings {
                 alternative: None,
             };
         }
+        Readings::read(mail)
+    }
+
+    /// What the grammar reads in `mail`, unconditionally.
+    pub(super) fn read(mail: &InboundMail) -> Readings {
         Readings {
             text: mail.text.as_deref().ok().map(reply::parse_reply),
             alternative: mail.alternative_text.as_deref().map(reply::parse_reply),
@@ -66,9 +71,10 @@ pub(crate) struct Read {
 impl Read {
     /// Reads a message of `full_size` bytes (`raw` may be only its header
     /// section when it is larger than the daemon reads).
-    /// `now` is when the tokens' expiry is checked; deciding checks
-    /// again, later, so a token read as valid may still be refused then,
-    /// never the other way round.
+    /// `now` is when the tokens' expiry is checked. Deciding checks again
+    /// and is the one that counts: a token read as valid may be refused
+    /// then, and a message not read here whose token verifies then (the
+    /// clock stepped back) is read then.
     pub(crate) fn of(s: &Settings, raw: &[u8], full_size: usize, now: DateTime<Utc>) -> Read {
         let mail =
             parse_inbound_of_size(raw, full_size, &s.inbound.inbox, s.inbound.max_message_size)

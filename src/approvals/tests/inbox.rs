@@ -402,6 +402,29 @@ async fn the_grammar_reads_only_messages_whose_token_verifies() {
     assert!(readings.text.is_none(), "expired");
 }
 
+/// The read-ahead's check said "expired" (its clock was later than the
+/// decision's: the wall clock stepped back in between); the token
+/// verifies when deciding, so the reply is read then and decides, rather
+/// than being refused as unreadable.
+#[tokio::test]
+async fn regression_a_reply_skipped_by_the_read_ahead_check_is_read_when_its_token_verifies() {
+    let f = Fixture::standard();
+    let (r, mails) = f.submit().await;
+    let raw = reply(
+        ask(&mails, ALICE),
+        ALICE,
+        "APPROVE",
+        "clock@client.example.test",
+    );
+    let s = f.svc.settings.current();
+    let read_late = Read::of(&s, &raw, raw.len(), r.deadline + Duration::minutes(1));
+    let (_, readings) = read_late.mail.as_ref().unwrap();
+    assert!(readings.text.is_none(), "the read-ahead skipped the text");
+    let handled = f.svc.handle_read(&s, f.next_key(), read_late).unwrap();
+    assert_eq!(handled, processed());
+    assert_ne!(f.request(r.id), r, "the approval was applied");
+}
+
 /// A batch is read while the one before it is decided; a reload in
 /// between (here: the token key withdrawn) applies to it when it is
 /// decided, not one batch later.

@@ -356,7 +356,7 @@ fn a_store_written_without_indexes_is_indexed_when_opened() {
         store.meta.remove(b"index_version").unwrap();
         store.db.flush().unwrap();
     }
-    let store = Store::open_or_init(dir.path()).unwrap();
+    let store = reopen(dir.path());
     assert_eq!(
         store.requests_with_status(Status::Pending).unwrap(),
         vec![r.clone()]
